@@ -1,0 +1,67 @@
+"""Ingest the public-service portal's per-agency statistics into ``raw``."""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import Param, dag, get_current_context, task
+from airflow.timetables.trigger import CronTriggerTimetable
+
+from dxw.assets import PORTAL_ASSETS
+
+DOC = """
+### Public-service portal -> raw
+
+Pulls `dvc-progress-tree` (dossiers received / completed / on time) and `provide-online-tree`
+(services offered fully or partly online) for every agency of the province, all pages,
+checks each record against the field contract and lands each endpoint's answer as one batch
+in `raw` (COPY, one transaction, recorded in `raw.load_batch`).
+
+**Schedule**: daily at 02:00 Asia/Ho_Chi_Minh. A run pulls the current Decree-09 half-year and
+the previous one (late corrections); pass `period` (e.g. `2025S1`) to pull a single half-year.
+
+**Re-run**: safe. A delivery identical to the latest loaded batch lands nothing (`unchanged`);
+a changed one lands a new batch that supersedes the old one in staging. A failed fetch or
+load leaves no rows behind and is recorded as `failed`.
+
+**Outlets**: `raw.portal_dvc_progress`, `raw.portal_provide_online` (they trigger
+`transform_warehouse`).
+"""
+
+
+@dag(
+    dag_id="ingest_public_service_portal",
+    schedule=CronTriggerTimetable("0 2 * * *", timezone="Asia/Ho_Chi_Minh"),
+    start_date=pendulum.datetime(2022, 1, 1, tz="Asia/Ho_Chi_Minh"),
+    catchup=False,
+    max_active_runs=1,
+    doc_md=DOC,
+    tags=["ingestion", "public_service_portal"],
+    params={
+        "period": Param(None, type=["null", "string"], description="Half-year id, e.g. 2025S1"),
+        "portal_url": Param(None, type=["null", "string"], description="Override DXW_PORTAL_URL"),
+    },
+    default_args={"retries": 2, "retry_delay": pendulum.duration(minutes=5)},
+)
+def ingest_public_service_portal():
+    @task
+    def periods_to_pull() -> list[str]:
+        from dxw.runtime import periods_for_run
+
+        context = get_current_context()
+        return periods_for_run(context["params"], context.get("logical_date"))
+
+    periods = periods_to_pull()
+    for endpoint, asset in PORTAL_ASSETS.items():
+
+        @task(task_id=f"land_{asset.name.removeprefix('raw.')}", outlets=[asset], map_index_template="{{ period }}")
+        def land(period: str, endpoint: str = endpoint) -> dict:
+            from dxw.ingest import ingest_portal
+            from dxw.runtime import portal_url
+
+            result = ingest_portal(endpoint, period, portal_url(get_current_context()["params"]))
+            return {"period": period, "batch_id": result.batch_id, "status": result.status, "rows": result.rows}
+
+        land.expand(period=periods)
+
+
+ingest_public_service_portal()

@@ -1,0 +1,23 @@
+with indicators as (
+    select * from {{ ref('indicators') }}
+),
+
+final as (
+    select
+        indicator_code,
+        name_vi as indicator_name_vi,
+        name_en as indicator_name_en,
+        string_to_array(levels, '|') as applicable_levels,
+        plan_ref,
+        numerator_definition,
+        denominator_definition,
+        unit as value_unit,
+        comparator,
+        target_value,
+        target_year,
+        source as primary_source,
+        note
+    from indicators
+)
+
+select * from final

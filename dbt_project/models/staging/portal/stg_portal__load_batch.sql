@@ -1,0 +1,34 @@
+with source as (
+    select * from {{ source('raw', 'load_batch') }}
+),
+
+latest as (
+    select
+        batch_id,
+        source as source_system,
+        dataset,
+        period_id,
+        checksum,
+        row_count,
+        finished_at as loaded_at,
+        row_number() over (
+            partition by dataset, period_id order by batch_id desc
+        ) as recency
+    from source
+    where status = 'loaded'
+),
+
+final as (
+    select
+        batch_id,
+        source_system,
+        dataset,
+        period_id,
+        checksum,
+        row_count,
+        loaded_at
+    from latest
+    where recency = 1
+)
+
+select * from final

@@ -1,0 +1,9 @@
+-- Every agency the portal reports must map to a canonical unit through the crosswalk;
+-- an unmapped agency would silently drop out of the facts.
+select distinct observations.source_unit_id
+from {{ ref('int_portal_observations_unpivoted') }} as observations
+left join {{ ref('unit_crosswalk') }} as crosswalk
+    on
+        observations.source_system = crosswalk.source
+        and observations.source_unit_id = crosswalk.source_unit_id
+where crosswalk.unit_code is null

@@ -1,0 +1,54 @@
+"""The environment Airflow runs in: home, metadata database and dags folder under dxw's settings.
+
+Airflow reads its configuration when it is first imported, so :func:`apply` must run before
+any ``import airflow`` in the process (the ``dxw`` CLI and the test suite call it first).
+"""
+
+from __future__ import annotations
+
+import os
+
+from dxw import database, dbt
+from dxw.settings import Settings, get_settings
+
+# Neither Airflow, Cosmos, dbt nor Great Expectations may phone home from a government warehouse.
+NO_TELEMETRY = {
+    "AIRFLOW__USAGE_DATA_COLLECTION__ENABLED": "False",
+    "SCARF_ANALYTICS": "false",
+    "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+    "GX_ANALYTICS_ENABLED": "False",
+    **dbt.NO_TELEMETRY,
+}
+
+
+def environment(settings: Settings, urls: database.DatabaseUrls) -> dict[str, str]:
+    """Variables that point Airflow (and the dbt/GX code its tasks run) at dxw's setup."""
+    return {
+        "AIRFLOW_HOME": str(settings.airflow_home),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": urls.sqlalchemy("airflow", driver="psycopg2"),
+        # Airflow's async engine would default to asyncpg, which is not installed: psycopg 3 is.
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": urls.sqlalchemy("airflow", driver="psycopg"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(settings.dags_dir),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(settings.plugins_dir),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DEFAULT_TIMEZONE": settings.timezone,
+        "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "60",
+        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(settings.airflow_home / "logs"),
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING"),
+        # Tasks reach the warehouse through dxw's own settings: keep them identical in workers.
+        "DXW_DATABASE_URL": urls.warehouse,
+        "DXW_HOME": str(settings.home),
+        "DXW_PROJECT_DIR": str(settings.project_dir),
+        **NO_TELEMETRY,
+    }
+
+
+def apply(settings: Settings | None = None) -> database.DatabaseUrls:
+    """Start/locate the databases and export Airflow's environment into this process."""
+    settings = settings or get_settings()
+    urls = database.resolve(settings)
+    database.ensure_databases(urls)
+    settings.airflow_home.mkdir(parents=True, exist_ok=True)
+    os.environ.update(environment(settings, urls))
+    get_settings.cache_clear()
+    return urls

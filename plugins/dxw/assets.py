@@ -1,0 +1,18 @@
+"""The Airflow assets dxw's DAGs produce and consume (import-cheap: DAG files use it)."""
+
+from __future__ import annotations
+
+from airflow.sdk import Asset
+
+
+def raw_asset(dataset: str) -> Asset:
+    """The raw landing table of a source dataset."""
+    return Asset(name=f"raw.{dataset}", uri=f"dxw://warehouse/raw/{dataset}", group="raw")
+
+
+PORTAL_DATASETS = {
+    "dvc-progress-tree": "portal_dvc_progress",
+    "provide-online-tree": "portal_provide_online",
+}
+PORTAL_ASSETS = {endpoint: raw_asset(dataset) for endpoint, dataset in PORTAL_DATASETS.items()}
+PUBLISHED_MARTS = Asset(name="marts", uri="dxw://warehouse/marts", group="marts")

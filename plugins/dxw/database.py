@@ -1,0 +1,73 @@
+"""Where the warehouse and the Airflow metadata live, and connections to them.
+
+``DXW_DATABASE_URL`` names any PostgreSQL warehouse database; without it the embedded server
+is started on demand. The Airflow metadata database is a separate database on the same server
+(``<warehouse>_airflow`` unless ``DXW_AIRFLOW_DATABASE_NAME`` says otherwise).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+
+from dxw import embedded_pg
+from dxw.settings import Settings, get_settings
+
+
+@dataclass(frozen=True)
+class DatabaseUrls:
+    warehouse: str
+    airflow: str
+    maintenance: str
+
+    def sqlalchemy(self, which: str = "warehouse", driver: str = "psycopg") -> str:
+        """The URL for SQLAlchemy (``postgresql+<driver>://``)."""
+        url = getattr(self, which)
+        return url.replace("postgresql://", f"postgresql+{driver}://", 1).replace(
+            "postgres://", f"postgresql+{driver}://", 1
+        )
+
+
+def _with_database(url: str, database: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{database}"))
+
+
+def database_name(url: str) -> str:
+    return urlsplit(url).path.lstrip("/")
+
+
+def resolve(settings: Settings | None = None, *, start: bool = True) -> DatabaseUrls:
+    """The URLs in use; starts the embedded server when it is the one configured."""
+    settings = settings or get_settings()
+    if settings.database_url:
+        warehouse = settings.database_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    else:
+        server = embedded_pg.start(settings) if start else embedded_pg.running(settings)
+        if server is None:
+            raise embedded_pg.EmbeddedServerError("the embedded PostgreSQL is not running")
+        warehouse = server.url(settings.database_name)
+    name = database_name(warehouse)
+    airflow = _with_database(warehouse, settings.airflow_database_name or f"{name}_airflow")
+    return DatabaseUrls(warehouse, airflow, _with_database(warehouse, "postgres"))
+
+
+def ensure_databases(urls: DatabaseUrls) -> list[str]:
+    """Create the warehouse and Airflow databases when missing; returns the ones created."""
+    created = []
+    with psycopg.connect(urls.maintenance, autocommit=True) as conn:
+        for url in (urls.warehouse, urls.airflow):
+            name = database_name(url)
+            exists = conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone()
+            if not exists:
+                conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+                created.append(name)
+    return created
+
+
+def connect(settings: Settings | None = None, **kwargs) -> psycopg.Connection:
+    """A new psycopg connection to the warehouse."""
+    return psycopg.connect(resolve(settings).warehouse, **kwargs)

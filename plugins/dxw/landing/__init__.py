@@ -1,0 +1,1 @@
+"""Landing: every source's records go into ``raw`` through one all-or-nothing COPY loader."""

@@ -1,0 +1,256 @@
+"""Quality gates: Great Expectations suites from ``expectations/`` run against the warehouse.
+
+A suite file names the table it audits (``meta.dxw_table``) and the key columns that identify
+a failing row (``meta.dxw_key_columns``). Each expectation carries a ``meta.severity``:
+``error`` blocks publishing, ``warning`` is recorded only. Every run is stored in
+``marts_audit.quality_run`` / ``marts_audit.quality_failure`` and as GX Data Docs HTML.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from dxw import database
+from dxw.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+URL_VARIABLE = "DXW_GX_WAREHOUSE_URL"
+SAMPLE_SIZE = 20
+
+QUALITY_DDL = """
+create schema if not exists marts_audit;
+create table if not exists marts_audit.quality_run (
+    quality_run_id bigint generated always as identity primary key,
+    suite text not null,
+    table_name text not null,
+    run_id text,
+    success boolean not null,
+    evaluated integer not null,
+    failed_errors integer not null,
+    failed_warnings integer not null,
+    started_at timestamptz not null,
+    seconds numeric(10, 3) not null
+);
+create table if not exists marts_audit.quality_failure (
+    quality_run_id bigint not null references marts_audit.quality_run (quality_run_id),
+    check_name text not null,
+    expectation text not null,
+    severity text not null,
+    kwargs jsonb not null,
+    unexpected_count bigint,
+    failing_rows jsonb not null
+);
+comment on table marts_audit.quality_run is 'One row per run of a quality gate (Great Expectations suite).';
+comment on table marts_audit.quality_failure is 'One row per failed expectation of a gate run, with failing keys.';
+"""
+
+
+@dataclass
+class Failure:
+    check: str
+    expectation: str
+    severity: str
+    kwargs: dict[str, Any]
+    unexpected_count: int | None
+    failing_rows: list[Any] = field(default_factory=list)
+
+    def describe(self) -> str:
+        rows = "; ".join(_row_label(r) for r in self.failing_rows[:5])
+        count = f"{self.unexpected_count} rows" if self.unexpected_count is not None else "table-level"
+        return f"[{self.severity}] {self.check} ({self.expectation}, {count}){': ' + rows if rows else ''}"
+
+
+def _row_label(row: Any) -> str:
+    if isinstance(row, dict):
+        return ", ".join(f"{k}={v}" for k, v in row.items())
+    return str(row)
+
+
+@dataclass
+class GateResult:
+    suite: str
+    table: str
+    success: bool
+    evaluated: int
+    failures: list[Failure]
+    quality_run_id: int | None = None
+    seconds: float = 0.0
+
+    @property
+    def blocking(self) -> list[Failure]:
+        return [f for f in self.failures if f.severity == "error"]
+
+    def summary(self) -> str:
+        head = f"quality gate {self.suite} on {self.table}: {'PASSED' if self.success else 'FAILED'}"
+        return "\n".join([head, *(f"  {f.describe()}" for f in self.failures)])
+
+
+class QualityGateFailed(RuntimeError):
+    """A gate found blocking failures: nothing may be published."""
+
+    def __init__(self, result: GateResult):
+        super().__init__(result.summary())
+        self.result = result
+
+
+def load_suite(name: str, settings: Settings | None = None) -> dict[str, Any]:
+    settings = settings or get_settings()
+    path = settings.expectations_dir / f"{name}.json"
+    if not path.exists():
+        raise FileNotFoundError(f"no expectation suite {path}")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _json_safe(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def _context(settings: Settings):
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    docs = settings.gx_dir / "data_docs"
+    context.add_data_docs_site(
+        "dxw",
+        {
+            "class_name": "SiteBuilder",
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs)},
+        },
+    )
+    return context
+
+
+def validate(suite_name: str, run_id: str | None = None, settings: Settings | None = None) -> GateResult:
+    """Run a suite against its table; store and return the result (does not raise on failure)."""
+    settings = settings or get_settings()
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    import great_expectations as gx
+    from great_expectations.checkpoint import UpdateDataDocsAction
+    from great_expectations.core.expectation_suite import ExpectationSuite
+
+    spec = load_suite(suite_name, settings)
+    schema, table = spec["meta"]["dxw_table"].split(".", 1)
+    keys = spec["meta"].get("dxw_key_columns", [])
+    urls = database.resolve(settings)
+    # GX takes the URL through a ${VAR} template: it refuses some literal URLs and must not log secrets.
+    os.environ[URL_VARIABLE] = urls.sqlalchemy("warehouse", driver="psycopg2")
+
+    started_at = time.time()
+    started = time.monotonic()
+    context = _context(settings)
+    source = context.data_sources.add_postgres(name="warehouse", connection_string="${" + URL_VARIABLE + "}")
+    asset = source.add_table_asset(name=table, table_name=table, schema_name=schema)
+    batch = asset.add_batch_definition_whole_table("whole_table")
+    suite = context.suites.add(ExpectationSuite(**{k: v for k, v in spec.items() if k != "meta"}, meta=spec["meta"]))
+    definition = context.validation_definitions.add(
+        gx.ValidationDefinition(name=f"{suite_name}__validation", data=batch, suite=suite)
+    )
+    checkpoint = context.checkpoints.add(
+        gx.Checkpoint(
+            name=f"{suite_name}__gate",
+            validation_definitions=[definition],
+            actions=[UpdateDataDocsAction(name="data_docs", site_names=["dxw"])],
+            result_format={
+                "result_format": "COMPLETE",
+                "partial_unexpected_count": SAMPLE_SIZE,
+                **({"unexpected_index_column_names": keys} if keys else {}),
+            },
+        )
+    )
+    outcome = checkpoint.run()
+    failures: list[Failure] = []
+    evaluated = 0
+    for validation in outcome.run_results.values():
+        for result in validation.results:
+            evaluated += 1
+            if result.success:
+                continue
+            config = result.expectation_config
+            meta = config.meta or {}
+            details = result.result or {}
+            rows = details.get("unexpected_index_list") or details.get("partial_unexpected_list") or []
+            if result.exception_info and result.exception_info.get("raised_exception"):
+                rows = [{"error": result.exception_info.get("exception_message")}]
+            failures.append(
+                Failure(
+                    check=meta.get("check", config.type),
+                    expectation=config.type,
+                    severity=meta.get("severity", "error"),
+                    kwargs=_json_safe({k: v for k, v in config.kwargs.items() if k != "batch_id"}),
+                    unexpected_count=details.get("unexpected_count"),
+                    failing_rows=_json_safe(rows[:SAMPLE_SIZE]),
+                )
+            )
+    result = GateResult(
+        suite=suite_name,
+        table=f"{schema}.{table}",
+        success=not any(f.severity == "error" for f in failures),
+        evaluated=evaluated,
+        failures=failures,
+        seconds=time.monotonic() - started,
+    )
+    with psycopg.connect(urls.warehouse, autocommit=True) as conn:
+        result.quality_run_id = _store(conn, result, run_id, started_at)
+    log.info("%s", result.summary())
+    return result
+
+
+def _store(conn: psycopg.Connection, result: GateResult, run_id: str | None, started_at: float) -> int:
+    with conn.transaction():
+        conn.execute(QUALITY_DDL)
+        run_pk = conn.execute(
+            "insert into marts_audit.quality_run (suite, table_name, run_id, success, evaluated, "
+            "failed_errors, failed_warnings, started_at, seconds) "
+            "values (%s, %s, %s, %s, %s, %s, %s, to_timestamp(%s), %s) returning quality_run_id",
+            (
+                result.suite,
+                result.table,
+                run_id,
+                result.success,
+                result.evaluated,
+                len(result.blocking),
+                len(result.failures) - len(result.blocking),
+                started_at,
+                round(result.seconds, 3),
+            ),
+        ).fetchone()[0]
+        for failure in result.failures:
+            conn.execute(
+                "insert into marts_audit.quality_failure (quality_run_id, check_name, expectation, severity, "
+                "kwargs, unexpected_count, failing_rows) values (%s, %s, %s, %s, %s, %s, %s)",
+                (
+                    run_pk,
+                    failure.check,
+                    failure.expectation,
+                    failure.severity,
+                    Jsonb(failure.kwargs),
+                    failure.unexpected_count,
+                    Jsonb(failure.failing_rows),
+                ),
+            )
+    return run_pk
+
+
+def gate(suite_name: str, run_id: str | None = None, settings: Settings | None = None) -> GateResult:
+    """Validate and raise :class:`QualityGateFailed` when a blocking expectation fails."""
+    result = validate(suite_name, run_id, settings)
+    if not result.success:
+        raise QualityGateFailed(result)
+    return result
+
+
+def data_docs_index(settings: Settings | None = None) -> Path:
+    return (settings or get_settings()).gx_dir / "data_docs" / "index.html"

@@ -1,0 +1,35 @@
+"""What a DAG run works on: its half-year(s) and the source's address."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from dxw.periods import parse, period_of
+from dxw.settings import get_settings
+
+
+def periods_for_run(params: dict[str, Any], run_date: datetime | None) -> list[str]:
+    """The half-years a run pulls: the one asked for, else the previous and the current one.
+
+    Pulling the previous half-year again until long after its cut-off picks up late
+    corrections; landing is idempotent, so an unchanged delivery costs nothing.
+    """
+    if params.get("period"):
+        return [parse(params["period"]).id]
+    when = run_date or datetime.now(ZoneInfo(get_settings().timezone))
+    local = when.astimezone(ZoneInfo(get_settings().timezone)).date()
+    current = period_of(local, "halfyear", "decree09")
+    return [current.previous().id, current.id]
+
+
+def portal_url(params: dict[str, Any]) -> str:
+    """The portal's base URL: run parameter, else ``DXW_PORTAL_URL``."""
+    url = params.get("portal_url") or get_settings().portal_url
+    if not url:
+        raise RuntimeError(
+            "no public-service portal address: set DXW_PORTAL_URL (or run through `dxw run`, "
+            "which starts the bundled source simulator)"
+        )
+    return url

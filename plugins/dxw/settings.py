@@ -1,0 +1,99 @@
+"""All configuration of dxw, read once from ``DXW_*`` environment variables.
+
+Defaults work on a laptop: with no ``DXW_DATABASE_URL`` an embedded PostgreSQL (from the
+``pgserver`` wheel) runs with its data under ``DXW_HOME``; Airflow's home and metadata
+database sit beside it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+PROJECT_DIR_DEFAULT = Path(__file__).resolve().parents[2]
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Runtime configuration; build it with :func:`get_settings`."""
+
+    project_dir: Path
+    home: Path
+    database_url: str | None
+    database_name: str
+    airflow_database_name: str | None
+    simulator_host: str
+    simulator_port: int
+    portal_url: str | None
+    http_timeout_connect: float
+    http_timeout_read: float
+    http_retries: int
+    portal_page_size: int
+    timezone: str
+    dbt_threads: int
+
+    @property
+    def dbt_project_dir(self) -> Path:
+        return self.project_dir / "dbt_project"
+
+    @property
+    def dags_dir(self) -> Path:
+        return self.project_dir / "dags"
+
+    @property
+    def plugins_dir(self) -> Path:
+        return self.project_dir / "plugins"
+
+    @property
+    def expectations_dir(self) -> Path:
+        return self.project_dir / "expectations"
+
+    @property
+    def embedded_pg_dir(self) -> Path:
+        return self.home / "pg"
+
+    @property
+    def airflow_home(self) -> Path:
+        return self.home / "airflow"
+
+    @property
+    def dbt_target_dir(self) -> Path:
+        return self.home / "dbt" / "target"
+
+    @property
+    def gx_dir(self) -> Path:
+        return self.home / "gx"
+
+    @property
+    def uses_embedded_database(self) -> bool:
+        return self.database_url is None
+
+
+@cache
+def get_settings() -> Settings:
+    """Settings from the environment (cached; call ``get_settings.cache_clear()`` in tests)."""
+    project_dir = Path(_env("DXW_PROJECT_DIR", str(PROJECT_DIR_DEFAULT))).resolve()
+    home = Path(_env("DXW_HOME", str(project_dir / ".dxw"))).resolve()
+    return Settings(
+        project_dir=project_dir,
+        home=home,
+        database_url=os.environ.get("DXW_DATABASE_URL", "").strip() or None,
+        database_name=_env("DXW_DATABASE_NAME", "dxw"),
+        airflow_database_name=os.environ.get("DXW_AIRFLOW_DATABASE_NAME", "").strip() or None,
+        simulator_host=_env("DXW_SIMULATOR_HOST", "127.0.0.1"),
+        simulator_port=int(_env("DXW_SIMULATOR_PORT", "0")),
+        portal_url=os.environ.get("DXW_PORTAL_URL", "").strip() or None,
+        http_timeout_connect=float(_env("DXW_HTTP_TIMEOUT_CONNECT", "5")),
+        http_timeout_read=float(_env("DXW_HTTP_TIMEOUT_READ", "30")),
+        http_retries=int(_env("DXW_HTTP_RETRIES", "4")),
+        portal_page_size=int(_env("DXW_PORTAL_PAGE_SIZE", "50")),
+        timezone=_env("DXW_TIMEZONE", "Asia/Ho_Chi_Minh"),
+        dbt_threads=int(_env("DXW_DBT_THREADS", "2")),
+    )

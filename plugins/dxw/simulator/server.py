@@ -1,0 +1,165 @@
+"""HTTP front of the source simulator (standard library only, loopback by default).
+
+Public-service portal API (shape of the national portal's dashboard endpoints)::
+
+    POST /api/v1/reporting/evaluation/dvc-progress-tree
+    POST /api/v1/reporting/evaluation/provide-online-tree
+    body: {"timeType": "halfyear" | "year", "year": 2025, "half": 1,
+           "rootDepartmentId": "<id of H02>", "currentPage": 1, "pageSize": 50}
+    200:  {"success": true, "data": {"content": [...], "currentPage": 1, "pageSize": 50,
+                                     "totalElements": 233, "totalPages": 5}}
+    GET  /health
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import threading
+from dataclasses import dataclass
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from dxw.periods import Period
+from dxw.simulator import portal_data
+
+log = logging.getLogger(__name__)
+
+PORTAL_PREFIX = "/api/v1/reporting/evaluation/"
+MAX_PAGE_SIZE = 200
+
+
+class BadRequest(ValueError):
+    pass
+
+
+def _period_from_body(body: dict[str, Any]) -> Period:
+    time_type = body.get("timeType")
+    year = body.get("year")
+    if not isinstance(year, int) or not portal_data.FIRST_YEAR <= year <= portal_data.LAST_YEAR:
+        raise BadRequest(
+            f"year must be an integer in {portal_data.FIRST_YEAR}..{portal_data.LAST_YEAR}"
+        )
+    if time_type == "year":
+        return Period(year, "year", 1)
+    if time_type == "halfyear":
+        half = body.get("half")
+        if half not in (1, 2):
+            raise BadRequest("half must be 1 or 2 when timeType is halfyear")
+        return Period(year, "halfyear", half)
+    raise BadRequest("timeType must be 'halfyear' or 'year'")
+
+
+def portal_page(endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
+    """One page of a portal endpoint's answer, as the JSON document it returns."""
+    make_row = portal_data.ENDPOINTS[endpoint]
+    period = _period_from_body(body)
+    root = body.get("rootDepartmentId")
+    if root not in (None, portal_data.root_department_id()):
+        raise BadRequest(f"unknown rootDepartmentId {root!r}")
+    page = body.get("currentPage", 1)
+    size = body.get("pageSize", 50)
+    if not isinstance(page, int) or page < 1:
+        raise BadRequest("currentPage must be an integer >= 1")
+    if not isinstance(size, int) or not 1 <= size <= MAX_PAGE_SIZE:
+        raise BadRequest(f"pageSize must be an integer in 1..{MAX_PAGE_SIZE}")
+    units = sorted(portal_data.portal_units(), key=lambda u: u.portal_code)
+    chunk = units[(page - 1) * size : page * size]
+    return {
+        "success": True,
+        "data": {
+            "content": [make_row(unit, period) for unit in chunk],
+            "currentPage": page,
+            "pageSize": size,
+            "totalElements": len(units),
+            "totalPages": math.ceil(len(units) / size),
+        },
+    }
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_version = "dxw-simulator/1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        log.debug("%s " + format, self.address_string(), *args)
+
+    def _send(self, status: int, document: dict[str, Any]) -> None:
+        payload = json.dumps(document, ensure_ascii=False).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+        if self.path == "/health":
+            self._send(HTTPStatus.OK, {"status": "ok"})
+        else:
+            self._send(HTTPStatus.NOT_FOUND, {"success": False, "message": f"no route {self.path}"})
+
+    def do_POST(self) -> None:  # noqa: N802 - stdlib naming
+        endpoint = self.path.removeprefix(PORTAL_PREFIX)
+        if not self.path.startswith(PORTAL_PREFIX) or endpoint not in portal_data.ENDPOINTS:
+            self._send(HTTPStatus.NOT_FOUND, {"success": False, "message": f"no route {self.path}"})
+            return
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = json.loads(self.rfile.read(length) or b"{}")
+            if not isinstance(body, dict):
+                raise BadRequest("the request body must be a JSON object")
+            self._send(HTTPStatus.OK, portal_page(endpoint, body))
+        except (BadRequest, json.JSONDecodeError) as exc:
+            self._send(HTTPStatus.BAD_REQUEST, {"success": False, "message": str(exc)})
+
+
+@dataclass
+class SimulatorServer:
+    """A running simulator; ``url`` is its base address."""
+
+    httpd: ThreadingHTTPServer
+    thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        if self.thread is not None:
+            self.thread.join(timeout=10)
+
+    def __enter__(self) -> SimulatorServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _make_server(host: str, port: int) -> ThreadingHTTPServer:
+    httpd = ThreadingHTTPServer((host, port), _Handler)
+    httpd.daemon_threads = True
+    return httpd
+
+
+def start_in_thread(host: str = "127.0.0.1", port: int = 0) -> SimulatorServer:
+    """Start the simulator in a background thread (port 0 picks a free port)."""
+    httpd = _make_server(host, port)
+    thread = threading.Thread(target=httpd.serve_forever, name="dxw-simulator", daemon=True)
+    thread.start()
+    return SimulatorServer(httpd, thread)
+
+
+def serve_forever(host: str = "127.0.0.1", port: int = 8765) -> None:
+    """Serve in the foreground until interrupted (``dxw simulator serve``)."""
+    server = SimulatorServer(_make_server(host, port))
+    log.info("source simulator listening on %s", server.url)
+    try:
+        server.httpd.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.httpd.server_close()

@@ -1,0 +1,1 @@
+"""Connectors: each one fetches a source's records for a period and checks their shape."""

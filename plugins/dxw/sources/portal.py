@@ -1,0 +1,175 @@
+"""Public-service portal connector: per-agency statistics for one period.
+
+The portal's dashboard endpoints are undocumented and change without notice, so every record
+is checked against the field contract below: a renamed, missing or extra field fails the whole
+fetch with the difference spelt out, before anything lands.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from dxw.periods import Period
+from dxw.settings import Settings
+from dxw.sources import http_session as http
+
+log = logging.getLogger(__name__)
+
+SOURCE = "public_service_portal"
+PATH = "/api/v1/reporting/evaluation/"
+
+_NODE_FIELDS = {
+    "departmentId": str,
+    "departmentName": str,
+    "departmentCode": str,
+    "parentId": str,
+    "level": int,
+}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A portal endpoint and the raw table its records land in."""
+
+    name: str
+    dataset: str
+    fields: dict[str, type]
+
+
+ENDPOINTS = (
+    Endpoint(
+        "dvc-progress-tree",
+        "portal_dvc_progress",
+        {
+            **_NODE_FIELDS,
+            "totalReceived": int,
+            "totalCompleted": int,
+            "totalOnTime": int,
+            "totalOverdue": int,
+            "avgProcessingDays": float,
+            "ratio": float,
+            "score": float,
+            "maxScore": float,
+        },
+    ),
+    Endpoint(
+        "provide-online-tree",
+        "portal_provide_online",
+        {
+            **_NODE_FIELDS,
+            "onlineServiceTotal": int,
+            "fullCount": int,
+            "partialCount": int,
+            "onlineDossierCount": int,
+            "onlineOnTimeSum": int,
+            "onlineOverdueSum": int,
+        },
+    ),
+)
+
+
+class SourceError(RuntimeError):
+    """The source could not be read: unreachable, refused the request or answered nonsense."""
+
+
+class ContractError(SourceError):
+    """The source answered with records whose shape differs from the contract."""
+
+
+def _check_record(endpoint: Endpoint, record: Any, where: str) -> None:
+    if not isinstance(record, dict):
+        raise ContractError(f"{endpoint.name}: {where} is {type(record).__name__}, expected an object")
+    expected, got = set(endpoint.fields), set(record)
+    if expected != got:
+        missing = sorted(expected - got)
+        extra = sorted(got - expected)
+        raise ContractError(
+            f"{endpoint.name}: the record shape changed at {where}: "
+            f"missing fields {missing or 'none'}, unexpected fields {extra or 'none'}"
+        )
+    for name, kind in endpoint.fields.items():
+        value = record[name]
+        ok = isinstance(value, (int, float)) if kind is float else isinstance(value, kind)
+        if not ok or isinstance(value, bool):
+            raise ContractError(
+                f"{endpoint.name}: field {name} at {where} is {value!r} "
+                f"({type(value).__name__}), expected {kind.__name__}"
+            )
+
+
+def request_body(period: Period, page: int, page_size: int, root_id: str | None) -> dict[str, Any]:
+    if period.kind not in ("halfyear", "year"):
+        raise SourceError(f"the portal reports per half-year or year, not per {period.kind} ({period})")
+    body: dict[str, Any] = {
+        "timeType": period.kind,
+        "year": period.year,
+        "currentPage": page,
+        "pageSize": page_size,
+    }
+    if period.kind == "halfyear":
+        body["half"] = period.number
+    if root_id:
+        body["rootDepartmentId"] = root_id
+    return body
+
+
+def fetch(
+    settings: Settings,
+    base_url: str,
+    endpoint: Endpoint,
+    period: Period,
+    root_id: str | None = None,
+) -> list[dict[str, Any]]:
+    """Every record of ``endpoint`` for ``period``, all pages, contract-checked."""
+    url = base_url.rstrip("/") + PATH + endpoint.name
+    records: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    page, pages = 1, 1
+    started = time.monotonic()
+    with http.session(settings) as session:
+        while page <= pages:
+            body = request_body(period, page, settings.portal_page_size, root_id)
+            try:
+                response = session.post(url, json=body, timeout=http.timeout(settings))
+            except requests.RequestException as exc:
+                raise SourceError(f"{endpoint.name}: request for page {page} failed: {exc}") from exc
+            if response.status_code != 200:
+                raise SourceError(
+                    f"{endpoint.name}: HTTP {response.status_code} for page {page}: {response.text[:300]}"
+                )
+            try:
+                document = response.json()
+                data = document["data"]
+                content = data["content"]
+                pages = int(data["totalPages"])
+                total = int(data["totalElements"])
+            except (ValueError, KeyError, TypeError) as exc:
+                raise ContractError(
+                    f"{endpoint.name}: page {page} is not a portal answer ({exc!s}): {response.text[:200]}"
+                ) from exc
+            if not isinstance(content, list):
+                raise ContractError(f"{endpoint.name}: page {page} content is not a list")
+            for index, record in enumerate(content):
+                _check_record(endpoint, record, f"page {page} record {index}")
+                if record["departmentId"] in seen:
+                    raise ContractError(
+                        f"{endpoint.name}: department {record['departmentCode']} appears twice "
+                        f"(page {page}); the pages overlap"
+                    )
+                seen.add(record["departmentId"])
+                records.append(record)
+            page += 1
+    if len(records) != total:
+        raise ContractError(
+            f"{endpoint.name}: the portal announced {total} records but sent {len(records)}"
+        )
+    log.info(
+        "%s %s: %d records in %d pages, %.1fs",
+        endpoint.name, period, len(records), pages, time.monotonic() - started,
+    )
+    return records
