@@ -38,6 +38,7 @@ load leaves no rows behind and is recorded as `failed`.
     tags=["ingestion", "public_service_portal"],
     params={
         "period": Param(None, type=["null", "string"], description="Half-year id, e.g. 2025S1"),
+        "periods": Param(None, type=["null", "array"], description="Several half-year ids (backfill)"),
         "portal_url": Param(None, type=["null", "string"], description="Override DXW_PORTAL_URL"),
     },
     default_args={"retries": 2, "retry_delay": pendulum.duration(minutes=5)},
@@ -53,13 +54,22 @@ def ingest_public_service_portal():
     periods = periods_to_pull()
     for endpoint, asset in PORTAL_ASSETS.items():
 
-        @task(task_id=f"land_{asset.name.removeprefix('raw.')}", outlets=[asset], map_index_template="{{ period }}")
+        @task(
+            task_id=f"land_{asset.name.removeprefix('raw.')}",
+            outlets=[asset],
+            map_index_template="{{ period }}",
+        )
         def land(period: str, endpoint: str = endpoint) -> dict:
             from dxw.ingest import ingest_portal
             from dxw.runtime import portal_url
 
             result = ingest_portal(endpoint, period, portal_url(get_current_context()["params"]))
-            return {"period": period, "batch_id": result.batch_id, "status": result.status, "rows": result.rows}
+            return {
+                "period": period,
+                "batch_id": result.batch_id,
+                "status": result.status,
+                "rows": result.rows,
+            }
 
         land.expand(period=periods)
 

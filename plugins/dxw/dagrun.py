@@ -59,7 +59,9 @@ def run(dag_id: str, conf: dict[str, Any] | None = None, logical_date: datetime 
     log.info("%s finished %s in %.1fs", dag_id, state, time.monotonic() - started)
     if state != "success":
         failed = [
-            ti.task_id for ti in dag_run.get_task_instances() if str(ti.state) in {"failed", "upstream_failed"}
+            ti.task_id
+            for ti in dag_run.get_task_instances()
+            if str(ti.state) in {"failed", "upstream_failed"}
         ]
         raise DagRunFailed(f"{dag_id} ended {state}; failed tasks: {', '.join(failed) or 'none recorded'}")
     return dag_run

@@ -154,9 +154,21 @@ def start(settings: Settings) -> EmbeddedServer:
             data_dir.mkdir(parents=True, exist_ok=True)
             _prepare_for_system_user(root)
             subprocess.run(
-                [_bin("initdb"), "-D", str(data_dir), "--auth=trust", "--encoding=UTF8",
-                 "--locale=C.UTF-8", "-U", SUPERUSER],
-                capture_output=True, text=True, check=True, timeout=300, **_run_as(),
+                [
+                    _bin("initdb"),
+                    "-D",
+                    str(data_dir),
+                    "--auth=trust",
+                    "--encoding=UTF8",
+                    "--locale=C.UTF-8",
+                    "-U",
+                    SUPERUSER,
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=300,
+                **_run_as(),
             )
         port = _running_port(data_dir)
         if port:
@@ -172,8 +184,9 @@ def start(settings: Settings) -> EmbeddedServer:
             "-c max_connections=200 -c shared_buffers=256MB -c fsync=on"
         )
         started = time.monotonic()
-        result = _pg_ctl(data_dir, "-w", "-t", "60", "-l", str(root / "server.log"),
-                         "-o", options, "start", check=False)
+        result = _pg_ctl(
+            data_dir, "-w", "-t", "60", "-l", str(root / "server.log"), "-o", options, "start", check=False
+        )
         if result.returncode != 0:
             tail = (root / "server.log").read_text()[-2000:] if (root / "server.log").exists() else ""
             raise EmbeddedServerError(

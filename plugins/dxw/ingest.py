@@ -45,5 +45,9 @@ def ingest_portal(
             dataset,
             period.id,
             records,
-            details={"url": base_url, "endpoint": endpoint.name, "fetch_seconds": round(time.monotonic() - started, 3)},
+            details={
+                "url": base_url,
+                "endpoint": endpoint.name,
+                "fetch_seconds": round(time.monotonic() - started, 3),
+            },
         )

@@ -81,9 +81,7 @@ def publish(
         for table in tables:
             staged = f"{table}__publishing"
             target = sql.Identifier(PUBLISHED_SCHEMA, table)
-            conn.execute(
-                sql.SQL("drop table if exists {}").format(sql.Identifier(PUBLISHED_SCHEMA, staged))
-            )
+            conn.execute(sql.SQL("drop table if exists {}").format(sql.Identifier(PUBLISHED_SCHEMA, staged)))
             # LIKE ... INCLUDING ALL keeps the column types, constraints and comments (the docs).
             conn.execute(
                 sql.SQL("create table {} (like {} including all)").format(

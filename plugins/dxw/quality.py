@@ -51,7 +51,8 @@ create table if not exists marts_audit.quality_failure (
     failing_rows jsonb not null
 );
 comment on table marts_audit.quality_run is 'One row per run of a quality gate (Great Expectations suite).';
-comment on table marts_audit.quality_failure is 'One row per failed expectation of a gate run, with failing keys.';
+comment on table marts_audit.quality_failure is
+    'One row per failed expectation of a gate run, with failing keys.';
 """
 
 
@@ -154,7 +155,9 @@ def validate(suite_name: str, run_id: str | None = None, settings: Settings | No
     source = context.data_sources.add_postgres(name="warehouse", connection_string="${" + URL_VARIABLE + "}")
     asset = source.add_table_asset(name=table, table_name=table, schema_name=schema)
     batch = asset.add_batch_definition_whole_table("whole_table")
-    suite = context.suites.add(ExpectationSuite(**{k: v for k, v in spec.items() if k != "meta"}, meta=spec["meta"]))
+    suite = context.suites.add(
+        ExpectationSuite(**{k: v for k, v in spec.items() if k != "meta"}, meta=spec["meta"])
+    )
     definition = context.validation_definitions.add(
         gx.ValidationDefinition(name=f"{suite_name}__validation", data=batch, suite=suite)
     )

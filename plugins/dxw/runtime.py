@@ -11,11 +11,13 @@ from dxw.settings import get_settings
 
 
 def periods_for_run(params: dict[str, Any], run_date: datetime | None) -> list[str]:
-    """The half-years a run pulls: the one asked for, else the previous and the current one.
+    """The half-years a run pulls: those asked for, else the previous and the current one.
 
     Pulling the previous half-year again until long after its cut-off picks up late
     corrections; landing is idempotent, so an unchanged delivery costs nothing.
     """
+    if params.get("periods"):
+        return [parse(p).id for p in params["periods"]]
     if params.get("period"):
         return [parse(params["period"]).id]
     when = run_date or datetime.now(ZoneInfo(get_settings().timezone))

@@ -81,9 +81,7 @@ def legacy_units() -> tuple[Unit, ...]:
             districts[code] = Unit(
                 code, row["district"], "district", _TYPE_CODES[row["districtType"]], PROVINCE_CODE
             )
-        communes.append(
-            Unit(row["wardCode"], row["ward"], "commune", _TYPE_CODES[row["wardType"]], code)
-        )
+        communes.append(Unit(row["wardCode"], row["ward"], "commune", _TYPE_CODES[row["wardType"]], code))
     return (province, *bodies, *districts.values(), *communes)
 
 

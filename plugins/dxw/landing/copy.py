@@ -180,8 +180,13 @@ def _copy_rows(
     with conn.cursor().copy(statement) as copy:
         for number, record in enumerate(records, start=1):
             copy.write_row(
-                (batch_id, number, period_id, *(record[f] for f in fields),
-                 json.dumps(record, ensure_ascii=False))
+                (
+                    batch_id,
+                    number,
+                    period_id,
+                    *(record[f] for f in fields),
+                    json.dumps(record, ensure_ascii=False),
+                )
             )
     return len(records)
 
@@ -202,8 +207,15 @@ def _record_failure(
                 "insert into raw.load_batch (source, dataset, period_id, checksum, status, "
                 "finished_at, seconds, error, details) "
                 "values (%s, %s, %s, %s, 'failed', clock_timestamp(), %s, %s, %s)",
-                (dataset.source, dataset.name, period_id, digest, round(elapsed, 3),
-                 f"{type(exc).__name__}: {exc}", Jsonb(dict(details or {}))),
+                (
+                    dataset.source,
+                    dataset.name,
+                    period_id,
+                    digest,
+                    round(elapsed, 3),
+                    f"{type(exc).__name__}: {exc}",
+                    Jsonb(dict(details or {})),
+                ),
             )
     except psycopg.Error:
         log.exception("could not record the failed batch of %s %s", dataset.name, period_id)

@@ -39,9 +39,7 @@ def _period_from_body(body: dict[str, Any]) -> Period:
     time_type = body.get("timeType")
     year = body.get("year")
     if not isinstance(year, int) or not portal_data.FIRST_YEAR <= year <= portal_data.LAST_YEAR:
-        raise BadRequest(
-            f"year must be an integer in {portal_data.FIRST_YEAR}..{portal_data.LAST_YEAR}"
-        )
+        raise BadRequest(f"year must be an integer in {portal_data.FIRST_YEAR}..{portal_data.LAST_YEAR}")
     if time_type == "year":
         return Period(year, "year", 1)
     if time_type == "halfyear":
@@ -93,13 +91,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+    def do_GET(self) -> None:
         if self.path == "/health":
             self._send(HTTPStatus.OK, {"status": "ok"})
         else:
             self._send(HTTPStatus.NOT_FOUND, {"success": False, "message": f"no route {self.path}"})
 
-    def do_POST(self) -> None:  # noqa: N802 - stdlib naming
+    def do_POST(self) -> None:
         endpoint = self.path.removeprefix(PORTAL_PREFIX)
         if not self.path.startswith(PORTAL_PREFIX) or endpoint not in portal_data.ENDPOINTS:
             self._send(HTTPStatus.NOT_FOUND, {"success": False, "message": f"no route {self.path}"})

@@ -165,11 +165,13 @@ def fetch(
                 records.append(record)
             page += 1
     if len(records) != total:
-        raise ContractError(
-            f"{endpoint.name}: the portal announced {total} records but sent {len(records)}"
-        )
+        raise ContractError(f"{endpoint.name}: the portal announced {total} records but sent {len(records)}")
     log.info(
         "%s %s: %d records in %d pages, %.1fs",
-        endpoint.name, period, len(records), pages, time.monotonic() - started,
+        endpoint.name,
+        period,
+        len(records),
+        pages,
+        time.monotonic() - started,
     )
     return records

@@ -3,7 +3,7 @@ with observations as (
     where period_id ~ '^[0-9]{4}S[12]$'
 ),
 
-rollup as (
+memberships as (
     select * from {{ ref('int_unit_rollup') }}
 ),
 
@@ -18,7 +18,7 @@ indicators as (
 -- Ratios roll up as sum(numerators) / sum(denominators), never as an average of percentages.
 aggregated as (
     select
-        rollup.ancestor_code as unit_code,
+        memberships.ancestor_code as unit_code,
         observations.indicator_code,
         observations.period_id,
         sum(observations.numerator) as numerator,
@@ -26,8 +26,8 @@ aggregated as (
         count(distinct observations.unit_code) as reporting_units,
         max(observations.loaded_at) as last_loaded_at
     from observations
-    inner join rollup on observations.unit_code = rollup.member_code
-    group by rollup.ancestor_code, observations.indicator_code, observations.period_id
+    inner join memberships on observations.unit_code = memberships.member_code
+    group by memberships.ancestor_code, observations.indicator_code, observations.period_id
 ),
 
 measured as (

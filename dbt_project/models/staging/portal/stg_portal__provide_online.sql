@@ -3,7 +3,9 @@ with source as (
 ),
 
 current_batch as (
-    select batch_id, loaded_at
+    select
+        batch_id,
+        loaded_at
     from {{ ref('stg_portal__load_batch') }}
     where dataset = 'portal_provide_online'
 ),

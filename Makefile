@@ -1,0 +1,54 @@
+# dxw: two commands on a fresh machine: `make demo` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+UV_VERSION := 0.13.8
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.dxw-installed
+MANIFEST := dbt_project/target/manifest.json
+DBT_SOURCES := $(shell find dbt_project -path dbt_project/target -prune -o -type f \( -name '*.sql' -o -name '*.yml' -o -name '*.csv' \) -print)
+export UV_PYTHON := $(PYTHON)
+
+.PHONY: help install demo test lint format manifest clean db-stop
+
+help:  ## Show the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+# uv is bootstrapped with pip when the machine does not have it.
+$(STAMP): pyproject.toml uv.lock
+	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
+	uv sync --frozen --python $(PYTHON)
+	@touch $@
+
+$(MANIFEST): $(STAMP) $(DBT_SOURCES)
+	$(BIN)/dxw manifest
+
+install: $(STAMP) $(MANIFEST)  ## Create .venv from the lock file and parse the dbt project
+
+demo: install  ## Run the whole pipeline on the bundled source simulator and show the results
+	$(BIN)/dxw demo
+
+lint: install  ## ruff (lint + format check) and sqlfluff on the dbt SQL
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/sqlfluff lint dbt_project/models dbt_project/tests dbt_project/macros
+
+format: install  ## Format Python and fix SQL style
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+	$(BIN)/sqlfluff fix dbt_project/models dbt_project/tests
+
+# pytest exits 5 when it collected no test: that is a failure here, not a pass.
+test: lint  ## The whole test suite (lint, unit, integration, end-to-end) against real PostgreSQL
+	$(BIN)/pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+
+manifest: $(MANIFEST)  ## Parse the dbt project (the DAGs render from this manifest)
+
+db-stop:  ## Stop the embedded PostgreSQL
+	@[ -x $(BIN)/dxw ] && $(BIN)/dxw db stop || true
+
+clean: db-stop  ## Remove the environment, the embedded database and build output
+	rm -rf $(VENV) .dxw dbt_project/target dbt_project/logs .pytest_cache .ruff_cache

@@ -1,0 +1,293 @@
+"""The ``dxw`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager, nullcontext
+from datetime import date, datetime
+from pathlib import Path
+
+from dxw.settings import get_settings
+
+log = logging.getLogger("dxw")
+
+INGEST_DAGS = {"ingest_public_service_portal"}
+DEMO_FIRST, DEMO_LAST, DEMO_SHOW = "2022S1", "2025S2", "2025S1"
+
+
+def _say(message: str = "") -> None:
+    print(message, flush=True)
+
+
+# --- db ---------------------------------------------------------------------------------------
+def cmd_db_url(args: argparse.Namespace) -> int:
+    from dxw import database
+
+    urls = database.resolve()
+    database.ensure_databases(urls)
+    _say(urls.airflow if args.airflow else urls.warehouse)
+    return 0
+
+
+def cmd_db_start(args: argparse.Namespace) -> int:
+    from dxw import database, embedded_pg
+
+    settings = get_settings()
+    if not settings.uses_embedded_database:
+        _say("DXW_DATABASE_URL is set: dxw uses that server and starts none of its own.")
+        return 0
+    server = embedded_pg.start(settings)
+    created = database.ensure_databases(database.resolve(settings))
+    _say(f"embedded PostgreSQL running on 127.0.0.1:{server.port} (data in {server.data_dir})")
+    if created:
+        _say(f"created databases: {', '.join(created)}")
+    return 0
+
+
+def cmd_db_stop(args: argparse.Namespace) -> int:
+    from dxw import embedded_pg
+
+    settings = get_settings()
+    if not settings.uses_embedded_database:
+        _say("DXW_DATABASE_URL is set: there is no embedded server to stop.")
+        return 0
+    stopped = embedded_pg.stop(settings)
+    _say("embedded PostgreSQL stopped." if stopped else "embedded PostgreSQL was not running.")
+    return 0
+
+
+# --- simulator ----------------------------------------------------------------------------------
+def cmd_simulator_serve(args: argparse.Namespace) -> int:
+    from dxw.simulator import serve_forever
+
+    settings = get_settings()
+    port = args.port if args.port is not None else (settings.simulator_port or 8765)
+    _say(f"source simulator on http://{args.host or settings.simulator_host}:{port} (Ctrl-C stops it)")
+    serve_forever(args.host or settings.simulator_host, port)
+    return 0
+
+
+# --- run ----------------------------------------------------------------------------------------
+@contextmanager
+def _output_to(path: Path) -> Iterator[None]:
+    """Send everything written to stdout/stderr (Airflow, dbt, GX) to ``path`` at fd level."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with path.open("ab") as handle:
+        os.dup2(handle.fileno(), 1)
+        os.dup2(handle.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
+def _run_dags(runs: Sequence[tuple[str, dict]], quiet: bool = True) -> None:
+    """Run DAGs in order through Airflow, with the simulator as the source unless configured.
+
+    With ``quiet``, the runs' own logs go to ``$DXW_HOME/logs/`` and only progress is shown;
+    the log's tail is shown when a run fails.
+    """
+    from dxw import airflow_env
+
+    airflow_env.apply()
+    from dxw import dagrun
+
+    settings = get_settings()
+    log_file = settings.home / "logs" / f"run-{datetime.now():%Y%m%d-%H%M%S}.log"
+    _say(f"  warehouse: {settings.database_url}   logs: {log_file}")
+    with ExitStack() as stack:
+        portal_url = settings.portal_url
+        if portal_url is None and any(dag_id in INGEST_DAGS for dag_id, _ in runs):
+            from dxw.simulator import start_in_thread
+
+            simulator = stack.enter_context(start_in_thread(settings.simulator_host, settings.simulator_port))
+            portal_url = simulator.url
+            _say(f"  source: bundled simulator at {portal_url} (set DXW_PORTAL_URL for a real portal)")
+        for dag_id, conf in runs:
+            if dag_id in INGEST_DAGS and portal_url:
+                conf = {"portal_url": portal_url, **conf}
+            started = time.monotonic()
+            shown = ", ".join(f"{k}={v}" for k, v in conf.items() if k != "portal_url")
+            _say(f"  running {dag_id}{' (' + shown + ')' if shown else ''} ...")
+            try:
+                with _output_to(log_file) if quiet else nullcontext():
+                    dagrun.run(dag_id, conf=conf)
+            except dagrun.DagRunFailed:
+                if quiet:
+                    tail = log_file.read_text(errors="replace").splitlines()[-40:]
+                    _say("\n".join(["  --- last lines of the run log ---", *tail]))
+                raise
+            _say(f"  {dag_id}: success in {time.monotonic() - started:.0f} s")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    conf: dict = {}
+    if args.period:
+        from dxw.periods import parse
+
+        conf["period"] = parse(args.period).id
+    _run_dags([(args.dag_id, conf)], quiet=not args.verbose)
+    return 0
+
+
+# --- demo ---------------------------------------------------------------------------------------
+def cmd_demo(args: argparse.Namespace) -> int:
+    from dxw.periods import halfyears
+
+    started = time.monotonic()
+    periods = [p.id for p in halfyears(args.first, args.last)]
+    _say(f"dxw demo: Hà Giang public-service indicators, {periods[0]}..{periods[-1]}")
+    _run_dags(
+        [
+            ("ingest_public_service_portal", {"periods": periods}),
+            ("transform_warehouse", {}),
+        ],
+        quiet=not args.verbose,
+    )
+    from dxw import report
+
+    _say()
+    _say(report.attainment_table(args.show))
+    _say()
+    _say(f"Done in {time.monotonic() - started:.0f} s. Where to look next:")
+    for line in report.next_steps():
+        _say(f"  {line}")
+    return 0
+
+
+# --- status -------------------------------------------------------------------------------------
+def cmd_status(args: argparse.Namespace) -> int:
+    from dxw import report
+
+    _say(report.status())
+    return 0
+
+
+# --- period -------------------------------------------------------------------------------------
+def cmd_period(args: argparse.Namespace) -> int:
+    from dxw import periods
+
+    day = date.fromisoformat(args.date)
+    for convention in periods.CONVENTIONS:
+        for kind in ("month", "quarter", "halfyear", "year"):
+            period = periods.period_of(day, kind, convention)
+            start, end = period.window(convention)
+            _say(f"{convention:9} {kind:9} {period.id:7} {start} .. {end}")
+    return 0
+
+
+# --- build helpers ----------------------------------------------------------------------------
+def cmd_manifest(args: argparse.Namespace) -> int:
+    """dbt parse: the manifest Cosmos renders the transform DAG from (no database needed)."""
+    from dxw import dbt
+
+    settings = get_settings()
+    env_url = settings.database_url or "postgresql://postgres@127.0.0.1:5432/dxw"
+    dbt.run(["parse", "--quiet"], env_url, settings)
+    _say(f"dbt manifest written to {dbt.manifest_path(settings)}")
+    return 0
+
+
+def cmd_units_write_seeds(args: argparse.Namespace) -> int:
+    from dxw.units import write_seeds
+
+    for path in write_seeds(get_settings().dbt_project_dir / "seeds"):
+        _say(f"wrote {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dxw",
+        description="dxw: data pipeline and warehouse for the provincial digital-transformation programme.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="show info logs")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, handler: Callable[[argparse.Namespace], int], help_text: str, parent=commands):
+        sub = parent.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    demo = add("demo", cmd_demo, "Run the whole pipeline on the bundled source simulator and show results.")
+    demo.add_argument(
+        "--from", dest="first", default=DEMO_FIRST, help=f"first half-year (default {DEMO_FIRST})"
+    )
+    demo.add_argument("--to", dest="last", default=DEMO_LAST, help=f"last half-year (default {DEMO_LAST})")
+    demo.add_argument("--show", default=DEMO_SHOW, help=f"half-year to print (default {DEMO_SHOW})")
+
+    db = commands.add_parser("db", help="The warehouse database.", description="The warehouse database.")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    url = add(
+        "url", cmd_db_url, "Print the warehouse URL (starts the embedded server if needed).", db_commands
+    )
+    url.add_argument("--airflow", action="store_true", help="print the Airflow metadata database URL instead")
+    add("start", cmd_db_start, "Start the embedded PostgreSQL (no-op with DXW_DATABASE_URL).", db_commands)
+    add("stop", cmd_db_stop, "Stop the embedded PostgreSQL cleanly.", db_commands)
+
+    simulator = commands.add_parser(
+        "simulator",
+        help="The source simulator.",
+        description="The source simulator (real HTTP on 127.0.0.1).",
+    )
+    sim_commands = simulator.add_subparsers(dest="simulator_command", required=True, metavar="ACTION")
+    serve = add("serve", cmd_simulator_serve, "Serve the simulated sources until interrupted.", sim_commands)
+    serve.add_argument(
+        "--host", default=None, help="address to bind (default DXW_SIMULATOR_HOST or 127.0.0.1)"
+    )
+    serve.add_argument("--port", type=int, default=None, help="port (default DXW_SIMULATOR_PORT or 8765)")
+
+    run = add("run", cmd_run, "Run one DAG to completion through Airflow (dag.test).")
+    run.add_argument("dag_id", help="e.g. ingest_public_service_portal, transform_warehouse")
+    run.add_argument("--period", help="half-year to work on, e.g. 2025S1")
+
+    add("status", cmd_status, "Latest batches per source, quality gates, what is published and when.")
+
+    period = add("period", cmd_period, "Show the periods a date falls in, with their windows.")
+    period.add_argument("date", help="ISO date, e.g. 2025-06-14")
+
+    add("manifest", cmd_manifest, "Parse the dbt project into target/manifest.json (used by the DAGs).")
+
+    units = commands.add_parser("units", help="Reporting units.", description="Reporting units.")
+    unit_commands = units.add_subparsers(dest="units_command", required=True, metavar="ACTION")
+    add(
+        "write-seeds",
+        cmd_units_write_seeds,
+        "Rewrite the dbt unit seeds from the unit registry.",
+        unit_commands,
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if args.verbose:
+            raise
+        print(f"dxw: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

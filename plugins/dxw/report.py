@@ -1,0 +1,136 @@
+"""Text views of the warehouse for the terminal: attainment tables and pipeline status."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from dxw import database, publish
+from dxw.periods import parse
+from dxw.settings import get_settings
+
+ATTAINMENT_SQL = """
+select m.unit_code, m.unit_name, m.unit_level, m.indicator_code, m.value, m.numerator,
+       m.denominator, m.target_value, m.comparator, m.target_met, m.change_since_previous,
+       m.rank_in_level
+from marts.mart_semiannual_indicator as m
+where m.period_id = %s and m.unit_level in ('province', 'district')
+  and m.indicator_code in ('PS_FULL_ONLINE', 'PS_ON_TIME')
+order by m.unit_level desc, m.unit_code
+"""
+
+
+def _pct(value: Decimal | None) -> str:
+    return "-" if value is None else f"{value:.1f}%"
+
+
+def _change(value: Decimal | None) -> str:
+    return "" if value is None else f"{value:+.1f}"
+
+
+def _met(met: bool | None, comparator: str | None, target: Decimal | None) -> str:
+    if met is None:
+        return ""
+    return f"{'met' if met else 'below'} {comparator}{target:.0f}%"
+
+
+def attainment_table(period_id: str) -> str:
+    """Province and district attainment for the public-service indicators of one half-year."""
+    period = parse(period_id)
+    start, end = period.window("decree09")
+    with database.connect() as conn:
+        rows = conn.execute(ATTAINMENT_SQL, (period.id,)).fetchall()
+    if not rows:
+        return f"No published figures for {period.id} in marts.mart_semiannual_indicator."
+    by_unit: dict[str, dict] = {}
+    for code, name, level, indicator, value, num, den, target, comparator, met, change, rank in rows:
+        unit = by_unit.setdefault(code, {"name": name, "level": level})
+        unit[indicator] = (value, num, den, target, comparator, met, change, rank)
+    header = (
+        f"Public-service indicators, {period.id} (Decree 09 window {start:%d/%m/%Y} - {end:%d/%m/%Y}), "
+        "from the published marts\n"
+        "Fully online = services offered fully online (toàn trình) / services online, plan target >= 100%\n"
+        "On time      = dossiers completed on time / dossiers completed (Decision 766 monitoring)\n"
+    )
+    columns = f"{'Unit':<26} {'Fully online':>12} {'services':>11} {'target':>12} {'rank':>4}  "
+    columns += f"{'On time':>8} {'dossiers':>15} {'vs prev':>7}"
+    lines = [header, columns, "-" * len(columns)]
+    for unit in by_unit.values():
+        full = unit.get("PS_FULL_ONLINE")
+        on_time = unit.get("PS_ON_TIME")
+        name = unit["name"] if unit["level"] != "province" else f"{unit['name']} (province)"
+        line = f"{name[:26]:<26} "
+        if full:
+            value, num, den, target, comparator, met, _change_value, rank = full
+            counts = f"{num:.0f}/{den:.0f}"
+            line += f"{_pct(value):>12} {counts:>11} {_met(met, comparator, target):>12} {rank:>4}  "
+        else:
+            line += " " * 45
+        if on_time:
+            value, num, den, *_rest = on_time
+            line += f"{_pct(value):>8} {f'{num:.0f}/{den:.0f}':>15} {_change(on_time[6]):>7}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def next_steps() -> list[str]:
+    settings = get_settings()
+    urls = database.resolve(settings)
+    from dxw import quality
+
+    return [
+        "dxw status                     latest batches, quality gates, publishes",
+        f"psql {urls.warehouse}   (schema marts: mart_semiannual_indicator)",
+        f"{quality.data_docs_index(settings)}   Great Expectations Data Docs",
+        "dxw run ingest_public_service_portal --period 2025S1   re-ingest a half-year (idempotent)",
+        "dxw run transform_warehouse    rebuild, audit and publish the marts",
+        "make test                      the whole test suite",
+    ]
+
+
+def status() -> str:
+    """Latest batch per source dataset, the latest quality gate runs and the latest publish."""
+    lines = []
+    with database.connect() as conn:
+        has_ledger = conn.execute("select to_regclass('raw.load_batch')").fetchone()[0]
+        lines.append("Latest batches per source dataset and period:")
+        if has_ledger:
+            rows = conn.execute(
+                """
+                select distinct on (dataset, period_id) source, dataset, period_id, batch_id, status,
+                       row_count, finished_at, coalesce(error, '')
+                from raw.load_batch
+                order by dataset, period_id, batch_id desc
+                """
+            ).fetchall()
+            for source, dataset, period_id, batch_id, state, rows_, finished, error in rows:
+                when = f"{finished:%Y-%m-%d %H:%M}" if finished else "-"
+                lines.append(
+                    f"  {source:<22} {dataset:<24} {period_id:<7} batch {batch_id:<5} {state:<9} "
+                    f"{rows_:>6} rows  {when}  {error[:60]}"
+                )
+        if not has_ledger or len(lines) == 1:
+            lines.append("  nothing landed yet (run `dxw demo` or `dxw run ingest_public_service_portal`)")
+        lines.append("Quality gates (latest run per suite):")
+        if conn.execute("select to_regclass('marts_audit.quality_run')").fetchone()[0]:
+            for suite, ok, errors, warnings, started in conn.execute(
+                """
+                select distinct on (suite) suite, success, failed_errors, failed_warnings, started_at
+                from marts_audit.quality_run order by suite, quality_run_id desc
+                """
+            ).fetchall():
+                verdict = "passed" if ok else f"FAILED ({errors} blocking)"
+                lines.append(f"  {suite:<32} {verdict:<20} {warnings} warnings  {started:%Y-%m-%d %H:%M}")
+        else:
+            lines.append("  no gate has run yet")
+        last = publish.last_publish(conn)
+        lines.append("Published marts (schema marts):")
+        if last is None:
+            lines.append("  nothing published yet")
+        else:
+            published_at, tables = last
+            for table in tables:
+                lines.append(
+                    f"  {table['name']:<32} {table['rows']:>7} rows  "
+                    f"published {published_at:%Y-%m-%d %H:%M:%S}"
+                )
+    return "\n".join(lines)
