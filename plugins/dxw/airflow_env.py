@@ -34,6 +34,7 @@ def environment(settings: Settings, urls: database.DatabaseUrls) -> dict[str, st
         "AIRFLOW__CORE__DEFAULT_TIMEZONE": settings.timezone,
         "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "60",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(settings.airflow_home / "logs"),
+        "AIRFLOW__COSMOS__CACHE_DIR": str(settings.home / "cosmos"),
         "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING"),
         # Tasks reach the warehouse through dxw's own settings: keep them identical in workers.
         "DXW_DATABASE_URL": urls.warehouse,

@@ -17,7 +17,11 @@ log = logging.getLogger(__name__)
 
 
 class DagRunFailed(RuntimeError):
-    """A DAG run ended in a state other than success."""
+    """A DAG run ended in a state other than success; ``task_states`` says where."""
+
+    def __init__(self, message: str, task_states: dict[str, str] | None = None):
+        super().__init__(message)
+        self.task_states = task_states or {}
 
 
 def ensure_metadata_db() -> bool:
@@ -58,10 +62,20 @@ def run(dag_id: str, conf: dict[str, Any] | None = None, logical_date: datetime 
     state = str(getattr(dag_run, "state", None))
     log.info("%s finished %s in %.1fs", dag_id, state, time.monotonic() - started)
     if state != "success":
-        failed = [
-            ti.task_id
-            for ti in dag_run.get_task_instances()
-            if str(ti.state) in {"failed", "upstream_failed"}
-        ]
-        raise DagRunFailed(f"{dag_id} ended {state}; failed tasks: {', '.join(failed) or 'none recorded'}")
+        states = task_states(dag_run)
+        failed = [task_id for task_id, task_state in states.items() if task_state == "failed"]
+        raise DagRunFailed(f"{dag_id} ended {state}; failed tasks: {', '.join(failed) or 'none'}", states)
     return dag_run
+
+
+_SEVERITY = {"success": 0, "skipped": 1, "upstream_failed": 2, "failed": 3}
+
+
+def task_states(dag_run: Any) -> dict[str, str]:
+    """Final state of every task of a run (for a mapped task, the worst of its instances)."""
+    states: dict[str, str] = {}
+    for ti in dag_run.get_task_instances():
+        state = str(getattr(ti.state, "value", ti.state))
+        if _SEVERITY.get(state, 4) >= _SEVERITY.get(states.get(ti.task_id, "success"), 4):
+            states[ti.task_id] = state
+    return states

@@ -9,6 +9,11 @@ Public-service portal API (shape of the national portal's dashboard endpoints)::
     200:  {"success": true, "data": {"content": [...], "currentPage": 1, "pageSize": 50,
                                      "totalElements": 233, "totalPages": 5}}
     GET  /health
+
+Faults for tests and drills are queued on a running server with :meth:`SimulatorServer.inject`
+(each answers the next matching request): ``500``, ``429`` (with ``Retry-After``), ``timeout``
+(no answer before the client gives up), ``truncate`` (cut JSON), ``rename:<field>`` (a field
+renamed in every record) and ``duplicate-page`` (the previous page served again).
 """
 
 from __future__ import annotations
@@ -17,7 +22,9 @@ import json
 import logging
 import math
 import threading
-from dataclasses import dataclass
+import time
+from collections import deque
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -77,8 +84,45 @@ def portal_page(endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+FAULTS = ("500", "429", "timeout", "truncate", "rename", "duplicate-page")
+
+
+class _FaultQueue:
+    """Faults waiting for the next requests, shared by the server's handler threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._queue: deque[str] = deque()
+        self.served: list[str] = []
+
+    def push(self, fault: str, times: int) -> None:
+        if fault.split(":", 1)[0] not in FAULTS:
+            raise ValueError(f"unknown fault {fault!r}; one of {FAULTS}")
+        with self._lock:
+            self._queue.extend([fault] * times)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._queue.clear()
+            self.served.clear()
+
+    def pop(self) -> str | None:
+        with self._lock:
+            fault = self._queue.popleft() if self._queue else None
+            if fault:
+                self.served.append(fault)
+            return fault
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    faults: _FaultQueue
+    timeout_seconds: float = 3.0
+
+
 class _Handler(BaseHTTPRequestHandler):
     server_version = "dxw-simulator/1"
+    server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         log.debug("%s " + format, self.address_string(), *args)
@@ -107,17 +151,66 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.loads(self.rfile.read(length) or b"{}")
             if not isinstance(body, dict):
                 raise BadRequest("the request body must be a JSON object")
-            self._send(HTTPStatus.OK, portal_page(endpoint, body))
+            page = portal_page(endpoint, body)
         except (BadRequest, json.JSONDecodeError) as exc:
             self._send(HTTPStatus.BAD_REQUEST, {"success": False, "message": str(exc)})
+            return
+        self._answer_with_fault(self.server.faults.pop(), endpoint, body, page)
+
+    def _answer_with_fault(self, fault: str | None, endpoint: str, body: dict, page: dict) -> None:
+        kind, _, arg = (fault or "").partition(":")
+        if kind == "500":
+            self._send(HTTPStatus.INTERNAL_SERVER_ERROR, {"success": False, "message": "simulated failure"})
+        elif kind == "429":
+            self.send_response(HTTPStatus.TOO_MANY_REQUESTS)
+            self.send_header("Retry-After", "1")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        elif kind == "timeout":
+            time.sleep(self.server.timeout_seconds)
+            self._send(HTTPStatus.OK, page)
+        elif kind == "truncate":
+            payload = json.dumps(page, ensure_ascii=False).encode()
+            self.send_response(HTTPStatus.OK)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(payload) // 2))
+            self.end_headers()
+            self.wfile.write(payload[: len(payload) // 2])
+        elif kind == "rename":
+            for record in page["data"]["content"]:
+                record[f"{arg}V2"] = record.pop(arg)
+            self._send(HTTPStatus.OK, page)
+        elif kind == "duplicate-page":
+            previous = {**body, "currentPage": max(1, body.get("currentPage", 1) - 1)}
+            repeated = portal_page(endpoint, previous)
+            repeated["data"]["currentPage"] = page["data"]["currentPage"]
+            self._send(HTTPStatus.OK, repeated)
+        else:
+            self._send(HTTPStatus.OK, page)
 
 
 @dataclass
 class SimulatorServer:
     """A running simulator; ``url`` is its base address."""
 
-    httpd: ThreadingHTTPServer
+    httpd: _Server
     thread: threading.Thread | None = None
+    _faults: _FaultQueue = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._faults = self.httpd.faults
+
+    def inject(self, fault: str, times: int = 1) -> None:
+        """Answer the next ``times`` portal requests with ``fault`` (see the module doc)."""
+        self._faults.push(fault, times)
+
+    def clear_faults(self) -> None:
+        """Drop queued faults and forget the ones served."""
+        self._faults.clear()
+
+    @property
+    def faults_served(self) -> list[str]:
+        return list(self._faults.served)
 
     @property
     def url(self) -> str:
@@ -137,9 +230,9 @@ class SimulatorServer:
         self.stop()
 
 
-def _make_server(host: str, port: int) -> ThreadingHTTPServer:
-    httpd = ThreadingHTTPServer((host, port), _Handler)
-    httpd.daemon_threads = True
+def _make_server(host: str, port: int) -> _Server:
+    httpd = _Server((host, port), _Handler)
+    httpd.faults = _FaultQueue()
     return httpd
 
 

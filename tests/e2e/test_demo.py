@@ -1,0 +1,38 @@
+"""The demo path as a newcomer runs it: the `dxw demo` command, through the real DAGs."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+
+DISTRICTS = [
+    "Thành phố Hà Giang", "Huyện Đồng Văn", "Huyện Mèo Vạc", "Huyện Yên Minh", "Huyện Quản Bạ",
+    "Huyện Vị Xuyên", "Huyện Bắc Mê", "Huyện Hoàng Su Phì", "Huyện Xín Mần", "Huyện Bắc Quang",
+    "Huyện Quang Bình",
+]  # fmt: skip
+
+
+def test_demo_prints_province_and_district_attainment(empty_warehouse):
+    dxw = Path(sys.executable).with_name("dxw")
+    result = subprocess.run(
+        [str(dxw), "demo", "--from", "2024S2", "--to", "2025S1", "--show", "2025S1"],
+        capture_output=True, text=True, env=dict(os.environ), timeout=900, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    out = result.stdout
+    assert "ingest_public_service_portal: success" in out
+    assert "transform_warehouse: success" in out
+    province = next(line for line in out.splitlines() if line.startswith("Tỉnh Hà Giang (province)"))
+    figures = re.findall(r"(\d+\.\d)%", province)
+    assert len(figures) == 2, province
+    assert all(0 < float(f) <= 100 for f in figures), province
+    for district in DISTRICTS:
+        assert any(line.startswith(district) and "%" in line for line in out.splitlines()), district
+    assert "Where to look next" in out
+    # Airflow's, dbt's and GX's own chatter goes to the log file, not the newcomer's terminal.
+    assert "Running with dbt" not in out

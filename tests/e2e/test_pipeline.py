@@ -1,0 +1,99 @@
+"""The real DAGs through Airflow's dag.test(): ingest, transform, quality gate, publish."""
+
+import pytest
+
+from dxw import dagrun, publish
+from dxw.ingest import portal_dataset, portal_endpoint
+from dxw.landing import copy
+from dxw.periods import parse
+from dxw.settings import get_settings
+from dxw.sources import portal
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+
+
+def published_state(conn):
+    """Checksum of every published mart table and the number of publishes so far."""
+    tables = conn.execute(
+        "select table_name from information_schema.tables where table_schema = 'marts' order by 1"
+    ).fetchall()
+    sums = {name: publish.table_checksum(conn, "marts", name) for (name,) in tables}
+    count = conn.execute("select count(*) from marts_audit.publish_log").fetchone()[0]
+    return sums, count
+
+
+@pytest.fixture(scope="module")
+def published(simulator):
+    """A warehouse where 2025S1 went through ingestion, transformation and publishing."""
+    from tests.conftest import reset_warehouse
+
+    reset_warehouse()
+    dagrun.run("ingest_public_service_portal", {"period": "2025S1", "portal_url": simulator.url})
+    dagrun.run("transform_warehouse")
+
+
+def test_ingesting_the_same_period_twice_leaves_the_same_rows(published, conn, simulator):
+    def raw_rows():
+        return conn.execute(
+            "select 'progress', count(*), sum(total_received) from raw.portal_dvc_progress "
+            "union all select 'online', count(*), sum(full_count) from raw.portal_provide_online"
+        ).fetchall()
+
+    before = raw_rows()
+    run = dagrun.run("ingest_public_service_portal", {"period": "2025S1", "portal_url": simulator.url})
+    assert raw_rows() == before
+    assert before[0][1] == before[1][1] == 226
+    latest = conn.execute(
+        "select distinct on (dataset) dataset, status from raw.load_batch "
+        "where period_id = '2025S1' order by dataset, batch_id desc"
+    ).fetchall()
+    assert latest == [("portal_dvc_progress", "unchanged"), ("portal_provide_online", "unchanged")]
+    assert dagrun.task_states(run)["periods_to_pull"] == "success"
+
+
+def test_published_marts_match_the_audited_build(published, conn):
+    assert publish.table_checksum(conn, "marts", "mart_semiannual_indicator") == publish.table_checksum(
+        conn, "marts_build", "mart_semiannual_indicator"
+    )
+    rows = conn.execute(
+        "select count(*) from marts.mart_semiannual_indicator where period_id = '2025S1'"
+    ).fetchone()[0]
+    assert rows == 2 * 227
+
+
+def test_failing_expectation_blocks_publishing(published, conn, simulator):
+    before = published_state(conn)
+    # The portal sends a commune whose fully-online services exceed its online services.
+    endpoint = portal_endpoint("provide-online-tree")
+    records = portal.fetch(get_settings(), simulator.url, endpoint, parse("2025S1"))
+    bad = next(r for r in records if r["departmentCode"] == "H02.026.00715")
+    bad["fullCount"] = bad["onlineServiceTotal"] + 40
+    copy.land(conn, portal_dataset(endpoint), "2025S1", records)
+
+    with pytest.raises(dagrun.DagRunFailed) as failed:
+        dagrun.run("transform_warehouse")
+
+    states = failed.value.task_states
+    assert states["quality_gate"] == "failed"
+    assert states["publish_marts"] == "upstream_failed"
+    assert all(state == "success" for task, state in states.items() if task.startswith("dbt."))
+    # The published marts are byte-for-byte what they were; the build holds the bad figures.
+    assert published_state(conn) == before
+    build_value = conn.execute(
+        "select value from marts_build.mart_semiannual_indicator "
+        "where unit_code = '00715' and indicator_code = 'PS_FULL_ONLINE' and period_id = '2025S1'"
+    ).fetchone()[0]
+    assert build_value > 100
+    # The gate says which check failed, for which unit, indicator and half-year.
+    failures = conn.execute(
+        """
+        select f.check_name, f.failing_rows::text from marts_audit.quality_failure as f
+        join marts_audit.quality_run as r using (quality_run_id)
+        where r.quality_run_id = (select max(quality_run_id) from marts_audit.quality_run)
+        """
+    ).fetchall()
+    checks = {check: rows for check, rows in failures}
+    assert set(checks) >= {"numerator <= denominator", "percentage within 0-100"}
+    for rows in checks.values():
+        assert '"unit_code": "00715"' in rows
+        assert '"indicator_code": "PS_FULL_ONLINE"' in rows
