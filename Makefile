@@ -2,7 +2,8 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# The interpreter's real path: uv recreates .venv when the same Python is named differently.
+PYTHON ?= $(shell for p in python3.11 python3; do command -v $$p >/dev/null && $$p -c 'import sys; print(sys.executable)' && break; done)
 UV_VERSION := 0.13.8
 VENV := .venv
 BIN := $(VENV)/bin
