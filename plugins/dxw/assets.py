@@ -15,4 +15,5 @@ PORTAL_DATASETS = {
     "provide-online-tree": "portal_provide_online",
 }
 PORTAL_ASSETS = {endpoint: raw_asset(dataset) for endpoint, dataset in PORTAL_DATASETS.items()}
+CORE = Asset(name="core", uri="dxw://warehouse/core", group="warehouse")
 PUBLISHED_MARTS = Asset(name="marts", uri="dxw://warehouse/marts", group="marts")

@@ -143,20 +143,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-# --- demo ---------------------------------------------------------------------------------------
-def cmd_demo(args: argparse.Namespace) -> int:
+# --- demo and backfill ------------------------------------------------------------------------
+def _pipeline(first: str, last: str, publish: list[str]) -> list[tuple[str, dict]]:
+    """Ingest ``first..last`` in one run, rebuild the core, then build/audit/publish half-years."""
     from dxw.periods import halfyears
 
+    periods = [p.id for p in halfyears(first, last)]
+    return [
+        ("ingest_public_service_portal", {"periods": periods}),
+        ("transform_warehouse", {}),
+        *(("semiannual_marts", {"period": period}) for period in publish),
+    ]
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
     started = time.monotonic()
-    periods = [p.id for p in halfyears(args.first, args.last)]
-    _say(f"dxw demo: Hà Giang public-service indicators, {periods[0]}..{periods[-1]}")
-    _run_dags(
-        [
-            ("ingest_public_service_portal", {"periods": periods}),
-            ("transform_warehouse", {}),
-        ],
-        quiet=not args.verbose,
-    )
+    _say(f"dxw demo: Hà Giang public-service indicators, {args.first}..{args.last}")
+    _run_dags(_pipeline(args.first, args.last, [args.show]), quiet=not args.verbose)
     from dxw import report
 
     _say()
@@ -165,6 +168,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _say(f"Done in {time.monotonic() - started:.0f} s. Where to look next:")
     for line in report.next_steps():
         _say(f"  {line}")
+    return 0
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    from dxw.periods import halfyears
+
+    started = time.monotonic()
+    periods = [p.id for p in halfyears(args.first, args.last)]
+    _say(f"dxw backfill: {periods[0]}..{periods[-1]} ({len(periods)} half-years)")
+    _run_dags(_pipeline(args.first, args.last, periods), quiet=not args.verbose)
+    _say(f"Backfilled and published {len(periods)} half-years in {time.monotonic() - started:.0f} s.")
     return 0
 
 
@@ -227,7 +241,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--from", dest="first", default=DEMO_FIRST, help=f"first half-year (default {DEMO_FIRST})"
     )
     demo.add_argument("--to", dest="last", default=DEMO_LAST, help=f"last half-year (default {DEMO_LAST})")
-    demo.add_argument("--show", default=DEMO_SHOW, help=f"half-year to print (default {DEMO_SHOW})")
+    demo.add_argument(
+        "--show", default=DEMO_SHOW, help=f"half-year to publish and print (default {DEMO_SHOW})"
+    )
+
+    backfill = add("backfill", cmd_backfill, "Ingest, rebuild and publish every half-year of a range.")
+    backfill.add_argument("--from", dest="first", required=True, help="first half-year, e.g. 2022S1")
+    backfill.add_argument("--to", dest="last", required=True, help="last half-year, e.g. 2025S2")
 
     db = commands.add_parser("db", help="The warehouse database.", description="The warehouse database.")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 
 from dxw import database
 from dxw.landing import copy
@@ -28,7 +29,11 @@ def portal_endpoint(name: str) -> portal.Endpoint:
 def ingest_portal(
     endpoint_name: str, period_id: str, base_url: str, settings: Settings | None = None
 ) -> copy.LoadResult:
-    """Fetch one portal endpoint for one period and land it; all or nothing."""
+    """Fetch one portal endpoint for one period, land it and gate it; all or nothing.
+
+    The batch lands staged, its raw expectation suite runs on it, and only a batch that passes
+    becomes the current one; a failing batch is kept as ``rejected`` and the call raises.
+    """
     settings = settings or get_settings()
     endpoint = portal_endpoint(endpoint_name)
     dataset = portal_dataset(endpoint)
@@ -40,14 +45,31 @@ def ingest_portal(
         except portal.SourceError as exc:
             copy.record_source_failure(conn, dataset, period.id, exc, time.monotonic() - started)
             raise
-        return copy.land(
+        result = copy.land(
             conn,
             dataset,
             period.id,
             records,
+            staged=True,
             details={
                 "url": base_url,
                 "endpoint": endpoint.name,
                 "fetch_seconds": round(time.monotonic() - started, 3),
             },
         )
+        if result.status == "staged":
+            _audit_batch(conn, dataset, result, settings)
+            result = replace(result, status="loaded")
+        return result
+
+
+def _audit_batch(conn, dataset: copy.Dataset, result: copy.LoadResult, settings: Settings) -> None:
+    """Run the dataset's raw gate on the staged batch; promote it or reject it (and raise)."""
+    from dxw import quality
+
+    gate = quality.validate(f"raw_{dataset.name}", batch_id=result.batch_id, settings=settings)
+    if not gate.success:
+        copy.reject(conn, result.batch_id, gate.summary())
+        raise quality.QualityGateFailed(gate)
+    copy.promote(conn, result.batch_id)
+    log.info("%s batch %s passed its gate and is now current", dataset.name, result.batch_id)

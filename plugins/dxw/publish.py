@@ -28,9 +28,11 @@ create table if not exists marts_audit.publish_log (
     publish_id bigint generated always as identity primary key,
     published_at timestamptz not null default clock_timestamp(),
     run_id text,
+    period_id text,
     gate_run_id bigint,
     tables jsonb not null
 );
+alter table marts_audit.publish_log add column if not exists period_id text;
 comment on table marts_audit.publish_log is
     'One row per publish of the marts: which tables, how many rows, their content checksum.';
 """
@@ -68,7 +70,10 @@ def table_checksum(conn: psycopg.Connection, schema: str, table: str) -> tuple[i
 
 
 def publish(
-    conn: psycopg.Connection, run_id: str | None = None, gate_run_id: int | None = None
+    conn: psycopg.Connection,
+    run_id: str | None = None,
+    gate_run_id: int | None = None,
+    period_id: str | None = None,
 ) -> list[PublishedTable]:
     """Swap every audited table of the build schema into ``marts``, atomically."""
     published: list[PublishedTable] = []
@@ -107,8 +112,9 @@ def publish(
             rows, digest = table_checksum(conn, PUBLISHED_SCHEMA, table)
             published.append(PublishedTable(table, rows, digest))
         conn.execute(
-            "insert into marts_audit.publish_log (run_id, gate_run_id, tables) values (%s, %s, %s)",
-            (run_id, gate_run_id, Jsonb([t.__dict__ for t in published])),
+            "insert into marts_audit.publish_log (run_id, period_id, gate_run_id, tables) "
+            "values (%s, %s, %s, %s)",
+            (run_id, period_id, gate_run_id, Jsonb([t.__dict__ for t in published])),
         )
     log.info("published %s", ", ".join(f"{t.name} ({t.rows} rows)" for t in published))
     return published

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,6 +25,15 @@ def periods_for_run(params: dict[str, Any], run_date: datetime | None) -> list[s
     local = when.astimezone(ZoneInfo(get_settings().timezone)).date()
     current = period_of(local, "halfyear", "decree09")
     return [current.previous().id, current.id]
+
+
+def period_of_run(context: Mapping[str, Any]) -> str:
+    """The half-year a run of a half-year DAG works on: ``conf.period`` else its data interval."""
+    params = context.get("params") or {}
+    if params.get("period"):
+        return parse(params["period"]).id
+    # The DAG's own timetable knows its convention and refuses an interval that is not a half-year.
+    return context["dag"].timetable.period_of_interval(context.get("data_interval_start"))
 
 
 def portal_url(params: dict[str, Any]) -> str:

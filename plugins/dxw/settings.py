@@ -20,6 +20,11 @@ def _env(name: str, default: str) -> str:
     return value or default
 
 
+def _env_list(name: str) -> tuple[str, ...]:
+    """A comma-separated variable as a tuple of its non-empty, stripped items."""
+    return tuple(item.strip() for item in os.environ.get(name, "").split(",") if item.strip())
+
+
 @dataclass(frozen=True)
 class Settings:
     """Runtime configuration; build it with :func:`get_settings`."""
@@ -38,6 +43,14 @@ class Settings:
     portal_page_size: int
     timezone: str
     dbt_threads: int
+    # Alerts (dxw.alerts): with neither a webhook nor recipients, failures are only logged.
+    alert_webhook_url: str | None = None
+    alert_email_to: tuple[str, ...] = ()
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_from: str = "dxw@localhost"
+    alert_timeout: float = 10.0
+    publish_deadline_days: int = 15
 
     @property
     def dbt_project_dir(self) -> Path:
@@ -96,4 +109,11 @@ def get_settings() -> Settings:
         portal_page_size=int(_env("DXW_PORTAL_PAGE_SIZE", "50")),
         timezone=_env("DXW_TIMEZONE", "Asia/Ho_Chi_Minh"),
         dbt_threads=int(_env("DXW_DBT_THREADS", "2")),
+        alert_webhook_url=os.environ.get("DXW_ALERT_WEBHOOK_URL", "").strip() or None,
+        alert_email_to=_env_list("DXW_ALERT_EMAIL_TO"),
+        smtp_host=_env("DXW_SMTP_HOST", "localhost"),
+        smtp_port=int(_env("DXW_SMTP_PORT", "25")),
+        smtp_from=_env("DXW_SMTP_FROM", "dxw@localhost"),
+        alert_timeout=float(_env("DXW_ALERT_TIMEOUT", "10")),
+        publish_deadline_days=int(_env("DXW_PUBLISH_DEADLINE_DAYS", "15")),
     )

@@ -15,6 +15,7 @@ COMMANDS = [
     ["simulator", "serve"],
     ["run"],
     ["status"],
+    ["backfill"],
     ["period"],
     ["manifest"],
     ["units"],

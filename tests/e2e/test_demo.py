@@ -27,6 +27,8 @@ def test_demo_prints_province_and_district_attainment(empty_warehouse):
     out = result.stdout
     assert "ingest_public_service_portal: success" in out
     assert "transform_warehouse: success" in out
+    assert "semiannual_marts (period=2025S1)" in out
+    assert "semiannual_marts: success" in out
     province = next(line for line in out.splitlines() if line.startswith("Tỉnh Hà Giang (province)"))
     figures = re.findall(r"(\d+\.\d)%", province)
     assert len(figures) == 2, province

@@ -2,7 +2,9 @@
 
 A batch is the set of records one source delivered for one dataset and period. It is written
 with ``COPY`` in a single transaction together with its row in ``raw.load_batch``; a failure
-rolls the rows back and records the failed attempt in a transaction of its own. A delivery
+rolls the rows back and records the failed attempt in a transaction of its own. A batch landed
+``staged`` waits for its quality gate: :func:`promote` makes it ``loaded``, :func:`reject`
+marks it ``rejected``; only ``loaded`` batches are ever read downstream. A delivery
 identical to the latest loaded batch of the same dataset and period (same checksum) lands no
 rows and is recorded as ``unchanged``. Raw tables are append-only: staging reads the latest
 loaded batch per dataset and period, earlier batches stay for audit.
@@ -37,7 +39,8 @@ create table if not exists raw.load_batch (
     period_id text not null,
     checksum text not null,
     row_count integer not null default 0,
-    status text not null check (status in ('loading', 'loaded', 'unchanged', 'failed')),
+    status text not null
+        check (status in ('loading', 'staged', 'loaded', 'unchanged', 'rejected', 'failed')),
     started_at timestamptz not null default clock_timestamp(),
     finished_at timestamptz,
     seconds numeric(12, 3),
@@ -121,8 +124,12 @@ def land(
     period_id: str,
     records: Sequence[Mapping[str, Any]],
     details: Mapping[str, Any] | None = None,
+    staged: bool = False,
 ) -> LoadResult:
-    """Land ``records`` as one batch of ``dataset`` for ``period_id``; all or nothing."""
+    """Land ``records`` as one batch of ``dataset`` for ``period_id``; all or nothing.
+
+    With ``staged`` the batch is written but stays invisible downstream until :func:`promote`.
+    """
     started = time.monotonic()
     digest = checksum(records)
     meta = Jsonb(dict(details or {}))
@@ -135,7 +142,7 @@ def land(
             )
             latest = _latest_checksum(conn, dataset, period_id)
             unchanged = latest is not None and latest[1] == digest
-            status = "unchanged" if unchanged else "loaded"
+            status = "unchanged" if unchanged else ("staged" if staged else "loaded")
             batch_id = conn.execute(
                 "insert into raw.load_batch (source, dataset, period_id, checksum, status, details) "
                 "values (%s, %s, %s, %s, 'loading', %s) returning batch_id",
@@ -219,6 +226,25 @@ def _record_failure(
             )
     except psycopg.Error:
         log.exception("could not record the failed batch of %s %s", dataset.name, period_id)
+
+
+def promote(conn: psycopg.Connection, batch_id: int) -> None:
+    """A staged batch passed its gate: make it the dataset's current batch."""
+    _finish_staged(conn, batch_id, "loaded", None)
+
+
+def reject(conn: psycopg.Connection, batch_id: int, reason: str) -> None:
+    """A staged batch failed its gate: keep its rows for inspection, never read them downstream."""
+    _finish_staged(conn, batch_id, "rejected", reason)
+
+
+def _finish_staged(conn: psycopg.Connection, batch_id: int, status: str, error: str | None) -> None:
+    updated = conn.execute(
+        "update raw.load_batch set status = %s, error = %s where batch_id = %s and status = 'staged'",
+        (status, error, batch_id),
+    ).rowcount
+    if updated != 1:
+        raise LoadError(f"batch {batch_id} is not staged: it cannot become {status}")
 
 
 def record_source_failure(

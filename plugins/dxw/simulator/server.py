@@ -13,7 +13,9 @@ Public-service portal API (shape of the national portal's dashboard endpoints)::
 Faults for tests and drills are queued on a running server with :meth:`SimulatorServer.inject`
 (each answers the next matching request): ``500``, ``429`` (with ``Retry-After``), ``timeout``
 (no answer before the client gives up), ``truncate`` (cut JSON), ``rename:<field>`` (a field
-renamed in every record) and ``duplicate-page`` (the previous page served again).
+renamed in every record), ``duplicate-page`` (the previous page served again) and
+``inflate:<field>`` (the first record's numeric field multiplied by 10: plausible shape,
+impossible figures).
 """
 
 from __future__ import annotations
@@ -84,7 +86,7 @@ def portal_page(endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-FAULTS = ("500", "429", "timeout", "truncate", "rename", "duplicate-page")
+FAULTS = ("500", "429", "timeout", "truncate", "rename", "duplicate-page", "inflate")
 
 
 class _FaultQueue:
@@ -179,6 +181,9 @@ class _Handler(BaseHTTPRequestHandler):
         elif kind == "rename":
             for record in page["data"]["content"]:
                 record[f"{arg}V2"] = record.pop(arg)
+            self._send(HTTPStatus.OK, page)
+        elif kind == "inflate":
+            page["data"]["content"][0][arg] *= 10
             self._send(HTTPStatus.OK, page)
         elif kind == "duplicate-page":
             previous = {**body, "currentPage": max(1, body.get("currentPage", 1) - 1)}

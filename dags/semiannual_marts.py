@@ -1,0 +1,77 @@
+"""Build, audit and publish the semi-annual marts for one half-year (write-audit-publish)."""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import Param, dag, get_current_context, task
+
+from dxw.alerts import deadline_alert, failure_callback
+from dxw.assets import PUBLISHED_MARTS
+from dxw.dbt_tasks import dbt_task_group
+from dxw.timetables import HalfYearTimetable
+
+DOC = """
+### Semi-annual marts: write, audit, publish
+
+For the half-year of the run's data interval (Decree 09/2019 cut-off windows, 15 Dec - 14 Jun
+and 15 Jun - 14 Dec, Asia/Ho_Chi_Minh):
+
+1. **write**: dbt builds the marts into `marts_build` (Cosmos, one task per mart with its tests);
+2. **audit**: the Great Expectations suites in `expectations/` check the build, with the
+   half-year's completeness; results go to `marts_audit.quality_run` / `quality_failure` and
+   GX Data Docs; a failure names the unit, indicator and check;
+3. **publish**: only then the audited tables replace those in `marts` in one transaction. BI
+   readers see the old or the new marts, never a half-built state.
+
+**Schedule**: once per half-year, the day after its cut-off. **Re-run** (clear a run, `dxw run
+semiannual_marts --period 2025S1`, `dxw backfill` or Airflow's backfill): rebuilds from the
+warehouse core; the same inputs give byte-identical marts. A failed gate leaves the previous
+marts published and alerts the configured channels; so does a half-year whose marts are not
+published `DXW_PUBLISH_DEADLINE_DAYS` after its cut-off.
+"""
+
+
+@dag(
+    dag_id="semiannual_marts",
+    schedule=HalfYearTimetable(convention="decree09", timezone="Asia/Ho_Chi_Minh"),
+    start_date=pendulum.datetime(2021, 12, 15, tz="Asia/Ho_Chi_Minh"),
+    catchup=False,
+    max_active_runs=1,
+    doc_md=DOC,
+    tags=["marts", "quality", "publish"],
+    params={"period": Param(None, type=["null", "string"], description="Half-year id, e.g. 2025S1")},
+    default_args={"on_failure_callback": failure_callback},
+    deadline=deadline_alert(),
+)
+def semiannual_marts():
+    @task
+    def half_year() -> str:
+        from dxw.runtime import period_of_run
+
+        return period_of_run(get_current_context())
+
+    @task
+    def quality_gate(period_id: str) -> int | None:
+        from dxw.quality import gate
+
+        context = get_current_context()
+        return gate("mart_semiannual_indicator", run_id=context["run_id"], period_id=period_id).quality_run_id
+
+    @task(outlets=[PUBLISHED_MARTS])
+    def publish_marts(period_id: str, gate_run_id: int | None) -> list[dict]:
+        from dxw import database
+        from dxw.publish import publish
+
+        run_id = get_current_context()["run_id"]
+        with database.connect(autocommit=True) as conn:
+            published = publish(conn, run_id=run_id, gate_run_id=gate_run_id, period_id=period_id)
+        return [table.__dict__ for table in published]
+
+    period = half_year()
+    marts = dbt_task_group("dbt", select=["tag:publish"])
+    gate_run = quality_gate(period)
+    period >> marts >> gate_run
+    publish_marts(period, gate_run)
+
+
+semiannual_marts()

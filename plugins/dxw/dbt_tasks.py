@@ -1,0 +1,54 @@
+"""The dbt task groups of the DAGs, rendered by Cosmos from the pre-built manifest.
+
+Rendering from ``target/manifest.json`` (``dxw manifest``, kept fresh by ``make``) keeps DAG
+parsing free of dbt invocations; each dbt node becomes one task running ``dbt build`` for that
+node, so a model's tests run right after it and stop what depends on it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
+from cosmos.constants import InvocationMode, LoadMode, TestBehavior
+
+from dxw.settings import get_settings
+
+
+class ManifestMissing(FileNotFoundError):
+    """The dbt manifest the DAGs render from has not been built."""
+
+
+def dbt_task_group(group_id: str, select: list[str] | None = None, exclude: list[str] | None = None,
+                   **kwargs: Any) -> DbtTaskGroup:  # fmt: skip
+    """A Cosmos task group over the selected part of the dbt project."""
+    settings = get_settings()
+    manifest = settings.dbt_project_dir / "target" / "manifest.json"
+    if not manifest.exists():
+        raise ManifestMissing(f"{manifest} is missing: run `make manifest` (dbt parse) first")
+    return DbtTaskGroup(
+        group_id=group_id,
+        project_config=ProjectConfig(
+            dbt_project_path=settings.dbt_project_dir,
+            manifest_path=manifest,
+            project_name="dxw",
+        ),
+        profile_config=ProfileConfig(
+            profile_name="dxw",
+            target_name="warehouse",
+            profiles_yml_filepath=settings.dbt_project_dir / "profiles.yml",
+        ),
+        # In-process dbt: no interpreter start-up per node.
+        execution_config=ExecutionConfig(invocation_mode=InvocationMode.DBT_RUNNER),
+        render_config=RenderConfig(
+            load_method=LoadMode.DBT_MANIFEST,
+            test_behavior=TestBehavior.BUILD,
+            select=select or [],
+            exclude=exclude or [],
+            # Tests spanning several models (relationships, crosswalk coverage) run once all are built.
+            should_detach_multiple_parents_tests=True,
+        ),
+        # Lineage lives in dbt docs; per-model Airflow assets would only add noise here.
+        operator_args={"install_deps": False, "emit_datasets": False},
+        **kwargs,
+    )
