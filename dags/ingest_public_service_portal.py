@@ -6,6 +6,7 @@ import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
+from dxw.alerts import failure_callback
 from dxw.assets import PORTAL_ASSETS
 
 DOC = """
@@ -39,9 +40,13 @@ load leaves no rows behind and is recorded as `failed`.
     params={
         "period": Param(None, type=["null", "string"], description="Half-year id, e.g. 2025S1"),
         "periods": Param(None, type=["null", "array"], description="Several half-year ids (backfill)"),
-        "portal_url": Param(None, type=["null", "string"], description="Override DXW_PORTAL_URL"),
+        "source_url": Param(None, type=["null", "string"], description="Override DXW_PORTAL_URL"),
     },
-    default_args={"retries": 2, "retry_delay": pendulum.duration(minutes=5)},
+    default_args={
+        "retries": 2,
+        "retry_delay": pendulum.duration(minutes=5),
+        "on_failure_callback": failure_callback,
+    },
 )
 def ingest_public_service_portal():
     @task
@@ -61,9 +66,11 @@ def ingest_public_service_portal():
         )
         def land(period: str, endpoint: str = endpoint) -> dict:
             from dxw.ingest import ingest_portal
-            from dxw.runtime import portal_url
+            from dxw.runtime import source_url
+            from dxw.settings import get_settings
 
-            result = ingest_portal(endpoint, period, portal_url(get_current_context()["params"]))
+            url = source_url(get_current_context()["params"], get_settings().portal_url, "DXW_PORTAL_URL")
+            result = ingest_portal(endpoint, period, url)
             return {
                 "period": period,
                 "batch_id": result.batch_id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import AssetAny, dag, task
 
-from dxw.assets import CORE, PORTAL_ASSETS
+from dxw.assets import CORE, RAW_ASSETS
 from dxw.dbt_tasks import dbt_task_group
 
 DOC = """
@@ -26,7 +26,7 @@ same raw batches give the same tables.
 
 @dag(
     dag_id="transform_warehouse",
-    schedule=AssetAny(*PORTAL_ASSETS.values()),
+    schedule=AssetAny(*RAW_ASSETS),
     start_date=pendulum.datetime(2022, 1, 1, tz="Asia/Ho_Chi_Minh"),
     catchup=False,
     max_active_runs=1,
@@ -34,6 +34,13 @@ same raw batches give the same tables.
     tags=["transform"],
 )
 def transform_warehouse():
+    @task
+    def ensure_raw_tables() -> None:
+        """Staging reads every source's raw table, including those that have not delivered yet."""
+        from dxw.ingest import ensure_raw_tables
+
+        ensure_raw_tables()
+
     @task(outlets=[CORE])
     def core_built() -> dict[str, int]:
         """Observations per period in the rebuilt fact table (and the asset event for the marts)."""
@@ -45,7 +52,7 @@ def transform_warehouse():
             ).fetchall()
         return dict(rows)
 
-    dbt_task_group("dbt", exclude=["tag:publish"]) >> core_built()
+    ensure_raw_tables() >> dbt_task_group("dbt", exclude=["tag:publish"]) >> core_built()
 
 
 transform_warehouse()

@@ -15,5 +15,7 @@ PORTAL_DATASETS = {
     "provide-online-tree": "portal_provide_online",
 }
 PORTAL_ASSETS = {endpoint: raw_asset(dataset) for endpoint, dataset in PORTAL_DATASETS.items()}
+DMS_ASSET = raw_asset("dms_work_dossiers")
+RAW_ASSETS = [*PORTAL_ASSETS.values(), DMS_ASSET]
 CORE = Asset(name="core", uri="dxw://warehouse/core", group="warehouse")
 PUBLISHED_MARTS = Asset(name="marts", uri="dxw://warehouse/marts", group="marts")

@@ -16,7 +16,11 @@ from dxw.settings import get_settings
 
 log = logging.getLogger("dxw")
 
-INGEST_DAGS = {"ingest_public_service_portal"}
+# Ingestion DAGs and the setting that holds their source's address.
+INGEST_DAGS = {
+    "ingest_public_service_portal": "DXW_PORTAL_URL",
+    "ingest_document_management": "DXW_DMS_URL",
+}
 DEMO_FIRST, DEMO_LAST, DEMO_SHOW = "2022S1", "2025S2", "2025S1"
 
 
@@ -109,18 +113,20 @@ def _run_dags(runs: Sequence[tuple[str, dict]], quiet: bool = True) -> None:
     log_file = settings.home / "logs" / f"run-{datetime.now():%Y%m%d-%H%M%S}.log"
     _say(f"  warehouse: {settings.database_url}   logs: {log_file}")
     with ExitStack() as stack:
-        portal_url = settings.portal_url
-        if portal_url is None and any(dag_id in INGEST_DAGS for dag_id, _ in runs):
-            from dxw.simulator import start_in_thread
-
-            simulator = stack.enter_context(start_in_thread(settings.simulator_host, settings.simulator_port))
-            portal_url = simulator.url
-            _say(f"  source: bundled simulator at {portal_url} (set DXW_PORTAL_URL for a real portal)")
+        simulator_url = None
         for dag_id, conf in runs:
-            if dag_id in INGEST_DAGS and portal_url:
-                conf = {"portal_url": portal_url, **conf}
+            variable = INGEST_DAGS.get(dag_id)
+            if variable and getattr(settings, variable.removeprefix("DXW_").lower()) is None:
+                if simulator_url is None:
+                    from dxw.simulator import start_in_thread
+
+                    simulator = start_in_thread(settings.simulator_host, settings.simulator_port)
+                    stack.enter_context(simulator)
+                    simulator_url = simulator.url
+                    _say(f"  sources: bundled simulator at {simulator_url} (set DXW_*_URL for real ones)")
+                conf = {"source_url": simulator_url, **conf}
             started = time.monotonic()
-            shown = ", ".join(f"{k}={v}" for k, v in conf.items() if k != "portal_url")
+            shown = ", ".join(f"{k}={v}" for k, v in conf.items() if k != "source_url")
             _say(f"  running {dag_id}{' (' + shown + ')' if shown else ''} ...")
             try:
                 with _output_to(log_file) if quiet else nullcontext():
@@ -151,6 +157,7 @@ def _pipeline(first: str, last: str, publish: list[str]) -> list[tuple[str, dict
     periods = [p.id for p in halfyears(first, last)]
     return [
         ("ingest_public_service_portal", {"periods": periods}),
+        ("ingest_document_management", {"periods": periods}),
         ("transform_warehouse", {}),
         *(("semiannual_marts", {"period": period}) for period in publish),
     ]
@@ -162,8 +169,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _run_dags(_pipeline(args.first, args.last, [args.show]), quiet=not args.verbose)
     from dxw import report
 
-    _say()
-    _say(report.attainment_table(args.show))
+    for table in (report.attainment_table, report.scorecard_table, report.award_table):
+        _say()
+        _say(table(args.show))
     _say()
     _say(f"Done in {time.monotonic() - started:.0f} s. Where to look next:")
     for line in report.next_steps():

@@ -1,18 +1,29 @@
-"""Ingestion steps the DAGs call: fetch a source dataset for a period and land it as a batch."""
+"""Ingestion steps the DAGs call: fetch a source dataset for a period, land it, gate it."""
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from functools import partial
+from typing import Any
 
 from dxw import database
 from dxw.landing import copy
-from dxw.periods import parse
+from dxw.periods import Period, parse
 from dxw.settings import Settings, get_settings
-from dxw.sources import portal
+from dxw.sources import dms, portal
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Feed:
+    """A source dataset: where its records land and how to fetch them for a period."""
+
+    dataset: copy.Dataset
+    fetch: Callable[[Settings, str, Period], list[dict[str, Any]]]
 
 
 def portal_dataset(endpoint: portal.Endpoint) -> copy.Dataset:
@@ -26,41 +37,63 @@ def portal_endpoint(name: str) -> portal.Endpoint:
     raise ValueError(f"unknown portal endpoint {name!r}: one of {[e.name for e in portal.ENDPOINTS]}")
 
 
-def ingest_portal(
-    endpoint_name: str, period_id: str, base_url: str, settings: Settings | None = None
-) -> copy.LoadResult:
-    """Fetch one portal endpoint for one period, land it and gate it; all or nothing.
+def _portal_fetch(endpoint: portal.Endpoint, settings: Settings, url: str, period: Period) -> list[dict]:
+    return portal.fetch(settings, url, endpoint, period)
 
-    The batch lands staged, its raw expectation suite runs on it, and only a batch that passes
-    becomes the current one; a failing batch is kept as ``rejected`` and the call raises.
+
+FEEDS: dict[str, Feed] = {
+    **{
+        endpoint.dataset: Feed(portal_dataset(endpoint), partial(_portal_fetch, endpoint))
+        for endpoint in portal.ENDPOINTS
+    },
+    dms.DATASET: Feed(copy.Dataset(dms.SOURCE, dms.DATASET, dms.FIELDS), dms.fetch),
+}
+
+
+def ingest(
+    dataset_name: str, period_id: str, base_url: str, settings: Settings | None = None
+) -> copy.LoadResult:
+    """Fetch one source dataset for one period, land it and gate it; all or nothing.
+
+    The batch lands staged, its raw expectation suite (``expectations/raw_<dataset>.json``) runs
+    on it, and only a batch that passes becomes the current one; a failing batch is kept as
+    ``rejected`` and the call raises.
     """
     settings = settings or get_settings()
-    endpoint = portal_endpoint(endpoint_name)
-    dataset = portal_dataset(endpoint)
+    feed = FEEDS[dataset_name]
     period = parse(period_id)
     started = time.monotonic()
     with database.connect(settings, autocommit=True) as conn:
         try:
-            records = portal.fetch(settings, base_url, endpoint, period)
+            records = feed.fetch(settings, base_url, period)
         except portal.SourceError as exc:
-            copy.record_source_failure(conn, dataset, period.id, exc, time.monotonic() - started)
+            copy.record_source_failure(conn, feed.dataset, period.id, exc, time.monotonic() - started)
             raise
         result = copy.land(
             conn,
-            dataset,
+            feed.dataset,
             period.id,
             records,
             staged=True,
-            details={
-                "url": base_url,
-                "endpoint": endpoint.name,
-                "fetch_seconds": round(time.monotonic() - started, 3),
-            },
+            details={"url": base_url, "fetch_seconds": round(time.monotonic() - started, 3)},
         )
         if result.status == "staged":
-            _audit_batch(conn, dataset, result, settings)
+            _audit_batch(conn, feed.dataset, result, settings)
             result = replace(result, status="loaded")
         return result
+
+
+def ensure_raw_tables(settings: Settings | None = None) -> None:
+    """Create every feed's raw table, so staging can be built before a source first delivers."""
+    with database.connect(settings, autocommit=True) as conn:
+        copy.ensure_tables(conn, [feed.dataset for feed in FEEDS.values()])
+
+
+def ingest_portal(
+    endpoint_name: str, period_id: str, base_url: str, settings: Settings | None = None
+) -> copy.LoadResult:
+    """:func:`ingest` for a portal endpoint named as the portal names it (``dvc-progress-tree``)."""
+    return ingest(portal_endpoint(endpoint_name).dataset, period_id, base_url, settings)
 
 
 def _audit_batch(conn, dataset: copy.Dataset, result: copy.LoadResult, settings: Settings) -> None:

@@ -137,6 +137,12 @@ def _resolve_queries(value: Any, conn: psycopg.Connection, params: dict[str, Any
     return value
 
 
+def _table_level_evidence(kwargs: dict[str, Any], observed: Any) -> dict[str, Any]:
+    """What a table-level expectation saw, beside what it expected."""
+    expected = {k: v for k, v in kwargs.items() if k in ("value", "min_value", "max_value")}
+    return {"observed": observed, **expected}
+
+
 def _json_safe(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
@@ -250,6 +256,11 @@ def validate(
             meta = config.meta or {}
             details = result.result or {}
             rows = details.get("unexpected_index_list") or details.get("partial_unexpected_list") or []
+            if not rows and "missing_count" in details:
+                missing = details.get("partial_missing_list") or []
+                rows = [{"missing": missing[:SAMPLE_SIZE], "missing_count": details["missing_count"]}]
+            elif not rows and "observed_value" in details:
+                rows = [_table_level_evidence(config.kwargs, details["observed_value"])]
             if result.exception_info and result.exception_info.get("raised_exception"):
                 rows = [{"error": result.exception_info.get("exception_message")}]
             failures.append(

@@ -13,7 +13,7 @@ select m.unit_code, m.unit_name, m.unit_level, m.indicator_code, m.value, m.nume
        m.denominator, m.target_value, m.comparator, m.target_met, m.change_since_previous,
        m.rank_in_level
 from marts.mart_semiannual_indicator as m
-where m.period_id = %s and m.unit_level in ('province', 'district')
+where m.period_id = %s and m.unit_level in ('province', 'district') and m.unit_structure = 'before_2025'
   and m.indicator_code in ('PS_FULL_ONLINE', 'PS_ON_TIME')
 order by m.unit_level desc, m.unit_code
 """
@@ -79,10 +79,10 @@ def next_steps() -> list[str]:
 
     return [
         "dxw status                     latest batches, quality gates, publishes",
-        f"psql {urls.warehouse}   (schema marts: mart_semiannual_indicator)",
+        f"psql {urls.warehouse}   (schema marts: the published marts)",
         f"{quality.data_docs_index(settings)}   Great Expectations Data Docs",
         "dxw run ingest_public_service_portal --period 2025S1   re-ingest a half-year (idempotent)",
-        "dxw run transform_warehouse    rebuild, audit and publish the marts",
+        "dxw run semiannual_marts --period 2025S1   rebuild, audit and publish a half-year's marts",
         "make test                      the whole test suite",
     ]
 
@@ -133,4 +133,74 @@ def status() -> str:
                     f"  {table['name']:<32} {table['rows']:>7} rows  "
                     f"published {published_at:%Y-%m-%d %H:%M:%S}"
                 )
+    return "\n".join(lines)
+
+
+LEVEL_NAMES = {
+    "province": "Province",
+    "department": "Provincial bodies",
+    "district": "Districts",
+    "commune": "Communes",
+}
+
+
+def scorecard_table(period_id: str) -> str:
+    """Per level: how many of the plan's targeted indicators units measure and meet."""
+    period = parse(period_id)
+    with database.connect() as conn:
+        rows = conn.execute(
+            """
+            select unit_level, count(*), max(indicators_applicable), round(avg(indicators_measured), 1),
+                   round(avg(indicators_met), 1), round(avg(share_met), 1),
+                   (array_agg(unit_name order by standing_in_level, unit_code))[1]
+            from marts.mart_unit_scorecard
+            where period_id = %s and unit_structure = 'before_2025'
+            group by unit_level
+            order by array_position(array['province', 'department', 'district', 'commune'], unit_level)
+            """,
+            (period.id,),
+        ).fetchall()
+    if not rows:
+        return f"No published scorecard for {period.id}."
+    lines = [
+        f"Scorecard {period.id}: Plan 86 targets per level (targeted indicators that apply to the level)",
+        f"{'Level':<18} {'units':>5} {'targets':>7} {'measured':>8} {'met':>5} {'% met':>6}  best unit",
+        "-" * 80,
+    ]
+    for level, units, targets, measured, met, share, best in rows:
+        lines.append(
+            f"{LEVEL_NAMES[level]:<18} {units:>5} {targets:>7} {measured:>8} {met:>5} {share:>6}  {best}"
+        )
+    lines.append("(Indicators from unit uploads and reporting systems are not connected yet: not measured.)")
+    return "\n".join(lines)
+
+
+def award_table(period_id: str, shown: int = 5) -> str:
+    """Plan 86 IV.3 candidate lists with their evidence (the final choice stays with the Board)."""
+    period = parse(period_id)
+    with database.connect() as conn:
+        rows = conn.execute(
+            """
+            select award_name_vi, unit_level, comparator, threshold, unit_name, value, numerator,
+                   denominator, eligible, candidate_rank
+            from marts.mart_award_eligibility
+            where period_id = %s and unit_structure = 'before_2025'
+            order by award_code desc, unit_level desc, eligible desc, value desc
+            """,
+            (period.id,),
+        ).fetchall()
+    if not rows:
+        return f"No published award candidates for {period.id}."
+    groups: dict[tuple[str, str], list] = {}
+    for row in rows:
+        groups.setdefault((row[0], row[1]), []).append(row)
+    lines = [f"Award candidates {period.id} (work dossiers processed and digitally signed online)"]
+    for (award, level), members in groups.items():
+        eligible = [m for m in members if m[8]]
+        comparator, threshold = members[0][2], members[0][3]
+        lines.append(
+            f"  {award} - {level}: {len(eligible)} of {len(members)} eligible ({comparator} {threshold:.0f}%)"
+        )
+        for _, _, _, _, name, value, num, den, _, rank in eligible[:shown]:
+            lines.append(f"    {rank:>3}. {name:<28} {value:>6.2f}%  ({num:.0f}/{den:.0f})")
     return "\n".join(lines)

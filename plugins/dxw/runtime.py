@@ -36,12 +36,12 @@ def period_of_run(context: Mapping[str, Any]) -> str:
     return context["dag"].timetable.period_of_interval(context.get("data_interval_start"))
 
 
-def portal_url(params: dict[str, Any]) -> str:
-    """The portal's base URL: run parameter, else ``DXW_PORTAL_URL``."""
-    url = params.get("portal_url") or get_settings().portal_url
+def source_url(params: dict[str, Any], configured: str | None, variable: str) -> str:
+    """A source's base URL: the run's ``source_url`` parameter, else its ``DXW_*_URL`` setting."""
+    url = params.get("source_url") or configured
     if not url:
         raise RuntimeError(
-            "no public-service portal address: set DXW_PORTAL_URL (or run through `dxw run`, "
+            f"no address for this source: set {variable} (or run through `dxw run`, "
             "which starts the bundled source simulator)"
         )
     return url

@@ -37,6 +37,7 @@ class Settings:
     simulator_host: str
     simulator_port: int
     portal_url: str | None
+    dms_url: str | None
     http_timeout_connect: float
     http_timeout_read: float
     http_retries: int
@@ -103,6 +104,7 @@ def get_settings() -> Settings:
         simulator_host=_env("DXW_SIMULATOR_HOST", "127.0.0.1"),
         simulator_port=int(_env("DXW_SIMULATOR_PORT", "0")),
         portal_url=os.environ.get("DXW_PORTAL_URL", "").strip() or None,
+        dms_url=os.environ.get("DXW_DMS_URL", "").strip() or None,
         http_timeout_connect=float(_env("DXW_HTTP_TIMEOUT_CONNECT", "5")),
         http_timeout_read=float(_env("DXW_HTTP_TIMEOUT_READ", "30")),
         http_retries=int(_env("DXW_HTTP_RETRIES", "4")),

@@ -11,7 +11,12 @@ import pytest
 from dxw.settings import get_settings
 from tests.conftest import DAG_PARSE_REPORT
 
-EXPECTED_DAGS = {"ingest_public_service_portal", "transform_warehouse", "semiannual_marts"}
+EXPECTED_DAGS = {
+    "ingest_public_service_portal",
+    "ingest_document_management",
+    "transform_warehouse",
+    "semiannual_marts",
+}
 
 
 @pytest.fixture(scope="module")
@@ -69,4 +74,5 @@ def test_transform_builds_the_core_but_not_the_marts(report):
     order = report["dags"]["transform_warehouse"]["order"]
     assert any("fct_indicator_observation" in task for task in order)
     assert not any("mart_" in task for task in order)
+    assert order[0] == "ensure_raw_tables"
     assert order[-1] == "core_built"

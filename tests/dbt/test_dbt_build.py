@@ -3,7 +3,7 @@
 import pytest
 
 from dxw import dbt
-from dxw.ingest import ingest_portal
+from dxw.ingest import FEEDS, ingest
 from dxw.settings import get_settings
 
 pytestmark = pytest.mark.integration
@@ -15,23 +15,71 @@ def built(simulator):
 
     reset_warehouse()
     for period in ("2024S2", "2025S1"):
-        for endpoint in ("dvc-progress-tree", "provide-online-tree"):
-            ingest_portal(endpoint, period, simulator.url)
+        for dataset in FEEDS:
+            ingest(dataset, period, simulator.url)
     assert dbt.run(["build"], URLS.warehouse, get_settings(), check=False) == 0
 
 
 def test_every_unit_and_its_ancestors_has_a_row(built, conn):
     counts = conn.execute(
-        "select period_id, indicator_code, count(*) from marts_build.mart_semiannual_indicator "
-        "group by 1, 2 order by 1, 2"
+        "select unit_structure, indicator_code, count(*) from marts_build.mart_semiannual_indicator "
+        "where period_id = '2025S1' group by 1, 2 order by 1, 2"
     ).fetchall()
-    # 226 portal agencies + the province they roll up into.
     assert counts == [
-        ("2024S2", "PS_FULL_ONLINE", 227),
-        ("2024S2", "PS_ON_TIME", 227),
-        ("2025S1", "PS_FULL_ONLINE", 227),
-        ("2025S1", "PS_ON_TIME", 227),
+        # Before 2025: 226 portal agencies + province 02; 193 communes + 11 districts + 02;
+        # 30 provincial bodies + 02; 11 districts + 02.
+        ("before_2025", "COMM_WORK_DOSSIERS_ONLINE", 205),
+        ("before_2025", "COMM_WORK_DOSSIERS_SIGNED", 205),
+        ("before_2025", "DEPT_WORK_DOSSIERS_ONLINE", 31),
+        ("before_2025", "DIST_WORK_DOSSIERS_SIGNED", 12),
+        ("before_2025", "PS_FULL_ONLINE", 227),
+        ("before_2025", "PS_ON_TIME", 227),
+        # Under the 2025 structure: the 73 communes that succeeded Hà Giang's + province 08.
+        ("from_2025", "COMM_WORK_DOSSIERS_ONLINE", 74),
+        ("from_2025", "COMM_WORK_DOSSIERS_SIGNED", 74),
+        ("from_2025", "DEPT_WORK_DOSSIERS_ONLINE", 1),
+        ("from_2025", "DIST_WORK_DOSSIERS_SIGNED", 1),
+        ("from_2025", "PS_FULL_ONLINE", 74),
+        ("from_2025", "PS_ON_TIME", 74),
     ]
+
+
+def test_old_and_new_province_show_the_same_totals(built, conn):
+    rows = conn.execute(
+        "select indicator_code, unit_code, numerator, denominator from marts_build.mart_semiannual_indicator "
+        "where period_id = '2025S1' and unit_level = 'province' order by 1, 2"
+    ).fetchall()
+    by_indicator: dict[str, dict[str, tuple]] = {}
+    for indicator, unit, numerator, denominator in rows:
+        by_indicator.setdefault(indicator, {})[unit] = (numerator, denominator)
+    assert set(by_indicator) == {
+        "COMM_WORK_DOSSIERS_ONLINE", "COMM_WORK_DOSSIERS_SIGNED", "DEPT_WORK_DOSSIERS_ONLINE",
+        "DIST_WORK_DOSSIERS_SIGNED", "PS_FULL_ONLINE", "PS_ON_TIME",
+    }  # fmt: skip
+    for indicator, units in by_indicator.items():
+        assert units["02"] == units["08"], indicator
+
+
+def test_split_commune_counts_once_towards_its_primary_successor(built, conn):
+    # 00688 Phường Quang Trung was split; its primary successor is 00691 Phường Hà Giang 2.
+    successors = conn.execute(
+        "select old_code from reference.unit_succession where new_code = '00691' and is_primary"
+    ).fetchall()
+    new = conn.execute(
+        "select numerator, reporting_units from marts_build.mart_semiannual_indicator "
+        "where unit_structure = 'from_2025' and unit_code = '00691' "
+        "and indicator_code = 'PS_ON_TIME' and period_id = '2025S1'"
+    ).fetchone()
+    assert ("00688",) in successors
+    expected = conn.execute(
+        "select sum(total_on_time) from raw.portal_dvc_progress as p "
+        "join reference.unit_crosswalk as c on c.source_unit_id = p.department_code "
+        "join reference.unit_succession as s on s.old_code = c.unit_code and s.is_primary "
+        "where p.period_id = '2025S1' and s.new_code = '00691' and p.batch_id in "
+        "(select batch_id from staging.stg_raw__load_batch)"
+    ).fetchone()[0]
+    assert new[0] == expected
+    assert new[1] == len(successors)
 
 
 def test_province_is_the_ratio_of_sums_not_the_mean_of_ratios(built, conn):
@@ -59,7 +107,8 @@ def test_district_rolls_up_its_communes_and_itself(built, conn):
     ).fetchone()
     got = conn.execute(
         "select numerator, denominator, reporting_units from marts_build.mart_semiannual_indicator "
-        "where unit_code = '030' and indicator_code = 'PS_ON_TIME' and period_id = '2025S1'"
+        "where unit_code = '030' and indicator_code = 'PS_ON_TIME' and period_id = '2025S1' "
+        "and unit_structure = 'before_2025'"
     ).fetchone()
     assert got[:2] == expected
     assert got[2] == 1 + 24  # Vị Xuyên's People's Committee and its 24 communes
@@ -69,12 +118,13 @@ def test_targets_apply_by_level_and_change_is_against_previous_half(built, conn)
     rows = dict(
         conn.execute(
             "select period_id, value from marts_build.mart_semiannual_indicator "
-            "where unit_code = '024' and indicator_code = 'PS_FULL_ONLINE'"
+            "where unit_code = '024' and indicator_code = 'PS_FULL_ONLINE' and unit_structure = 'before_2025'"
         ).fetchall()
     )
     target, met, change = conn.execute(
         "select target_value, target_met, change_since_previous from marts_build.mart_semiannual_indicator "
-        "where unit_code = '024' and indicator_code = 'PS_FULL_ONLINE' and period_id = '2025S1'"
+        "where unit_code = '024' and indicator_code = 'PS_FULL_ONLINE' and period_id = '2025S1' "
+        "and unit_structure = 'before_2025'"
     ).fetchone()
     assert target == 100
     assert met is (rows["2025S1"] >= 100)
@@ -90,4 +140,74 @@ def test_descriptions_are_visible_in_postgres(built, conn):
     comment = conn.execute(
         "select obj_description('marts_build.mart_semiannual_indicator'::regclass, 'pg_class')"
     ).fetchone()[0]
-    assert "One row per unit, indicator and half-year" in comment
+    assert "One row per unit structure, unit, indicator and half-year" in comment
+
+
+def test_sql_periods_agree_with_dxw_periods(built, conn):
+    """dim_date (SQL) and dxw.periods (Python) implement the same two conventions."""
+    from datetime import date
+
+    from dxw.periods import parse, period_of
+
+    rows = conn.execute(
+        "select date_day, decree09_halfyear_id, calendar_halfyear_id, decree09_month_id, decree09_year_id "
+        "from core.dim_date where date_day between '2024-12-01' and '2025-12-31' order by 1"
+    ).fetchall()
+    assert rows[0][0] == date(2024, 12, 1)
+    assert len(rows) == (date(2025, 12, 31) - date(2024, 12, 1)).days + 1
+    for day, d09_half, cal_half, d09_month, d09_year in rows:
+        assert d09_half == period_of(day, "halfyear", "decree09").id, day
+        assert cal_half == period_of(day, "halfyear", "calendar").id, day
+        assert d09_month == period_of(day, "month", "decree09").id, day
+        assert d09_year == period_of(day, "year", "decree09").id, day
+    for period_id in ("2025S1", "2025S2", "2025Q1", "202502", "2025"):
+        windows = conn.execute(
+            "select calendar_start, calendar_end, decree09_start, decree09_end from core.dim_period "
+            "where period_id = %s",
+            (period_id,),
+        ).fetchone()
+        period = parse(period_id)
+        assert windows == (*period.window("calendar"), *period.window("decree09")), period_id
+
+
+def test_award_candidates_and_scorecard(built, conn):
+    rows = conn.execute(
+        "select award_code, unit_level, unit_code, value, threshold, eligible "
+        "from marts_build.mart_award_eligibility "
+        "where period_id = '2025S1' and unit_structure = 'before_2025'"
+    ).fetchall()
+    assert {(award, level) for award, level, *_ in rows} == {
+        ("PM_CERTIFICATE", "district"), ("PM_CERTIFICATE", "commune"),
+        ("CHAIRMAN_CERTIFICATE", "district"), ("CHAIRMAN_CERTIFICATE", "commune"),
+    }  # fmt: skip
+    assert len([r for r in rows if r[1] == "district"]) == 2 * 11
+    assert all(eligible == (value >= threshold) for *_, value, threshold, eligible in rows)
+    pm = {code for award, level, code, *_, eligible in rows if award == "PM_CERTIFICATE" and eligible}
+    chairman = {
+        code for award, level, code, *_, eligible in rows if award == "CHAIRMAN_CERTIFICATE" and eligible
+    }
+    assert pm < chairman, "every PM candidate also clears the lower Chairman's threshold"
+    scorecard = conn.execute(
+        "select unit_level, count(*), min(indicators_applicable), max(indicators_met) "
+        "from marts_build.mart_unit_scorecard where period_id = '2025S1' and unit_structure = 'before_2025' "
+        "group by 1 order by 1"
+    ).fetchall()
+    assert [(level, n) for level, n, *_ in scorecard] == [
+        ("commune", 193), ("department", 30), ("district", 11), ("province", 1),
+    ]  # fmt: skip
+
+
+def test_docs_generate_documents_every_mart(built):
+    import json
+
+    settings = get_settings()
+    from tests.conftest import URLS
+
+    assert dbt.run(["docs", "generate"], URLS.warehouse, settings, check=False) == 0
+    catalog = json.loads((settings.dbt_project_dir / "target" / "catalog.json").read_text())
+    marts = {
+        node["metadata"]["name"]
+        for node in catalog["nodes"].values()
+        if node["metadata"]["schema"] == "marts_build"
+    }
+    assert marts == {"mart_semiannual_indicator", "mart_unit_scorecard", "mart_award_eligibility"}

@@ -1,8 +1,11 @@
 import csv
 from collections import Counter
 
+import pytest
+
+import dxw.units
 from dxw.settings import get_settings
-from dxw.units import legacy_units, seed_rows
+from dxw.units import current_units, legacy_units, reorganisation_2025, seed_rows, succession_seed_rows
 
 
 def test_ha_giang_has_its_official_units():
@@ -32,3 +35,103 @@ def test_committed_seeds_match_the_registry():
     for name, expected in zip(("units", "unit_crosswalk"), seed_rows(), strict=True):
         with (seeds / f"{name}.csv").open(encoding="utf-8") as handle:
             assert list(csv.DictReader(handle)) == expected, f"{name}.csv is stale: run dxw units write-seeds"
+    with (seeds / "unit_succession.csv").open(encoding="utf-8") as handle:
+        assert list(csv.DictReader(handle)) == succession_seed_rows(), (
+            "unit_succession.csv is stale: run dxw units write-seeds"
+        )
+
+
+def _successors() -> dict[str, list[dict]]:
+    by_old: dict[str, list[dict]] = {}
+    for row in reorganisation_2025():
+        by_old.setdefault(row["old_code"], []).append(row)
+    return by_old
+
+
+def test_tuyen_quang_has_124_communes_from_july_2025():
+    province, *communes = current_units()
+    assert (province.code, province.name, province.level, province.unit_type) == (
+        "08", "Tỉnh Tuyên Quang", "province", "tinh",
+    )  # fmt: skip
+    assert len(communes) == 124
+    assert len({u.code for u in communes}) == 124
+    assert all(u.level == "commune" and u.parent_code == "08" for u in communes)
+    assert {u.unit_type for u in communes} <= {"xa", "phuong", "thi_tran", "dac_khu"}
+    new = {u.code: u for u in communes}
+    assert (new["00691"].name, new["00691"].unit_type) == ("Phường Hà Giang 2", "phuong")
+
+
+def test_new_units_are_valid_from_july_2025_and_keyed_by_code_and_validity():
+    units, _ = seed_rows()
+    new = [row for row in units if row["valid_from"] == "2025-07-01"]
+    assert len(new) == 125
+    assert all(row["valid_to"] == "" for row in new)
+    assert {row["code"] for row in new} == {u.code for u in current_units()}
+    # The 2025 list reuses legacy commune codes for merged units: code alone is not a key.
+    assert len({(row["code"], row["valid_from"]) for row in units}) == len(units)
+    # Every new unit in former Hà Giang territory (73 of them) reuses a legacy Hà Giang code.
+    reused = {row["code"] for row in new} & {u.code for u in legacy_units()}
+    assert len(reused) == 73
+    assert "00691" in reused
+
+
+def test_an_unexpected_commune_count_fails_loudly(monkeypatch: pytest.MonkeyPatch):
+    rows = dxw.units._query("select * from admin_units where provinceCode = '08'")
+    monkeypatch.setattr(dxw.units, "_query", lambda *_args: rows[:-1])
+    with pytest.raises(RuntimeError, match="123 commune-level units"):
+        current_units.__wrapped__()
+
+
+def test_post_2025_units_have_no_invented_portal_code():
+    with pytest.raises(ValueError, match="post-2025"):
+        _ = current_units()[1].portal_code
+
+
+def test_every_legacy_commune_has_one_primary_successor_among_the_new_communes():
+    successors = _successors()
+    new_communes = {u.code for u in current_units() if u.level == "commune"}
+    legacy_communes = [u for u in legacy_units() if u.level == "commune"]
+    assert len(legacy_communes) == 193
+    for unit in legacy_communes:
+        rows = successors[unit.code]
+        assert rows, unit
+        assert sum(row["is_primary"] for row in rows) == 1, unit
+        assert {row["new_code"] for row in rows} <= new_communes
+        assert len({row["new_code"] for row in rows}) == len(rows)
+        assert all(row["old_name"] == unit.name for row in rows)
+
+
+def test_legacy_districts_and_province_map_to_the_new_province():
+    successors = _successors()
+    for unit in legacy_units():
+        if unit.level in ("province", "district"):
+            assert [(r["new_code"], r["is_primary"]) for r in successors[unit.code]] == [("08", True)]
+    # No successor is invented for provincial bodies.
+    assert not any(code.startswith("02.") for code in successors)
+
+
+def test_concrete_successors_from_the_package_data():
+    successors = _successors()
+
+    def pairs(code: str) -> list[tuple[str, str, bool]]:
+        return [(r["new_code"], r["new_name"], r["is_primary"]) for r in successors[code]]
+
+    # Split wards and communes, the primary one is the converter's default.
+    assert pairs("00688") == [
+        ("00691", "Phường Hà Giang 2", True),
+        ("00694", "Phường Hà Giang 1", False),
+    ]
+    assert pairs("00988") == [("00700", "Xã Ngọc Đường", True), ("00994", "Xã Minh Ngọc", False)]
+    # Communes merged whole.
+    assert pairs("00694") == [("00694", "Phường Hà Giang 1", True)]  # Phường Nguyễn Trãi
+    assert pairs("00721") == [("00721", "Xã Đồng Văn", True)]  # Thị trấn Đồng Văn
+    split = {code for code, rows in successors.items() if len(rows) > 1}
+    assert split == {"00688", "00967", "00988"}
+
+
+def test_succession_seed_rows():
+    rows = succession_seed_rows()
+    assert list(rows[0]) == ["old_code", "new_code", "is_primary", "effective_date"]
+    assert len(rows) == 1 + 11 + 193 + 3
+    assert {row["effective_date"] for row in rows} == {"2025-07-01"}
+    assert {row["is_primary"] for row in rows} == {"true", "false"}

@@ -26,6 +26,7 @@ def test_demo_prints_province_and_district_attainment(empty_warehouse):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     out = result.stdout
     assert "ingest_public_service_portal: success" in out
+    assert "ingest_document_management: success" in out
     assert "transform_warehouse: success" in out
     assert "semiannual_marts (period=2025S1)" in out
     assert "semiannual_marts: success" in out
@@ -35,6 +36,9 @@ def test_demo_prints_province_and_district_attainment(empty_warehouse):
     assert all(0 < float(f) <= 100 for f in figures), province
     for district in DISTRICTS:
         assert any(line.startswith(district) and "%" in line for line in out.splitlines()), district
+    assert "Scorecard 2025S1" in out
+    assert "Bằng khen của Thủ tướng Chính phủ - district:" in out
+    assert "Bằng khen của Chủ tịch UBND tỉnh - commune:" in out
     assert "Where to look next" in out
     # Airflow's, dbt's and GX's own chatter goes to the log file, not the newcomer's terminal.
     assert "Running with dbt" not in out

@@ -28,7 +28,8 @@ def published(simulator):
     from tests.conftest import reset_warehouse
 
     reset_warehouse()
-    dagrun.run("ingest_public_service_portal", {"period": "2025S1", "portal_url": simulator.url})
+    dagrun.run("ingest_public_service_portal", {"period": "2025S1", "source_url": simulator.url})
+    dagrun.run("ingest_document_management", {"period": "2025S1", "source_url": simulator.url})
     dagrun.run("transform_warehouse")
     dagrun.run("semiannual_marts", {"period": "2025S1"})
 
@@ -41,12 +42,12 @@ def test_ingesting_the_same_period_twice_leaves_the_same_rows(published, conn, s
         ).fetchall()
 
     before = raw_rows()
-    run = dagrun.run("ingest_public_service_portal", {"period": "2025S1", "portal_url": simulator.url})
+    run = dagrun.run("ingest_public_service_portal", {"period": "2025S1", "source_url": simulator.url})
     assert raw_rows() == before
     assert before[0][1] == before[1][1] == 226
     latest = conn.execute(
         "select distinct on (dataset) dataset, status from raw.load_batch "
-        "where period_id = '2025S1' order by dataset, batch_id desc"
+        "where period_id = '2025S1' and dataset like 'portal%' order by dataset, batch_id desc"
     ).fetchall()
     assert latest == [("portal_dvc_progress", "unchanged"), ("portal_provide_online", "unchanged")]
     assert dagrun.task_states(run)["periods_to_pull"] == "success"
@@ -57,9 +58,18 @@ def test_published_marts_match_the_audited_build(published, conn):
         conn, "marts_build", "mart_semiannual_indicator"
     )
     rows = conn.execute(
-        "select count(*) from marts.mart_semiannual_indicator where period_id = '2025S1'"
+        "select count(*) from marts.mart_semiannual_indicator "
+        "where period_id = '2025S1' and unit_structure = 'before_2025' and indicator_code like 'PS%'"
     ).fetchone()[0]
     assert rows == 2 * 227
+    published = conn.execute(
+        "select table_name from information_schema.tables where table_schema = 'marts' order by 1"
+    ).fetchall()
+    assert published == [
+        ("mart_award_eligibility",),
+        ("mart_semiannual_indicator",),
+        ("mart_unit_scorecard",),
+    ]
 
 
 def test_rerunning_a_half_year_reproduces_identical_marts(published, conn):
@@ -80,13 +90,13 @@ def test_incomplete_half_year_fails_the_gate_naming_the_check(published, conn):
     result = quality.validate("mart_semiannual_indicator", run_id="test", period_id="2025S1")
     assert not result.success
     assert [f.check for f in result.blocking] == [
-        "one row for every unit (and the units it rolls up into) and portal indicator of the half-year"
+        "one row per unit (and each unit it rolls up into) and indicator of its sources"
     ]
     # A half-year that was never ingested has no rows at all: every completeness check says so.
     empty = quality.validate("mart_semiannual_indicator", run_id="test", period_id="2024S2")
     assert {f.check for f in empty.blocking} >= {
         "mart is not empty",
-        "every unit that reports to the portal is present for the half-year",
+        "every unit that reports to a source is present for the half-year",
     }
     conn.execute("drop table marts_build.mart_semiannual_indicator")
     conn.execute(
@@ -115,7 +125,8 @@ def test_failing_expectation_blocks_publishing(published, conn, simulator):
     assert published_state(conn) == before
     build_value = conn.execute(
         "select value from marts_build.mart_semiannual_indicator "
-        "where unit_code = '00715' and indicator_code = 'PS_FULL_ONLINE' and period_id = '2025S1'"
+        "where unit_code = '00715' and indicator_code = 'PS_FULL_ONLINE' and period_id = '2025S1' "
+        "and unit_structure = 'before_2025'"
     ).fetchone()[0]
     assert build_value > 100
     # The gate says which check failed, for which unit, indicator and half-year.

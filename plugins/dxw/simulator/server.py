@@ -8,6 +8,9 @@ Public-service portal API (shape of the national portal's dashboard endpoints)::
            "rootDepartmentId": "<id of H02>", "currentPage": 1, "pageSize": 50}
     200:  {"success": true, "data": {"content": [...], "currentPage": 1, "pageSize": 50,
                                      "totalElements": 233, "totalPages": 5}}
+    GET  /api/dms/v1/work-dossier-stats?period=2025S1&page=1&size=100
+    200:  {"period": "2025S1", "page": 1, "size": 100, "total": 234, "pageCount": 3,
+           "items": [{"orgCode": "HGG-024", "orgName": ..., "dossiersTotal": ..., ...}]}
     GET  /health
 
 Faults for tests and drills are queued on a running server with :meth:`SimulatorServer.inject`
@@ -30,13 +33,15 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
-from dxw.periods import Period
-from dxw.simulator import portal_data
+from dxw.periods import Period, PeriodError, parse
+from dxw.simulator import dms_data, portal_data
 
 log = logging.getLogger(__name__)
 
 PORTAL_PREFIX = "/api/v1/reporting/evaluation/"
+DMS_PATH = "/api/dms/v1/work-dossier-stats"
 MAX_PAGE_SIZE = 200
 
 
@@ -122,6 +127,31 @@ class _Server(ThreadingHTTPServer):
     timeout_seconds: float = 3.0
 
 
+def dms_page(query: dict[str, list[str]]) -> dict[str, Any]:
+    """One page of the document-management system's work-dossier statistics."""
+    try:
+        period = parse(query.get("period", [""])[0])
+        page = int(query.get("page", ["1"])[0])
+        size = int(query.get("size", ["100"])[0])
+    except (PeriodError, ValueError) as exc:
+        raise BadRequest(f"period (e.g. 2025S1), page and size are required: {exc}") from exc
+    if page < 1 or not 1 <= size <= MAX_PAGE_SIZE:
+        raise BadRequest(f"page must be >= 1 and size in 1..{MAX_PAGE_SIZE}")
+    units = sorted(dms_data.dms_units(), key=dms_data.org_code)
+    try:
+        items = [dms_data.work_dossier_row(unit, period) for unit in units[(page - 1) * size : page * size]]
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from exc
+    return {
+        "period": period.id,
+        "page": page,
+        "size": size,
+        "total": len(units),
+        "pageCount": math.ceil(len(units) / size),
+        "items": items,
+    }
+
+
 class _Handler(BaseHTTPRequestHandler):
     server_version = "dxw-simulator/1"
     server: _Server
@@ -138,8 +168,16 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
     def do_GET(self) -> None:
-        if self.path == "/health":
+        url = urlsplit(self.path)
+        if url.path == "/health":
             self._send(HTTPStatus.OK, {"status": "ok"})
+        elif url.path == DMS_PATH:
+            try:
+                page = dms_page(parse_qs(url.query))
+            except BadRequest as exc:
+                self._send(HTTPStatus.BAD_REQUEST, {"error": str(exc)})
+                return
+            self._answer_dms_with_fault(self.server.faults.pop(), page)
         else:
             self._send(HTTPStatus.NOT_FOUND, {"success": False, "message": f"no route {self.path}"})
 
@@ -158,6 +196,20 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(HTTPStatus.BAD_REQUEST, {"success": False, "message": str(exc)})
             return
         self._answer_with_fault(self.server.faults.pop(), endpoint, body, page)
+
+    def _answer_dms_with_fault(self, fault: str | None, page: dict) -> None:
+        kind, _, arg = (fault or "").partition(":")
+        if kind in ("rename", "inflate"):
+            for record in page["items"][: None if kind == "rename" else 1]:
+                if kind == "rename":
+                    record[f"{arg}V2"] = record.pop(arg)
+                else:
+                    record[arg] *= 10
+            self._send(HTTPStatus.OK, page)
+        elif kind in ("500", "429", "timeout", "truncate"):
+            self._answer_with_fault(fault, "", {}, page)
+        else:
+            self._send(HTTPStatus.OK, page)
 
     def _answer_with_fault(self, fault: str | None, endpoint: str, body: dict, page: dict) -> None:
         kind, _, arg = (fault or "").partition(":")

@@ -17,6 +17,7 @@ import requests
 from dxw.periods import Period
 from dxw.settings import Settings
 from dxw.sources import http_session as http
+from dxw.sources.contract import ContractError, SourceError, check_record, check_unique
 
 log = logging.getLogger(__name__)
 
@@ -73,33 +74,8 @@ ENDPOINTS = (
 )
 
 
-class SourceError(RuntimeError):
-    """The source could not be read: unreachable, refused the request or answered nonsense."""
-
-
-class ContractError(SourceError):
-    """The source answered with records whose shape differs from the contract."""
-
-
 def _check_record(endpoint: Endpoint, record: Any, where: str) -> None:
-    if not isinstance(record, dict):
-        raise ContractError(f"{endpoint.name}: {where} is {type(record).__name__}, expected an object")
-    expected, got = set(endpoint.fields), set(record)
-    if expected != got:
-        missing = sorted(expected - got)
-        extra = sorted(got - expected)
-        raise ContractError(
-            f"{endpoint.name}: the record shape changed at {where}: "
-            f"missing fields {missing or 'none'}, unexpected fields {extra or 'none'}"
-        )
-    for name, kind in endpoint.fields.items():
-        value = record[name]
-        ok = isinstance(value, (int, float)) if kind is float else isinstance(value, kind)
-        if not ok or isinstance(value, bool):
-            raise ContractError(
-                f"{endpoint.name}: field {name} at {where} is {value!r} "
-                f"({type(value).__name__}), expected {kind.__name__}"
-            )
+    check_record(endpoint.name, endpoint.fields, record, where)
 
 
 def request_body(period: Period, page: int, page_size: int, root_id: str | None) -> dict[str, Any]:
@@ -128,7 +104,6 @@ def fetch(
     """Every record of ``endpoint`` for ``period``, all pages, contract-checked."""
     url = base_url.rstrip("/") + PATH + endpoint.name
     records: list[dict[str, Any]] = []
-    seen: set[str] = set()
     page, pages = 1, 1
     started = time.monotonic()
     with http.session(settings) as session:
@@ -156,14 +131,9 @@ def fetch(
                 raise ContractError(f"{endpoint.name}: page {page} content is not a list")
             for index, record in enumerate(content):
                 _check_record(endpoint, record, f"page {page} record {index}")
-                if record["departmentId"] in seen:
-                    raise ContractError(
-                        f"{endpoint.name}: department {record['departmentCode']} appears twice "
-                        f"(page {page}); the pages overlap"
-                    )
-                seen.add(record["departmentId"])
                 records.append(record)
             page += 1
+    check_unique(endpoint.name, records, "departmentCode")
     if len(records) != total:
         raise ContractError(f"{endpoint.name}: the portal announced {total} records but sent {len(records)}")
     log.info(

@@ -16,7 +16,9 @@ final as (
         target_value,
         target_year,
         source as primary_source,
-        note
+        note,
+        catalogue_version,
+        valid_from::date as valid_from
     from indicators
 )
 

@@ -3,11 +3,7 @@ with source as (
 ),
 
 current_batch as (
-    select
-        batch_id,
-        loaded_at
-    from {{ ref('stg_portal__load_batch') }}
-    where dataset = 'portal_provide_online'
+    {{ current_batch('portal_provide_online') }}
 ),
 
 renamed as (

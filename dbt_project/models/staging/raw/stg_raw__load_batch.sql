@@ -1,5 +1,5 @@
 with source as (
-    select * from {{ source('raw', 'load_batch') }}
+    select * from {{ source('raw_ledger', 'load_batch') }}
 ),
 
 latest as (

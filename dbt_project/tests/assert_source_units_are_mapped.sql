@@ -1,7 +1,7 @@
--- Every agency the portal reports must map to a canonical unit through the crosswalk;
--- an unmapped agency would silently drop out of the facts.
+-- Every unit a source reports must map to a canonical unit through the crosswalk;
+-- an unmapped unit would silently drop out of the facts.
 select distinct observations.source_unit_id
-from {{ ref('int_portal_observations_unpivoted') }} as observations
+from {{ ref('int_observations_unpivoted') }} as observations
 left join {{ ref('unit_crosswalk') }} as crosswalk
     on
         observations.source_system = crosswalk.source

@@ -1,0 +1,53 @@
+"""Deterministic work-dossier statistics of the document-management system (hồ sơ công việc).
+
+Per unit and half-year: work dossiers handled, how many are secret (excluded from the plan's
+ratios), how many were processed online and how many of those were also digitally signed.
+Districts and communes move towards (and some past) the award thresholds of Plan 86 IV.3 at a
+pace of their own, so the candidate lists have units on both sides of 80% / 60% / 70% / 50%.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dxw.periods import Period
+from dxw.simulator.portal_data import FIRST_YEAR, LAST_YEAR, _rng, _step
+from dxw.units import Unit, legacy_units
+
+_VOLUME = {"department": (900, 6000), "district": (2500, 9000), "commune": (300, 1800)}
+# Where a unit's signed-online share heads by 2025S2 (low, high) by level.
+_SIGNED_GOAL = {"department": (0.80, 0.98), "district": (0.68, 0.95), "commune": (0.45, 0.85)}
+
+
+def org_code(unit: Unit) -> str:
+    """The document-management system's identifier of a unit (``HGG-024``, ``HGG-02.SNV``)."""
+    return unit.dms_code
+
+
+def dms_units() -> list[Unit]:
+    return [u for u in legacy_units() if u.level != "province"]
+
+
+def work_dossier_row(unit: Unit, period: Period) -> dict[str, Any]:
+    """``work-dossier-stats``: one unit's work dossiers in a half-year."""
+    if period.kind != "halfyear" or not FIRST_YEAR <= period.year <= LAST_YEAR:
+        raise ValueError(f"work-dossier statistics exist per half-year {FIRST_YEAR}..{LAST_YEAR}")
+    base = _rng(unit.code, "dms")
+    rng = _rng(unit.code, "dms", period.id)
+    total = round(base.randint(*_VOLUME[unit.level]) * rng.uniform(0.9, 1.1))
+    secret = round(total * base.uniform(0.01, 0.05))
+    open_dossiers = total - secret
+    start = base.uniform(0.25, 0.5)
+    goal = base.uniform(*_SIGNED_GOAL[unit.level])
+    signed_share = min(0.99, max(0.0, start + (goal - start) * _step(period) + rng.uniform(-0.02, 0.02)))
+    online_share = min(1.0, signed_share + base.uniform(0.02, 0.1))
+    processed_online = round(open_dossiers * online_share)
+    signed = min(processed_online, round(open_dossiers * signed_share))
+    return {
+        "orgCode": org_code(unit),
+        "orgName": unit.name,
+        "dossiersTotal": total,
+        "dossiersSecret": secret,
+        "processedOnline": processed_online,
+        "signedOnline": signed,
+    }
