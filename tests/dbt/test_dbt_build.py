@@ -1,5 +1,7 @@
 """`dbt build` on a fresh database: seeds, models and every dbt test, then the roll-up figures."""
 
+from decimal import Decimal
+
 import pytest
 
 from dxw import dbt
@@ -210,4 +212,24 @@ def test_docs_generate_documents_every_mart(built):
         for node in catalog["nodes"].values()
         if node["metadata"]["schema"] == "marts_build"
     }
-    assert marts == {"mart_semiannual_indicator", "mart_unit_scorecard", "mart_award_eligibility"}
+    assert marts == {
+        "mart_semiannual_indicator",
+        "mart_unit_scorecard",
+        "mart_award_eligibility",
+        "mart_reporting_compliance",
+    }
+
+
+def test_reporting_compliance_counts_what_arrived(built, conn):
+    rows = conn.execute(
+        "select unit_level, count(*), count(*) filter (where submitted), min(completeness), "
+        "max(completeness) from marts_build.mart_reporting_compliance "
+        "where period_id = '2025S1' group by 1 order by 1"
+    ).fetchall()
+    by_level = {level: rest for level, *rest in rows}
+    # Communes: both portal indicators and both work-dossier indicators of their level arrive.
+    assert by_level["commune"] == [193, 193, 100, 100]
+    assert by_level["district"] == [11, 11, round(Decimal(100 * 3) / 9, 2), round(Decimal(100 * 3) / 9, 2)]
+    departments, submitted, least, most = by_level["department"]
+    assert (departments, submitted) == (30, 30)
+    assert least < most, "bodies without public services report fewer indicators"
