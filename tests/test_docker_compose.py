@@ -116,3 +116,9 @@ def test_files_the_compose_file_mounts_or_builds_exist(compose):
                 assert (ROOT / source).exists(), source
     assert "dxw manifest" in (ROOT / "Dockerfile").read_text()
     assert Path(ROOT / "deploy/warehouse-init.sql").read_text().count("create database metabase") == 1
+
+
+def test_init_creates_the_roles_bi_tools_log_in_with(compose):
+    init = compose["services"]["airflow-init"]["command"][-1]
+    assert "dxw db grant" in init
+    assert "DXW_BI_PASSWORD" in _env(compose, "airflow-init")

@@ -6,10 +6,13 @@ any ``import airflow`` in the process (the ``dxw`` CLI and the test suite call i
 
 from __future__ import annotations
 
+import logging
 import os
 
 from dxw import database, dbt
 from dxw.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
 
 # Neither Airflow, Cosmos, dbt nor Great Expectations may phone home from a government warehouse.
 NO_TELEMETRY = {
@@ -46,11 +49,25 @@ def environment(settings: Settings, urls: database.DatabaseUrls) -> dict[str, st
     }
 
 
+def _grant_roles(urls: database.DatabaseUrls, settings: Settings) -> None:
+    """Set the roles up with the environment; a login that may not create roles only warns."""
+    import psycopg
+
+    from dxw import roles
+
+    try:
+        with psycopg.connect(urls.warehouse, autocommit=True) as conn:
+            roles.grant(conn, settings)
+    except psycopg.errors.InsufficientPrivilege as exc:
+        log.warning("could not set up the dxw roles (%s): ask an administrator to run `dxw db grant`", exc)
+
+
 def apply(settings: Settings | None = None) -> database.DatabaseUrls:
     """Start/locate the databases and export Airflow's environment into this process."""
     settings = settings or get_settings()
     urls = database.resolve(settings)
     database.ensure_databases(urls)
+    _grant_roles(urls, settings)
     settings.airflow_home.mkdir(parents=True, exist_ok=True)
     os.environ.update(environment(settings, urls))
     get_settings.cache_clear()

@@ -38,6 +38,18 @@ def cmd_db_url(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_db_grant(args: argparse.Namespace) -> int:
+    from dxw import database, roles
+
+    settings = get_settings()
+    urls = database.resolve(settings)
+    database.ensure_databases(urls)
+    with database.connect(settings, autocommit=True) as conn:
+        for line in roles.grant(conn, settings):
+            _say(line)
+    return 0
+
+
 def cmd_db_start(args: argparse.Namespace) -> int:
     from dxw import database, embedded_pg
 
@@ -264,6 +276,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     url.add_argument("--airflow", action="store_true", help="print the Airflow metadata database URL instead")
     add("start", cmd_db_start, "Start the embedded PostgreSQL (no-op with DXW_DATABASE_URL).", db_commands)
+    add(
+        "grant",
+        cmd_db_grant,
+        "Create the roles dxw_owner, dxw_loader, dxw_bi and apply their rights.",
+        db_commands,
+    )
     add("stop", cmd_db_stop, "Stop the embedded PostgreSQL cleanly.", db_commands)
 
     simulator = commands.add_parser(

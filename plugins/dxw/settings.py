@@ -38,6 +38,8 @@ class Settings:
     simulator_port: int
     portal_url: str | None
     dms_url: str | None
+    bi_password: str | None
+    loader_password: str | None
     http_timeout_connect: float
     http_timeout_read: float
     http_retries: int
@@ -105,6 +107,8 @@ def get_settings() -> Settings:
         simulator_port=int(_env("DXW_SIMULATOR_PORT", "0")),
         portal_url=os.environ.get("DXW_PORTAL_URL", "").strip() or None,
         dms_url=os.environ.get("DXW_DMS_URL", "").strip() or None,
+        bi_password=os.environ.get("DXW_BI_PASSWORD", "").strip() or None,
+        loader_password=os.environ.get("DXW_LOADER_PASSWORD", "").strip() or None,
         http_timeout_connect=float(_env("DXW_HTTP_TIMEOUT_CONNECT", "5")),
         http_timeout_read=float(_env("DXW_HTTP_TIMEOUT_READ", "30")),
         http_retries=int(_env("DXW_HTTP_RETRIES", "4")),

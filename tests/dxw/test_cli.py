@@ -11,6 +11,7 @@ COMMANDS = [
     ["db", "url"],
     ["db", "start"],
     ["db", "stop"],
+    ["db", "grant"],
     ["simulator"],
     ["simulator", "serve"],
     ["run"],

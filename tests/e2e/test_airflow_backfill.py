@@ -24,6 +24,9 @@ def airflow(*args: str) -> str:
 
 
 def test_backfill_dry_run_lists_every_half_year_once():
+    from dxw.dagrun import ensure_metadata_db
+
+    ensure_metadata_db()  # a fresh machine's metadata database may not be migrated yet
     airflow("dags", "reserialize")
     out = airflow(
         "backfill", "create", "--dag-id", "semiannual_marts",

@@ -1,0 +1,67 @@
+"""`dxw db grant`: the BI login reads the published marts and is refused everywhere else."""
+
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+
+from dxw import publish, roles
+from dxw.settings import get_settings
+
+pytestmark = pytest.mark.integration
+
+INTERNAL_TABLES = [
+    "raw.load_batch",
+    "marts_build.mart_probe",
+    "marts_audit.publish_log",
+    "staging.probe_view",
+]
+
+
+def as_role(url: str, role: str) -> str:
+    parts = urlsplit(url)
+    host = parts.hostname + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=f"{role}@{host}"))
+
+
+@pytest.fixture
+def granted(conn, empty_warehouse):
+    conn.execute("create schema if not exists raw")
+    conn.execute("create table raw.load_batch (batch_id int)")
+    conn.execute("create schema if not exists staging")
+    conn.execute("create view staging.probe_view as select 1 as x")
+    conn.execute("create schema if not exists marts_build")
+    conn.execute("create table marts_build.mart_probe as select 1 as x")
+    roles.grant(conn, get_settings())
+    roles.grant(conn, get_settings())  # idempotent
+    publish.publish(conn)  # creates marts.mart_probe after the grant: default privileges apply
+
+
+def test_bi_reads_every_published_mart(granted, urls):
+    with psycopg.connect(as_role(urls.warehouse, roles.BI)) as bi:
+        assert bi.execute("select x from marts.mart_probe").fetchall() == [(1,)]
+
+
+@pytest.mark.parametrize("table", INTERNAL_TABLES)
+def test_bi_is_refused_outside_marts(granted, urls, table):
+    with (
+        psycopg.connect(as_role(urls.warehouse, roles.BI)) as bi,
+        pytest.raises(psycopg.errors.InsufficientPrivilege),
+    ):
+        bi.execute(f"select * from {table}")
+
+
+def test_bi_cannot_change_the_marts(granted, urls):
+    with psycopg.connect(as_role(urls.warehouse, roles.BI)) as bi:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            bi.execute("delete from marts.mart_probe")
+        bi.rollback()
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            bi.execute("create table marts.mine (x int)")
+
+
+def test_loader_writes_raw_but_cannot_read_marts(granted, urls):
+    with psycopg.connect(as_role(urls.warehouse, roles.LOADER)) as loader:
+        loader.execute("insert into raw.load_batch values (1)")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            loader.execute("select * from marts.mart_probe")
