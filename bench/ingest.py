@@ -27,7 +27,7 @@ from dxw.landing import copy
 FIELDS = {
     "unitCode": str,
     "indicatorCode": str,
-    "periodId": str,
+    "reportPeriod": str,
     "numerator": int,
     "denominator": int,
     "value": float,
@@ -48,7 +48,7 @@ def make_records(rows: int) -> list[dict]:
             {
                 "unitCode": f"{i % 10000:05d}",
                 "indicatorCode": f"IND_{i % 40:02d}",
-                "periodId": f"{2021 + (i // 400000) % 5}S{1 + (i // 200000) % 2}",
+                "reportPeriod": f"{2021 + (i // 400000) % 5}S{1 + (i // 200000) % 2}",
                 "numerator": numerator,
                 "denominator": denominator,
                 "value": round(100 * numerator / denominator, 2),
@@ -83,7 +83,7 @@ def bench_psql_copy(url: str, records: list[dict], folder: Path) -> float:
         conn.execute("create schema if not exists bench")
         conn.execute("drop table if exists bench.psql_copy")
         conn.execute(
-            "create table bench.psql_copy (unit_code text, indicator_code text, period_id text, "
+            "create table bench.psql_copy (unit_code text, indicator_code text, report_period text, "
             "numerator bigint, denominator bigint, value double precision)"
         )
     started = time.perf_counter()

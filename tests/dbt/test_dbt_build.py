@@ -233,3 +233,17 @@ def test_reporting_compliance_counts_what_arrived(built, conn):
     departments, submitted, least, most = by_level["department"]
     assert (departments, submitted) == (30, 30)
     assert least < most, "bodies without public services report fewer indicators"
+
+
+def test_every_published_mart_is_exposed_to_bi():
+    import json
+
+    manifest = json.loads(dbt.manifest_path(get_settings()).read_text())
+    published = {
+        node["name"]
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and "publish" in node["tags"]
+    }
+    exposed = manifest["exposures"]["exposure.dxw.bi_dashboards"]["depends_on"]["nodes"]
+    assert published == {node.split(".")[-1] for node in exposed}
+    assert len(published) == 4
