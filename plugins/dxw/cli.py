@@ -16,10 +16,10 @@ from dxw.settings import get_settings
 
 log = logging.getLogger("dxw")
 
-# Ingestion DAGs and the setting that holds their source's address.
+# Ingestion DAGs and the setting (dxw.settings field) that holds their source's address.
 INGEST_DAGS = {
-    "ingest_public_service_portal": "DXW_PORTAL_URL",
-    "ingest_document_management": "DXW_DMS_URL",
+    "ingest_public_service_portal": "portal_url",
+    "ingest_document_management": "dms_url",
 }
 DEMO_FIRST, DEMO_LAST, DEMO_SHOW = "2022S1", "2025S2", "2025S1"
 
@@ -127,8 +127,8 @@ def _run_dags(runs: Sequence[tuple[str, dict]], quiet: bool = True) -> None:
     with ExitStack() as stack:
         simulator_url = None
         for dag_id, conf in runs:
-            variable = INGEST_DAGS.get(dag_id)
-            if variable and getattr(settings, variable.removeprefix("DXW_").lower()) is None:
+            url_setting = INGEST_DAGS.get(dag_id)
+            if url_setting and getattr(settings, url_setting) is None:
                 if simulator_url is None:
                     from dxw.simulator import start_in_thread
 

@@ -40,16 +40,13 @@ def database_name(url: str) -> str:
     return urlsplit(url).path.lstrip("/")
 
 
-def resolve(settings: Settings | None = None, *, start: bool = True) -> DatabaseUrls:
+def resolve(settings: Settings | None = None) -> DatabaseUrls:
     """The URLs in use; starts the embedded server when it is the one configured."""
     settings = settings or get_settings()
     if settings.database_url:
         warehouse = settings.database_url.replace("postgresql+psycopg://", "postgresql://", 1)
     else:
-        server = embedded_pg.start(settings) if start else embedded_pg.running(settings)
-        if server is None:
-            raise embedded_pg.EmbeddedServerError("the embedded PostgreSQL is not running")
-        warehouse = server.url(settings.database_name)
+        warehouse = embedded_pg.start(settings).url(settings.database_name)
     name = database_name(warehouse)
     airflow = _with_database(warehouse, settings.airflow_database_name or f"{name}_airflow")
     return DatabaseUrls(warehouse, airflow, _with_database(warehouse, "postgres"))

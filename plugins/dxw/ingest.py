@@ -14,6 +14,7 @@ from dxw.landing import copy
 from dxw.periods import Period, parse
 from dxw.settings import Settings, get_settings
 from dxw.sources import dms, portal
+from dxw.sources.contract import SourceError
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ def ingest(
     with database.connect(settings, autocommit=True) as conn:
         try:
             records = feed.fetch(settings, base_url, period)
-        except portal.SourceError as exc:
+        except SourceError as exc:
             copy.record_source_failure(conn, feed.dataset, period.id, exc, time.monotonic() - started)
             raise
         result = copy.land(

@@ -192,8 +192,21 @@ def validate(
     wanted = [
         e for e in spec["expectations"] if period_id or not e.get("meta", {}).get("dxw_requires_period")
     ]
+    filters = []
+    if period_id and period_column:
+        filters.append((period_column, parse(period_id).id))
+    if batch_id is not None and batch_column:
+        filters.append((batch_column, int(batch_id)))
+    # Composed from the reviewed suite file and parsed ids, never from user text.
+    query = sql.SQL("select * from {} where {}").format(
+        sql.Identifier(schema, table),
+        sql.SQL(" and ").join(
+            sql.SQL("{} = {}").format(sql.Identifier(column), sql.Literal(value)) for column, value in filters
+        ),
+    )
     with psycopg.connect(urls.warehouse) as conn:
         expectations = _resolve_queries(wanted, conn, params)
+        query_text = query.as_string(conn) if filters else None
     # GX takes the URL through a ${VAR} template: it refuses some literal URLs and must not log secrets.
     os.environ[URL_VARIABLE] = urls.sqlalchemy("warehouse", driver="psycopg2")
 
@@ -201,22 +214,7 @@ def validate(
     started = time.monotonic()
     context = _context(settings)
     source = context.data_sources.add_postgres(name="warehouse", connection_string="${" + URL_VARIABLE + "}")
-    filters = []
-    if period_id and period_column:
-        filters.append((period_column, parse(period_id).id))
-    if batch_id is not None and batch_column:
-        filters.append((batch_column, int(batch_id)))
-    if filters:
-        # Composed from the reviewed suite file and parsed ids, never from user text.
-        query = sql.SQL("select * from {} where {}").format(
-            sql.Identifier(schema, table),
-            sql.SQL(" and ").join(
-                sql.SQL("{} = {}").format(sql.Identifier(column), sql.Literal(value))
-                for column, value in filters
-            ),
-        )
-        with psycopg.connect(urls.warehouse) as conn:
-            query_text = query.as_string(conn)
+    if query_text:
         name = "__".join([table, *(str(value) for _, value in filters)])
         asset = source.add_query_asset(name=name, query=query_text)
     else:

@@ -11,8 +11,6 @@ import logging
 import time
 from typing import Any
 
-import requests
-
 from dxw.periods import Period
 from dxw.settings import Settings
 from dxw.sources import http_session as http
@@ -44,21 +42,13 @@ def fetch(settings: Settings, base_url: str, period: Period, page_size: int = 10
     with http.session(settings) as session:
         while page <= pages:
             params = {"period": period.id, "page": page, "size": page_size}
+            document = http.fetch_page(session, settings, DATASET, page, "GET", url, params=params)
             try:
-                response = session.get(url, params=params, timeout=http.timeout(settings))
-            except requests.RequestException as exc:
-                raise SourceError(f"{DATASET}: request for page {page} failed: {exc}") from exc
-            if response.status_code != 200:
-                raise SourceError(
-                    f"{DATASET}: HTTP {response.status_code} for page {page}: {response.text[:300]}"
-                )
-            try:
-                document = response.json()
                 items = document["items"]
                 pages, total = int(document["pageCount"]), int(document["total"])
                 answered_period = document["period"]
-            except (ValueError, KeyError, TypeError) as exc:
-                raise ContractError(f"{DATASET}: page {page} is not a feed answer ({exc!s})") from exc
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ContractError(f"{DATASET}: page {page} is not a feed answer (missing {exc!s})") from exc
             if answered_period != period.id:
                 raise ContractError(f"{DATASET}: asked for {period.id}, the feed answered {answered_period}")
             for index, record in enumerate(items):

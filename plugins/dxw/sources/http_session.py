@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from dxw.settings import Settings
+from dxw.sources.contract import ContractError, SourceError
 
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 
@@ -36,3 +39,25 @@ def session(settings: Settings) -> requests.Session:
 
 def timeout(settings: Settings) -> tuple[float, float]:
     return (settings.http_timeout_connect, settings.http_timeout_read)
+
+
+def fetch_page(
+    session: requests.Session,
+    settings: Settings,
+    source: str,
+    page: int,
+    method: str,
+    url: str,
+    **kwargs: Any,
+) -> Any:
+    """One page of a paged source as parsed JSON; transport, HTTP and JSON failures raise source errors."""
+    try:
+        response = session.request(method, url, timeout=timeout(settings), **kwargs)
+    except requests.RequestException as exc:
+        raise SourceError(f"{source}: request for page {page} failed: {exc}") from exc
+    if response.status_code != 200:
+        raise SourceError(f"{source}: HTTP {response.status_code} for page {page}: {response.text[:300]}")
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise ContractError(f"{source}: page {page} is not JSON ({exc!s}): {response.text[:200]}") from exc

@@ -12,8 +12,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import requests
-
 from dxw.periods import Period
 from dxw.settings import Settings
 from dxw.sources import http_session as http
@@ -74,10 +72,6 @@ ENDPOINTS = (
 )
 
 
-def _check_record(endpoint: Endpoint, record: Any, where: str) -> None:
-    check_record(endpoint.name, endpoint.fields, record, where)
-
-
 def request_body(period: Period, page: int, page_size: int, root_id: str | None) -> dict[str, Any]:
     if period.kind not in ("halfyear", "year"):
         raise SourceError(f"the portal reports per half-year or year, not per {period.kind} ({period})")
@@ -109,28 +103,20 @@ def fetch(
     with http.session(settings) as session:
         while page <= pages:
             body = request_body(period, page, settings.portal_page_size, root_id)
+            document = http.fetch_page(session, settings, endpoint.name, page, "POST", url, json=body)
             try:
-                response = session.post(url, json=body, timeout=http.timeout(settings))
-            except requests.RequestException as exc:
-                raise SourceError(f"{endpoint.name}: request for page {page} failed: {exc}") from exc
-            if response.status_code != 200:
-                raise SourceError(
-                    f"{endpoint.name}: HTTP {response.status_code} for page {page}: {response.text[:300]}"
-                )
-            try:
-                document = response.json()
                 data = document["data"]
                 content = data["content"]
                 pages = int(data["totalPages"])
                 total = int(data["totalElements"])
-            except (ValueError, KeyError, TypeError) as exc:
+            except (KeyError, TypeError, ValueError) as exc:
                 raise ContractError(
-                    f"{endpoint.name}: page {page} is not a portal answer ({exc!s}): {response.text[:200]}"
+                    f"{endpoint.name}: page {page} is not a portal answer (missing {exc!s})"
                 ) from exc
             if not isinstance(content, list):
                 raise ContractError(f"{endpoint.name}: page {page} content is not a list")
             for index, record in enumerate(content):
-                _check_record(endpoint, record, f"page {page} record {index}")
+                check_record(endpoint.name, endpoint.fields, record, f"page {page} record {index}")
                 records.append(record)
             page += 1
     check_unique(endpoint.name, records, "departmentCode")
