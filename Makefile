@@ -17,10 +17,12 @@ export UV_PYTHON := $(PYTHON)
 help:  ## Show the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-# uv is bootstrapped with pip when the machine does not have it.
+# uv is bootstrapped with pip into the interpreter when missing, and run as `python -m uv`:
+# pip puts its script where PATH may not look (pyenv shims are not rehashed).
+UV := $(PYTHON) -m uv
 $(STAMP): pyproject.toml uv.lock
-	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
-	uv sync --frozen --python $(PYTHON)
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
+	$(UV) sync --frozen --python $(PYTHON)
 	@touch $@
 
 $(MANIFEST): $(STAMP) $(DBT_SOURCES)
