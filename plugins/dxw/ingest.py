@@ -7,14 +7,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import Any
+from operator import itemgetter
 
 from dxw import database
 from dxw.landing import copy
 from dxw.periods import Period, parse
 from dxw.settings import Settings, get_settings
 from dxw.sources import dms, portal
-from dxw.sources.contract import SourceError
+from dxw.sources.contract import Delivery, SourceError
 
 log = logging.getLogger(__name__)
 
@@ -24,11 +24,11 @@ class Feed:
     """A source dataset: where its records land and how to fetch them for a period."""
 
     dataset: copy.Dataset
-    fetch: Callable[[Settings, str, Period], list[dict[str, Any]]]
+    fetch: Callable[[Settings, str, Period], Delivery]
 
 
 def portal_dataset(endpoint: portal.Endpoint) -> copy.Dataset:
-    return copy.Dataset(portal.SOURCE, endpoint.dataset, endpoint.fields)
+    return copy.Dataset(portal.SOURCE, endpoint.dataset, endpoint.fields, key=("departmentCode",))
 
 
 def portal_endpoint(name: str) -> portal.Endpoint:
@@ -38,7 +38,7 @@ def portal_endpoint(name: str) -> portal.Endpoint:
     raise ValueError(f"unknown portal endpoint {name!r}: one of {[e.name for e in portal.ENDPOINTS]}")
 
 
-def _portal_fetch(endpoint: portal.Endpoint, settings: Settings, url: str, period: Period) -> list[dict]:
+def _portal_fetch(endpoint: portal.Endpoint, settings: Settings, url: str, period: Period) -> Delivery:
     return portal.fetch(settings, url, endpoint, period)
 
 
@@ -47,7 +47,7 @@ FEEDS: dict[str, Feed] = {
         endpoint.dataset: Feed(portal_dataset(endpoint), partial(_portal_fetch, endpoint))
         for endpoint in portal.ENDPOINTS
     },
-    dms.DATASET: Feed(copy.Dataset(dms.SOURCE, dms.DATASET, dms.FIELDS), dms.fetch),
+    dms.DATASET: Feed(copy.Dataset(dms.SOURCE, dms.DATASET, dms.FIELDS, key=("orgCode",)), dms.fetch),
 }
 
 
@@ -66,16 +66,19 @@ def ingest(
     started = time.monotonic()
     with database.connect(settings, autocommit=True) as conn:
         try:
-            records = feed.fetch(settings, base_url, period)
+            delivery = feed.fetch(settings, base_url, period)
         except SourceError as exc:
             copy.record_source_failure(conn, feed.dataset, period.id, exc, time.monotonic() - started)
             raise
+        # Sources page in an order of their own; in key order the same content has the same checksum.
+        delivery.records.sort(key=itemgetter(*feed.dataset.key))
         result = copy.land(
             conn,
             feed.dataset,
             period.id,
-            records,
+            delivery.records,
             staged=True,
+            documents=delivery.documents,
             details={"url": base_url, "fetch_seconds": round(time.monotonic() - started, 3)},
         )
         if result.status == "staged":

@@ -15,7 +15,7 @@ RECORDS = [
 
 def raw_rows(conn):
     return conn.execute(
-        "select unit_code, total_count, ratio, payload->>'unitCode' from raw.test_counts order by 1"
+        "select unit_code, total_count, ratio, period_id from raw.test_counts order by 1"
     ).fetchall()
 
 
@@ -25,10 +25,10 @@ def ledger(conn):
 
 def test_same_delivery_twice_lands_once(conn, empty_warehouse):
     first = copy.land(conn, DATASET, "2025S1", RECORDS)
-    second = copy.land(conn, DATASET, "2025S1", list(reversed(RECORDS)))
+    second = copy.land(conn, DATASET, "2025S1", list(RECORDS))
     assert (first.status, first.rows) == ("loaded", 2)
     assert (second.status, second.rows) == ("unchanged", 0)
-    assert raw_rows(conn) == [("024", 10, 0.5, "024"), ("026", 7, 1.0, "026")]
+    assert raw_rows(conn) == [("024", 10, 0.5, "2025S1"), ("026", 7, 1.0, "2025S1")]
     assert ledger(conn) == [("loaded", 2), ("unchanged", 0)]
 
 
@@ -51,3 +51,59 @@ def test_failed_batch_leaves_no_rows_and_is_recorded(conn, empty_warehouse):
     ).fetchone()
     assert status == "failed"
     assert "many" in error
+
+
+def test_source_documents_are_kept_verbatim_with_the_batch(conn, empty_warehouse):
+    page = b'{"data": [{"unitCode": "024", "totalCount": 10, "ratio": 0.5}]}'
+    result = copy.land(
+        conn, DATASET, "2025S1", RECORDS[:1], documents=[copy.Document("page 1", "application/json", page)]
+    )
+    kept = conn.execute(
+        "select name, media_type, byte_count, content from raw.source_document where batch_id = %s",
+        (result.batch_id,),
+    ).fetchall()
+    assert kept == [("page 1", "application/json", len(page), page)]
+
+
+def test_values_that_need_quoting_land_exactly(conn, empty_warehouse):
+    awkward = [
+        {"unitCode": 'Sở "Nội vụ", tầng 2\nphòng 3', "totalCount": 1, "ratio": 1e-05},
+        {"unitCode": "\\.", "totalCount": -2, "ratio": 12.5},
+        {"unitCode": None, "totalCount": None, "ratio": None},
+    ]
+    first = copy.land(conn, DATASET, "2025S1", awkward)
+    again = copy.land(conn, DATASET, "2025S1", list(awkward))
+    assert (first.rows, again.status) == (3, "unchanged")
+    assert conn.execute(
+        "select unit_code, total_count, ratio from raw.test_counts order by 2"
+    ).fetchall() == [
+        ("\\.", -2, 12.5),
+        ('Sở "Nội vụ", tầng 2\nphòng 3', 1, 1e-05),
+        (None, None, None),
+    ]
+
+
+def test_large_batches_stream_in_chunks_and_land_whole(conn, empty_warehouse):
+    many = [
+        {"unitCode": f"{i:05d}", "totalCount": i, "ratio": i / 7} for i in range(copy.CHUNK_ROWS * 2 + 17)
+    ]
+    result = copy.land(conn, DATASET, "2025S1", many)
+    assert result.rows == len(many)
+    assert conn.execute("select count(*), sum(total_count) from raw.test_counts").fetchone() == (
+        len(many),
+        sum(range(len(many))),
+    )
+    assert copy.land(conn, DATASET, "2025S1", list(many)).status == "unchanged"
+    # The checksum follows delivery order (feeds sort by key first): reordered rows land again.
+    assert copy.land(conn, DATASET, "2025S1", many[1:] + many[:1]).status == "loaded"
+
+
+def test_old_raw_tables_with_a_payload_column_are_migrated(conn, empty_warehouse):
+    copy.ensure_tables(conn, [])
+    conn.execute(
+        "create table raw.test_counts (batch_id bigint not null, record_no integer not null, "
+        "period_id text not null, unit_code text, total_count bigint, ratio double precision, "
+        "payload jsonb not null, primary key (batch_id, record_no))"
+    )
+    assert copy.land(conn, DATASET, "2025S1", RECORDS).rows == 2
+    assert raw_rows(conn) == [("024", 10, 0.5, "2025S1"), ("026", 7, 1.0, "2025S1")]

@@ -1,5 +1,6 @@
 """The portal connector against the simulator over real HTTP, with the simulator's faults."""
 
+import json
 from dataclasses import replace
 
 import pytest
@@ -27,10 +28,15 @@ def sim(simulator):
 
 
 def test_fetches_every_agency_across_pages(settings, sim):
-    records = portal.fetch(settings, sim.url, PROGRESS, parse("2025S1"))
+    delivery = portal.fetch(settings, sim.url, PROGRESS, parse("2025S1"))
+    records = delivery.records
     assert len(records) == len(portal_data.portal_units()) == 226
     assert len({r["departmentCode"] for r in records}) == 226
     assert all(r["totalOnTime"] + r["totalOverdue"] == r["totalCompleted"] for r in records)
+    # Every page is kept verbatim: its records are exactly the records delivered.
+    assert len(delivery.documents) == 5
+    assert [r for d in delivery.documents for r in json.loads(d.content)["data"]["content"]] == records
+    assert {d.media_type for d in delivery.documents} == {"application/json"}
 
 
 def test_answers_are_deterministic(settings, sim):
@@ -45,7 +51,7 @@ def test_year_is_the_sum_of_its_halves(settings, sim):
     def totals(period_id):
         return {
             r["departmentCode"]: r["totalReceived"]
-            for r in portal.fetch(settings, sim.url, PROGRESS, parse(period_id))
+            for r in portal.fetch(settings, sim.url, PROGRESS, parse(period_id)).records
         }
 
     year, h1, h2 = totals("2024"), totals("2024S1"), totals("2024S2")
@@ -55,7 +61,7 @@ def test_year_is_the_sum_of_its_halves(settings, sim):
 @pytest.mark.parametrize("fault", ["500", "429", "timeout"])
 def test_transient_faults_are_retried(settings, sim, fault):
     sim.inject(fault, times=2)
-    records = portal.fetch(settings, sim.url, PROGRESS, parse("2025S1"))
+    records = portal.fetch(settings, sim.url, PROGRESS, parse("2025S1")).records
     assert len(records) == 226
     assert sim.faults_served == [fault, fault]
 

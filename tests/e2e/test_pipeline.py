@@ -109,7 +109,7 @@ def test_failing_expectation_blocks_publishing(published, conn, simulator):
     before = published_state(conn)
     # The portal sends a commune whose fully-online services exceed its online services.
     endpoint = portal_endpoint("provide-online-tree")
-    records = portal.fetch(get_settings(), simulator.url, endpoint, parse("2025S1"))
+    records = portal.fetch(get_settings(), simulator.url, endpoint, parse("2025S1")).records
     bad = next(r for r in records if r["departmentCode"] == "H02.026.00715")
     bad["fullCount"] = bad["onlineServiceTotal"] + 40
     copy.land(conn, portal_dataset(endpoint), "2025S1", records)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
+
+from dxw.landing.copy import Document
 
 
 class SourceError(RuntimeError):
@@ -12,6 +15,14 @@ class SourceError(RuntimeError):
 
 class ContractError(SourceError):
     """The source answered with records whose shape differs from the contract."""
+
+
+@dataclass
+class Delivery:
+    """What a connector fetched: contract-checked records and the documents they came from."""
+
+    records: list[dict[str, Any]] = field(default_factory=list)
+    documents: list[Document] = field(default_factory=list)
 
 
 def check_record(source: str, fields: Mapping[str, type], record: Any, where: str) -> None:

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
 
 from dxw.periods import Period
 from dxw.settings import Settings
 from dxw.sources import http_session as http
-from dxw.sources.contract import ContractError, SourceError, check_record, check_unique
+from dxw.sources.contract import ContractError, Delivery, SourceError, check_record, check_unique
 
 log = logging.getLogger(__name__)
 
@@ -31,18 +30,20 @@ FIELDS: dict[str, type] = {
 }
 
 
-def fetch(settings: Settings, base_url: str, period: Period, page_size: int = 100) -> list[dict[str, Any]]:
+def fetch(settings: Settings, base_url: str, period: Period, page_size: int = 100) -> Delivery:
     """Every unit's work-dossier statistics for a half-year, all pages, contract-checked."""
     if period.kind != "halfyear":
         raise SourceError(f"the document-management feed reports per half-year, not per {period.kind}")
     url = base_url.rstrip("/") + PATH
-    records: list[dict[str, Any]] = []
+    delivery = Delivery()
+    records = delivery.records
     page, pages, total = 1, 1, 0
     started = time.monotonic()
     with http.session(settings) as session:
         while page <= pages:
             params = {"period": period.id, "page": page, "size": page_size}
-            document = http.fetch_page(session, settings, DATASET, page, "GET", url, params=params)
+            document, raw = http.fetch_page(session, settings, DATASET, page, "GET", url, params=params)
+            delivery.documents.append(raw)
             try:
                 items = document["items"]
                 pages, total = int(document["pageCount"]), int(document["total"])
@@ -66,4 +67,4 @@ def fetch(settings: Settings, base_url: str, period: Period, page_size: int = 10
         pages,
         time.monotonic() - started,
     )
-    return records
+    return delivery

@@ -8,6 +8,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from dxw.landing.copy import Document
 from dxw.settings import Settings
 from dxw.sources.contract import ContractError, SourceError
 
@@ -49,8 +50,8 @@ def fetch_page(
     method: str,
     url: str,
     **kwargs: Any,
-) -> Any:
-    """One page of a paged source as parsed JSON; transport, HTTP and JSON failures raise source errors."""
+) -> tuple[Any, Document]:
+    """One page of a paged source, parsed and verbatim; transport, HTTP and JSON failures raise."""
     try:
         response = session.request(method, url, timeout=timeout(settings), **kwargs)
     except requests.RequestException as exc:
@@ -58,6 +59,8 @@ def fetch_page(
     if response.status_code != 200:
         raise SourceError(f"{source}: HTTP {response.status_code} for page {page}: {response.text[:300]}")
     try:
-        return response.json()
+        parsed = response.json()
     except ValueError as exc:
         raise ContractError(f"{source}: page {page} is not JSON ({exc!s}): {response.text[:200]}") from exc
+    media_type = response.headers.get("Content-Type", "application/json").split(";")[0]
+    return parsed, Document(f"{method} {response.url} page {page}", media_type, response.content)

@@ -15,7 +15,7 @@ from typing import Any
 from dxw.periods import Period
 from dxw.settings import Settings
 from dxw.sources import http_session as http
-from dxw.sources.contract import ContractError, SourceError, check_record, check_unique
+from dxw.sources.contract import ContractError, Delivery, SourceError, check_record, check_unique
 
 log = logging.getLogger(__name__)
 
@@ -94,16 +94,18 @@ def fetch(
     endpoint: Endpoint,
     period: Period,
     root_id: str | None = None,
-) -> list[dict[str, Any]]:
+) -> Delivery:
     """Every record of ``endpoint`` for ``period``, all pages, contract-checked."""
     url = base_url.rstrip("/") + PATH + endpoint.name
-    records: list[dict[str, Any]] = []
+    delivery = Delivery()
+    records = delivery.records
     page, pages = 1, 1
     started = time.monotonic()
     with http.session(settings) as session:
         while page <= pages:
             body = request_body(period, page, settings.portal_page_size, root_id)
-            document = http.fetch_page(session, settings, endpoint.name, page, "POST", url, json=body)
+            document, raw = http.fetch_page(session, settings, endpoint.name, page, "POST", url, json=body)
+            delivery.documents.append(raw)
             try:
                 data = document["data"]
                 content = data["content"]
@@ -130,4 +132,4 @@ def fetch(
         pages,
         time.monotonic() - started,
     )
-    return records
+    return delivery
