@@ -12,7 +12,8 @@ MANIFEST := dbt_project/target/manifest.json
 DBT_SOURCES := $(shell find dbt_project -path dbt_project/target -prune -o -type f \( -name '*.sql' -o -name '*.yml' -o -name '*.csv' \) -print)
 export UV_PYTHON := $(PYTHON)
 
-.PHONY: help install demo test lint format manifest clean db-stop
+CHROMIUM ?= /usr/bin/chromium
+.PHONY: help install demo test lint format manifest clean db-stop chromium
 
 help:  ## Show the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -43,8 +44,18 @@ format: install  ## Format Python and fix SQL style
 	$(BIN)/ruff check --fix .
 	$(BIN)/sqlfluff fix dbt_project/models dbt_project/tests
 
+chromium:  ## Install Debian's chromium when missing (the tests render the HTML report headless)
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  command -v apt-get >/dev/null || { echo "make chromium: $(CHROMIUM) is missing and there is no apt-get: install Chromium so that $(CHROMIUM) exists" >&2; exit 1; }; \
+	  sudo=$$([ "$$(id -u)" -eq 0 ] || echo "sudo -n"); \
+	  echo "Installing Debian's chromium with apt-get (headless rendering of the report in the tests) ..."; \
+	  { $$sudo apt-get update -q && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; } >/dev/null \
+	    || { echo "make chromium: apt-get could not install chromium (run as root, or install Chromium at $(CHROMIUM))" >&2; exit 1; }; \
+	fi; \
+	[ -x $(CHROMIUM) ] || { echo "make chromium: $(CHROMIUM) is still missing after apt-get install chromium" >&2; exit 1; }
+
 # pytest exits 5 when it collected no test: that is a failure here, not a pass.
-test: lint  ## The whole test suite (lint, unit, integration, end-to-end) against real PostgreSQL
+test: lint chromium  ## The whole test suite (lint, unit, integration, end-to-end) against real PostgreSQL
 	$(BIN)/pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 

@@ -8,6 +8,7 @@ demo's data. Airflow is configured here, before any test module imports it.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 
 import psycopg
@@ -22,6 +23,8 @@ if _configured.database_url:
     os.environ["DXW_DATABASE_URL"] = database._with_database(_configured.database_url, f"{_name}_test")
 else:
     os.environ["DXW_DATABASE_NAME"] = f"{_configured.database_name}_test"
+# Uploads dropped by tests (and by the demo they run) go to a folder of their own.
+os.environ["DXW_UPLOAD_DIR"] = tempfile.mkdtemp(prefix="dxw-test-uploads-")
 get_settings.cache_clear()
 URLS = airflow_env.apply()
 

@@ -77,9 +77,10 @@ def test_warehouse_settings_agree(compose):
     )  # fmt: skip
 
 
-def test_portal_url_points_at_the_simulator_service(compose):
+@pytest.mark.parametrize("variable", ["DXW_PORTAL_URL", "DXW_DMS_URL", "DXW_REPORTING_URL"])
+def test_source_urls_point_at_the_simulator_service(compose, variable):
     env = _env(compose, "airflow-worker")
-    portal = urlsplit(env["DXW_PORTAL_URL"])
+    portal = urlsplit(env[variable])
     simulator = compose["services"]["simulator"]
     assert portal.hostname == "simulator"
     entry = simulator["entrypoint"]

@@ -16,6 +16,8 @@ PORTAL_DATASETS = {
 }
 PORTAL_ASSETS = {endpoint: raw_asset(dataset) for endpoint, dataset in PORTAL_DATASETS.items()}
 DMS_ASSET = raw_asset("dms_work_dossiers")
-RAW_ASSETS = [*PORTAL_ASSETS.values(), DMS_ASSET]
+REPORTING_ASSET = raw_asset("dhis2_data_values")
+UPLOADS_ASSET = raw_asset("unit_upload_observations")
+RAW_ASSETS = [*PORTAL_ASSETS.values(), DMS_ASSET, REPORTING_ASSET, UPLOADS_ASSET]
 CORE = Asset(name="core", uri="dxw://warehouse/core", group="warehouse")
 PUBLISHED_MARTS = Asset(name="marts", uri="dxw://warehouse/marts", group="marts")

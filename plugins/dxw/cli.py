@@ -20,6 +20,7 @@ log = logging.getLogger("dxw")
 INGEST_DAGS = {
     "ingest_public_service_portal": "portal_url",
     "ingest_document_management": "dms_url",
+    "ingest_reporting_system": "reporting_url",
 }
 DEMO_FIRST, DEMO_LAST, DEMO_SHOW = "2022S1", "2025S2", "2025S1"
 
@@ -84,7 +85,7 @@ def cmd_simulator_serve(args: argparse.Namespace) -> int:
     settings = get_settings()
     port = args.port if args.port is not None else (settings.simulator_port or 8765)
     _say(f"source simulator on http://{args.host or settings.simulator_host}:{port} (Ctrl-C stops it)")
-    serve_forever(args.host or settings.simulator_host, port)
+    serve_forever(args.host or settings.simulator_host, port, tuple(args.fault))
     return 0
 
 
@@ -170,6 +171,8 @@ def _pipeline(first: str, last: str, publish: list[str]) -> list[tuple[str, dict
     return [
         ("ingest_public_service_portal", {"periods": periods}),
         ("ingest_document_management", {"periods": periods}),
+        ("ingest_reporting_system", {"periods": periods}),
+        ("ingest_unit_uploads", {}),
         ("transform_warehouse", {}),
         *(("semiannual_marts", {"period": period}) for period in publish),
     ]
@@ -177,13 +180,25 @@ def _pipeline(first: str, last: str, publish: list[str]) -> list[tuple[str, dict
 
 def cmd_demo(args: argparse.Namespace) -> int:
     started = time.monotonic()
-    _say(f"dxw demo: Hà Giang public-service indicators, {args.first}..{args.last}")
+    _say(f"dxw demo: Hà Giang digital-transformation indicators, {args.first}..{args.last}")
+    from dxw import upload_folder
+    from dxw.simulator.upload_data import drop_uploads
+
+    inbox = upload_folder.folders()["inbox"]
+    dropped = drop_uploads(inbox, args.show)
+    _say(f"  uploads: {len(dropped)} district forms for {args.show} dropped in {inbox}")
     _run_dags(_pipeline(args.first, args.last, [args.show]), quiet=not args.verbose)
     from dxw import report
 
     for table in (report.attainment_table, report.scorecard_table, report.award_table):
         _say()
         _say(table(args.show))
+    from dxw.reports import write_report
+
+    files = write_report(args.show, get_settings().home / "reports")
+    _say()
+    _say(f"Semi-annual report {args.show} (Vietnamese, with charts): {files.html}")
+    _say(f"                             and as a workbook: {files.xlsx}")
     _say()
     _say(f"Done in {time.monotonic() - started:.0f} s. Where to look next:")
     for line in report.next_steps():
@@ -199,6 +214,72 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     _say(f"dxw backfill: {periods[0]}..{periods[-1]} ({len(periods)} half-years)")
     _run_dags(_pipeline(args.first, args.last, periods), quiet=not args.verbose)
     _say(f"Backfilled and published {len(periods)} half-years in {time.monotonic() - started:.0f} s.")
+    return 0
+
+
+# --- ingest and upload -----------------------------------------------------------------------
+def cmd_ingest_dhis2(args: argparse.Namespace) -> int:
+    import json
+
+    from dxw import imports
+
+    summary = imports.import_dhis2_file(Path(args.file), id_scheme=args.id_scheme, period_id=args.period)
+    _say(json.dumps(summary.as_dict(), ensure_ascii=False, indent=2) if args.json else summary.text())
+    return 1 if summary.status == "ERROR" else 0
+
+
+def cmd_ingest_upload(args: argparse.Namespace) -> int:
+    from dxw import imports
+
+    report_dir = Path(args.report_dir) if args.report_dir else Path(args.file).resolve().parent
+    outcome = imports.import_upload(
+        Path(args.file), unit_code=args.unit, period_id=args.period, report_dir=report_dir
+    )
+    _say(
+        f"{outcome.file_name}: {outcome.status} (unit {outcome.unit_code or '?'}, {outcome.period_id or '?'})"
+    )
+    _say(f"  accepted rows: {outcome.accepted}, rejected rows: {outcome.rejected}")
+    if outcome.batch_id is not None:
+        _say(f"  batch {outcome.batch_id}: {outcome.load_status}")
+    for code, count in sorted(outcome.reasons.items()):
+        _say(f"    {count} x {code}")
+    _say(f"  {outcome.summary_vi}")
+    if outcome.report:
+        _say(f"  rejection report for the unit: {outcome.report}")
+    return 1 if outcome.status == "rejected" else 0
+
+
+def cmd_upload_template(args: argparse.Namespace) -> int:
+    from dxw import uploads
+    from dxw.periods import parse
+
+    period = parse(args.period)
+    out = Path(args.out) if args.out else Path(f"bieu-mau-{args.unit}-{period.id}.xlsx")
+    path = uploads.write_template(out, uploads.load_catalogue(), args.unit, period.id)
+    _say(f"wrote {path}")
+    return 0
+
+
+def cmd_upload_inbox(args: argparse.Namespace) -> int:
+    from dxw import upload_folder
+
+    for name, path in upload_folder.folders().items():
+        _say(f"{name:8} {path}")
+    waiting = upload_folder.pending()
+    _say(f"{len(waiting)} file(s) waiting" + (": " + ", ".join(waiting) if waiting else ""))
+    return 0
+
+
+# --- report -------------------------------------------------------------------------------------
+def cmd_report(args: argparse.Namespace) -> int:
+    from dxw.reports import write_report
+
+    settings = get_settings()
+    started = time.monotonic()
+    files = write_report(args.period, Path(args.out) if args.out else settings.home / "reports", settings)
+    _say(f"Semi-annual report {args.period} written in {time.monotonic() - started:.1f} s:")
+    _say(f"  {files.html}")
+    _say(f"  {files.xlsx}")
     return 0
 
 
@@ -295,6 +376,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--host", default=None, help="address to bind (default DXW_SIMULATOR_HOST or 127.0.0.1)"
     )
     serve.add_argument("--port", type=int, default=None, help="port (default DXW_SIMULATOR_PORT or 8765)")
+    serve.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        help="queue a fault for the next requests, e.g. 429:2, 500, timeout, rename:fullCount (repeatable)",
+    )
 
     run = add("run", cmd_run, "Run one DAG to completion through Airflow (dag.test).")
     run.add_argument("dag_id", help="e.g. ingest_public_service_portal, transform_warehouse")
@@ -302,10 +389,57 @@ def build_parser() -> argparse.ArgumentParser:
 
     add("status", cmd_status, "Latest batches per source, quality gates, what is published and when.")
 
+    report = add("report", cmd_report, "Write a published half-year's semi-annual report (HTML and Excel).")
+    report.add_argument("--period", required=True, help="half-year, e.g. 2025S1")
+    report.add_argument("--out", help="output folder (default .dxw/reports/ under DXW_HOME)")
+
     period = add("period", cmd_period, "Show the periods a date falls in, with their windows.")
     period.add_argument("date", help="ISO date, e.g. 2025-06-14")
 
     add("manifest", cmd_manifest, "Parse the dbt project into target/manifest.json (used by the DAGs).")
+
+    ingest = commands.add_parser(
+        "ingest", help="Load a file by hand.", description="Load a file by hand, as the DAGs would."
+    )
+    ingest_commands = ingest.add_subparsers(dest="ingest_command", required=True, metavar="KIND")
+    dhis2 = add(
+        "dhis2",
+        cmd_ingest_dhis2,
+        "Import a DHIS2 dataValueSets file (.json or .csv) and print the import summary.",
+        ingest_commands,
+    )
+    dhis2.add_argument("file", help="the data value set file")
+    dhis2.add_argument(
+        "--id-scheme",
+        choices=["uid", "code"],
+        default="uid",
+        help="how the file names data elements and org units (default uid)",
+    )
+    dhis2.add_argument("--period", help="refuse values of any other half-year, e.g. 2025S1")
+    dhis2.add_argument("--json", action="store_true", help="print the summary as DHIS2's JSON")
+    upload = add(
+        "upload",
+        cmd_ingest_upload,
+        "Validate and load one unit's spreadsheet; write its rejection report (Vietnamese).",
+        ingest_commands,
+    )
+    upload.add_argument("file", help="the .xlsx or .csv file")
+    upload.add_argument("--unit", help="the submitting unit (default: the form's 'Đơn vị')")
+    upload.add_argument("--period", help="the half-year (default: the form's 'Kỳ báo cáo')")
+    upload.add_argument("--report-dir", help="where to write the rejection report (default: beside the file)")
+
+    uploads = commands.add_parser("upload", help="Unit upload forms.", description="Unit upload forms.")
+    upload_commands = uploads.add_subparsers(dest="upload_command", required=True, metavar="ACTION")
+    template = add(
+        "template",
+        cmd_upload_template,
+        "Write the xlsx form (Vietnamese) a unit fills in for a half-year.",
+        upload_commands,
+    )
+    template.add_argument("--unit", required=True, help="unit code, e.g. 024 or 02.SNV")
+    template.add_argument("--period", required=True, help="half-year, e.g. 2025S1")
+    template.add_argument("--out", help="output file (default bieu-mau-<unit>-<period>.xlsx)")
+    add("inbox", cmd_upload_inbox, "Show the upload landing folders and the files waiting.", upload_commands)
 
     units = commands.add_parser("units", help="Reporting units.", description="Reporting units.")
     unit_commands = units.add_subparsers(dest="units_command", required=True, metavar="ACTION")

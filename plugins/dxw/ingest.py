@@ -9,11 +9,13 @@ from dataclasses import dataclass, replace
 from functools import partial
 from operator import itemgetter
 
+import psycopg
+
 from dxw import database
 from dxw.landing import copy
 from dxw.periods import Period, parse
 from dxw.settings import Settings, get_settings
-from dxw.sources import dms, portal
+from dxw.sources import dhis2, dms, portal
 from dxw.sources.contract import Delivery, SourceError
 
 log = logging.getLogger(__name__)
@@ -42,12 +44,34 @@ def _portal_fetch(endpoint: portal.Endpoint, settings: Settings, url: str, perio
     return portal.fetch(settings, url, endpoint, period)
 
 
+DHIS2_DATASET = copy.Dataset(dhis2.SOURCE, dhis2.DATASET, dhis2.FIELDS, key=dhis2.KEY)
+# Unit uploads are files, not a feed: dxw.imports lands their accepted rows here.
+UPLOAD_DATASET = copy.Dataset(
+    "unit_upload",
+    "unit_upload_observations",
+    {
+        "submittedBy": str,
+        "unitCode": str,
+        "unitValidFrom": str,
+        "indicatorCode": str,
+        "numerator": float,
+        "denominator": float,
+        "value": float,
+        "comment": str,
+        "sheet": str,
+        "rowNo": int,
+        "fileName": str,
+    },
+    key=("unitCode", "indicatorCode"),
+)
+
 FEEDS: dict[str, Feed] = {
     **{
         endpoint.dataset: Feed(portal_dataset(endpoint), partial(_portal_fetch, endpoint))
         for endpoint in portal.ENDPOINTS
     },
     dms.DATASET: Feed(copy.Dataset(dms.SOURCE, dms.DATASET, dms.FIELDS, key=("orgCode",)), dms.fetch),
+    dhis2.DATASET: Feed(DHIS2_DATASET, dhis2.fetch),
 }
 
 
@@ -82,15 +106,15 @@ def ingest(
             details={"url": base_url, "fetch_seconds": round(time.monotonic() - started, 3)},
         )
         if result.status == "staged":
-            _audit_batch(conn, feed.dataset, result, settings)
+            audit_batch(conn, feed.dataset, result, settings)
             result = replace(result, status="loaded")
         return result
 
 
 def ensure_raw_tables(settings: Settings | None = None) -> None:
-    """Create every feed's raw table, so staging can be built before a source first delivers."""
+    """Create every raw table (feeds and uploads), so staging can be built before a source delivers."""
     with database.connect(settings, autocommit=True) as conn:
-        copy.ensure_tables(conn, [feed.dataset for feed in FEEDS.values()])
+        copy.ensure_tables(conn, [*(feed.dataset for feed in FEEDS.values()), UPLOAD_DATASET])
 
 
 def ingest_portal(
@@ -100,7 +124,9 @@ def ingest_portal(
     return ingest(portal_endpoint(endpoint_name).dataset, period_id, base_url, settings)
 
 
-def _audit_batch(conn, dataset: copy.Dataset, result: copy.LoadResult, settings: Settings) -> None:
+def audit_batch(
+    conn: psycopg.Connection, dataset: copy.Dataset, result: copy.LoadResult, settings: Settings
+) -> None:
     """Run the dataset's raw gate on the staged batch; promote it or reject it (and raise)."""
     from dxw import quality
 

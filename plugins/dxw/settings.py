@@ -38,6 +38,7 @@ class Settings:
     simulator_port: int
     portal_url: str | None
     dms_url: str | None
+    reporting_url: str | None
     bi_password: str | None
     loader_password: str | None
     http_timeout_connect: float
@@ -54,6 +55,9 @@ class Settings:
     smtp_from: str = "dxw@localhost"
     alert_timeout: float = 10.0
     publish_deadline_days: int = 15
+    # Unit uploads (dxw.imports): the landing folder the upload DAG watches, and the size limit.
+    upload_dir: Path | None = None
+    upload_max_bytes: int = 10 * 1024 * 1024
 
     @property
     def dbt_project_dir(self) -> Path:
@@ -88,6 +92,11 @@ class Settings:
         return self.home / "gx"
 
     @property
+    def uploads_dir(self) -> Path:
+        """``inbox/`` (files to load), ``archive/`` (loaded), ``outbox/`` (reports for the units)."""
+        return self.upload_dir or self.home / "uploads"
+
+    @property
     def uses_embedded_database(self) -> bool:
         return self.database_url is None
 
@@ -107,6 +116,7 @@ def get_settings() -> Settings:
         simulator_port=int(_env("DXW_SIMULATOR_PORT", "0")),
         portal_url=os.environ.get("DXW_PORTAL_URL", "").strip() or None,
         dms_url=os.environ.get("DXW_DMS_URL", "").strip() or None,
+        reporting_url=os.environ.get("DXW_REPORTING_URL", "").strip() or None,
         bi_password=os.environ.get("DXW_BI_PASSWORD", "").strip() or None,
         loader_password=os.environ.get("DXW_LOADER_PASSWORD", "").strip() or None,
         http_timeout_connect=float(_env("DXW_HTTP_TIMEOUT_CONNECT", "5")),
@@ -122,4 +132,6 @@ def get_settings() -> Settings:
         smtp_from=_env("DXW_SMTP_FROM", "dxw@localhost"),
         alert_timeout=float(_env("DXW_ALERT_TIMEOUT", "10")),
         publish_deadline_days=int(_env("DXW_PUBLISH_DEADLINE_DAYS", "15")),
+        upload_dir=Path(os.environ["DXW_UPLOAD_DIR"]).resolve() if os.environ.get("DXW_UPLOAD_DIR") else None,
+        upload_max_bytes=int(_env("DXW_UPLOAD_MAX_BYTES", str(10 * 1024 * 1024))),
     )

@@ -18,6 +18,7 @@ code *and* its validity interval, and the seeds carry both.
 from __future__ import annotations
 
 import csv
+import hashlib
 import importlib.util
 import json
 import sqlite3
@@ -29,6 +30,8 @@ from typing import Any
 PROVINCE_CODE = "02"
 PORTAL_SOURCE = "public_service_portal"
 DMS_SOURCE = "document_management"
+REPORTING_SOURCE = "reporting_system"
+UPLOAD_SOURCE = "unit_upload"
 _BODIES_FILE = Path(__file__).with_name("data") / "provincial_bodies.csv"
 
 # Tuyên Quang's code in the 2025 list; Hà Giang was merged into it on 1 July 2025.
@@ -52,6 +55,13 @@ class Unit:
     def dms_code(self) -> str:
         """The unit's identifier in the document-management system (``HGG-024``, ``HGG-02.SNV``)."""
         return f"HGG-{self.code}"
+
+    def dhis2_uid(self, valid_from: str) -> str:
+        """The unit's org-unit UID in the reporting system (DHIS2 style: a letter and 10 alphanumerics).
+
+        A UID names one version of a unit, so it is derived from the code and the version's start.
+        """
+        return dhis2_uid(f"ou:{self.code}@{valid_from}")
 
     @property
     def portal_code(self) -> str:
@@ -258,12 +268,28 @@ SEED_VALID_FROM = "2004-01-01"
 SEED_VALID_TO = "2025-06-30"
 
 
+_UID_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+
+def dhis2_uid(name: str) -> str:
+    """A stable DHIS2-style UID for ``name``: 11 characters, the first a letter."""
+    number = int.from_bytes(hashlib.sha256(name.encode()).digest()[:16], "big")
+    chars = [_UID_ALPHABET[number % 52]]
+    number //= 52
+    for _ in range(10):
+        chars.append(_UID_ALPHABET[number % 62])
+        number //= 62
+    return "".join(chars)
+
+
 def seed_rows() -> tuple[list[dict[str, str]], list[dict[str, str]]]:
     """Rows of the dbt seeds ``units.csv`` and ``unit_crosswalk.csv``.
 
     ``units.csv`` holds both generations: legacy units valid until 30 June 2025, then the current
     ones valid from 1 July 2025 (open-ended). Codes repeat across generations, so its key is
-    (code, valid_from). The crosswalk only covers legacy units, whose portal codes are known.
+    (code, valid_from). The crosswalk maps the portal and document-management codes of legacy
+    units (the only ones known), and reporting-system UIDs and upload ids (``code@valid_from``)
+    of both generations.
     """
     generations = (
         (legacy_units(), SEED_VALID_FROM, SEED_VALID_TO),
@@ -283,25 +309,48 @@ def seed_rows() -> tuple[list[dict[str, str]], list[dict[str, str]]]:
         for u in generation
     ]
     # Codes repeat across generations: the crosswalk names the unit version it means.
-    crosswalk = [
-        {
-            "source": PORTAL_SOURCE,
-            "source_unit_id": u.portal_code,
-            "unit_code": u.code,
-            "unit_valid_from": SEED_VALID_FROM,
-        }
-        for u in legacy_units()
-        if u.serves_public
-    ] + [
-        {
-            "source": DMS_SOURCE,
-            "source_unit_id": u.dms_code,
-            "unit_code": u.code,
-            "unit_valid_from": SEED_VALID_FROM,
-        }
-        for u in legacy_units()
-        if u.level != "province"
-    ]
+    crosswalk = (
+        [
+            {
+                "source": PORTAL_SOURCE,
+                "source_unit_id": u.portal_code,
+                "unit_code": u.code,
+                "unit_valid_from": SEED_VALID_FROM,
+            }
+            for u in legacy_units()
+            if u.serves_public
+        ]
+        + [
+            {
+                "source": REPORTING_SOURCE,
+                "source_unit_id": u.dhis2_uid(valid_from),
+                "unit_code": u.code,
+                "unit_valid_from": valid_from,
+            }
+            for generation, valid_from, _ in generations
+            for u in generation
+        ]
+        + [
+            {
+                "source": UPLOAD_SOURCE,
+                "source_unit_id": f"{u.code}@{valid_from}",
+                "unit_code": u.code,
+                "unit_valid_from": valid_from,
+            }
+            for generation, valid_from, _ in generations
+            for u in generation
+        ]
+        + [
+            {
+                "source": DMS_SOURCE,
+                "source_unit_id": u.dms_code,
+                "unit_code": u.code,
+                "unit_valid_from": SEED_VALID_FROM,
+            }
+            for u in legacy_units()
+            if u.level != "province"
+        ]
+    )
     return units, crosswalk
 
 

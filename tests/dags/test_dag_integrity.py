@@ -14,6 +14,8 @@ from tests.conftest import DAG_PARSE_REPORT
 EXPECTED_DAGS = {
     "ingest_public_service_portal",
     "ingest_document_management",
+    "ingest_reporting_system",
+    "ingest_unit_uploads",
     "transform_warehouse",
     "semiannual_marts",
 }

@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from dxw import dbt
-from dxw.ingest import FEEDS, ingest
+from dxw.ingest import FEEDS, ensure_raw_tables, ingest
 from dxw.settings import get_settings
 
 pytestmark = pytest.mark.integration
@@ -19,6 +19,7 @@ def built(simulator):
     for period in ("2024S2", "2025S1"):
         for dataset in FEEDS:
             ingest(dataset, period, simulator.url)
+    ensure_raw_tables()  # as transform_warehouse does: uploads may not have arrived yet
     assert dbt.run(["build"], URLS.warehouse, get_settings(), check=False) == 0
 
 
@@ -29,9 +30,11 @@ def test_every_unit_and_its_ancestors_has_a_row(built, conn):
     ).fetchall()
     assert counts == [
         # Before 2025: 226 portal agencies + province 02; 193 communes + 11 districts + 02;
-        # 30 provincial bodies + 02; 11 districts + 02.
+        # 30 provincial bodies + 02 (document management and the reporting system); 11 districts + 02.
         ("before_2025", "COMM_WORK_DOSSIERS_ONLINE", 205),
         ("before_2025", "COMM_WORK_DOSSIERS_SIGNED", 205),
+        ("before_2025", "DEPT_REPORTS_CONNECTED", 31),
+        ("before_2025", "DEPT_SYSTEMS_CONNECTED", 31),
         ("before_2025", "DEPT_WORK_DOSSIERS_ONLINE", 31),
         ("before_2025", "DIST_WORK_DOSSIERS_SIGNED", 12),
         ("before_2025", "PS_FULL_ONLINE", 227),
@@ -39,6 +42,8 @@ def test_every_unit_and_its_ancestors_has_a_row(built, conn):
         # Under the 2025 structure: the 73 communes that succeeded Hà Giang's + province 08.
         ("from_2025", "COMM_WORK_DOSSIERS_ONLINE", 74),
         ("from_2025", "COMM_WORK_DOSSIERS_SIGNED", 74),
+        ("from_2025", "DEPT_REPORTS_CONNECTED", 1),
+        ("from_2025", "DEPT_SYSTEMS_CONNECTED", 1),
         ("from_2025", "DEPT_WORK_DOSSIERS_ONLINE", 1),
         ("from_2025", "DIST_WORK_DOSSIERS_SIGNED", 1),
         ("from_2025", "PS_FULL_ONLINE", 74),
@@ -55,8 +60,9 @@ def test_old_and_new_province_show_the_same_totals(built, conn):
     for indicator, unit, numerator, denominator in rows:
         by_indicator.setdefault(indicator, {})[unit] = (numerator, denominator)
     assert set(by_indicator) == {
-        "COMM_WORK_DOSSIERS_ONLINE", "COMM_WORK_DOSSIERS_SIGNED", "DEPT_WORK_DOSSIERS_ONLINE",
-        "DIST_WORK_DOSSIERS_SIGNED", "PS_FULL_ONLINE", "PS_ON_TIME",
+        "COMM_WORK_DOSSIERS_ONLINE", "COMM_WORK_DOSSIERS_SIGNED", "DEPT_REPORTS_CONNECTED",
+        "DEPT_SYSTEMS_CONNECTED", "DEPT_WORK_DOSSIERS_ONLINE", "DIST_WORK_DOSSIERS_SIGNED",
+        "PS_FULL_ONLINE", "PS_ON_TIME",
     }  # fmt: skip
     for indicator, units in by_indicator.items():
         assert units["02"] == units["08"], indicator

@@ -21,6 +21,13 @@ COMMANDS = [
     ["manifest"],
     ["units"],
     ["units", "write-seeds"],
+    ["ingest"],
+    ["ingest", "dhis2"],
+    ["ingest", "upload"],
+    ["upload"],
+    ["upload", "template"],
+    ["upload", "inbox"],
+    ["report"],
 ]
 
 

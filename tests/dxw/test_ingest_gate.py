@@ -1,6 +1,7 @@
 """A landed batch becomes current only after its raw quality gate passes."""
 
 import pytest
+from psycopg import sql
 
 from dxw import quality
 from dxw.ingest import ingest_portal
@@ -40,3 +41,66 @@ def test_impossible_figures_are_rejected_and_the_previous_batch_stays_current(
     # The rejected rows are kept for inspection, and the next clean delivery is unchanged.
     again = ingest_portal("provide-online-tree", "2025S1", simulator.url)
     assert again.status == "unchanged"
+
+
+SOURCES = [
+    ("portal_dvc_progress", 226),
+    ("dms_work_dossiers", 234),
+    ("dhis2_data_values", 120),
+]
+
+
+def raw_count(conn, dataset):
+    query = sql.SQL("select count(*) from {} where period_id = '2025S1'").format(
+        sql.Identifier("raw", dataset)
+    )
+    return conn.execute(query).fetchone()[0]
+
+
+@pytest.mark.parametrize(("dataset", "rows"), SOURCES)
+def test_transient_faults_are_retried_and_the_batch_lands_exactly_once(
+    conn, empty_warehouse, simulator, dataset, rows
+):
+    from dataclasses import replace
+
+    from dxw.ingest import ingest
+    from dxw.settings import get_settings
+
+    settings = replace(get_settings(), http_timeout_read=1.0, http_retries=4)
+    simulator.clear_faults()
+    for fault in ("429", "500", "timeout"):
+        simulator.inject(fault)
+    result = ingest(dataset, "2025S1", simulator.url, settings)
+    assert simulator.faults_served == ["429", "500", "timeout"]
+    assert (result.status, result.rows) == ("loaded", rows)
+    assert raw_count(conn, dataset) == rows
+    simulator.clear_faults()
+
+
+@pytest.mark.parametrize(("dataset", "rows"), SOURCES)
+@pytest.mark.parametrize("fault", ["truncate", "rename:period", "duplicate-page"])
+def test_a_broken_delivery_lands_nothing_and_the_retry_lands_it_once(
+    conn, empty_warehouse, simulator, dataset, rows, fault
+):
+    from dataclasses import replace
+
+    from dxw.ingest import ensure_raw_tables, ingest
+    from dxw.settings import get_settings
+    from dxw.sources.contract import SourceError
+
+    settings = replace(get_settings(), http_timeout_read=1.0, http_retries=1)
+    simulator.clear_faults()
+    field = {"portal_dvc_progress": "totalReceived", "dms_work_dossiers": "orgName"}.get(dataset, "period")
+    ensure_raw_tables(settings)
+    simulator.inject(fault.replace("period", field), times=5)
+    with pytest.raises(SourceError):
+        ingest(dataset, "2025S1", simulator.url, settings)
+    assert raw_count(conn, dataset) == 0
+    failed = conn.execute(
+        "select status, error from raw.load_batch where dataset = %s order by batch_id", (dataset,)
+    ).fetchall()
+    assert [status for status, _ in failed] == ["failed"]
+    simulator.clear_faults()
+    retried = ingest(dataset, "2025S1", simulator.url, settings)
+    assert (retried.status, retried.rows) == ("loaded", rows)
+    assert raw_count(conn, dataset) == rows

@@ -103,3 +103,12 @@ def test_simulator_rejects_bad_requests(sim):
     )
     assert requests.post(sim.url + "/nowhere", json={}, timeout=5).status_code == 404
     assert requests.get(sim.url + "/health", timeout=5).json() == {"status": "ok"}
+
+
+def test_faults_can_be_queued_over_http_for_drills(settings, sim):
+    answer = requests.post(sim.url + "/_simulator/faults", json={"fault": "500", "times": 2}, timeout=5)
+    assert answer.json() == {"queued": "500", "times": 2}
+    assert len(portal.fetch(settings, sim.url, PROGRESS, parse("2025S1")).records) == 226
+    assert sim.faults_served == ["500", "500"]
+    refused = requests.post(sim.url + "/_simulator/faults", json={"fault": "gremlins"}, timeout=5)
+    assert refused.status_code == 400

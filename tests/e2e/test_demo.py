@@ -27,6 +27,8 @@ def test_demo_prints_province_and_district_attainment(empty_warehouse):
     out = result.stdout
     assert "ingest_public_service_portal: success" in out
     assert "ingest_document_management: success" in out
+    assert "ingest_reporting_system: success" in out
+    assert "ingest_unit_uploads: success" in out
     assert "transform_warehouse: success" in out
     assert "semiannual_marts (period=2025S1)" in out
     assert "semiannual_marts: success" in out

@@ -1,12 +1,15 @@
 """The real DAGs through Airflow's dag.test(): ingest, transform, quality gate, publish."""
 
+import shutil
+
 import pytest
 
-from dxw import dagrun, publish
+from dxw import dagrun, publish, upload_folder
 from dxw.ingest import portal_dataset, portal_endpoint
 from dxw.landing import copy
 from dxw.periods import parse
 from dxw.settings import get_settings
+from dxw.simulator.upload_data import drop_uploads
 from dxw.sources import portal
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
@@ -30,8 +33,47 @@ def published(simulator):
     reset_warehouse()
     dagrun.run("ingest_public_service_portal", {"period": "2025S1", "source_url": simulator.url})
     dagrun.run("ingest_document_management", {"period": "2025S1", "source_url": simulator.url})
+    dagrun.run("ingest_reporting_system", {"period": "2025S1", "source_url": simulator.url})
+    shutil.rmtree(get_settings().uploads_dir, ignore_errors=True)  # what other tests dropped
+    drop_uploads(upload_folder.folders()["inbox"], "2025S1")
+    dagrun.run("ingest_unit_uploads")
     dagrun.run("transform_warehouse")
     dagrun.run("semiannual_marts", {"period": "2025S1"})
+
+
+def test_every_kind_of_source_reaches_the_published_marts(published, conn):
+    rows = conn.execute(
+        """
+        select f.source_system, count(distinct f.unit_code), count(distinct f.indicator_code)
+        from core.fct_indicator_observation as f
+        where f.period_id = '2025S1' and f.unit_structure = 'before_2025' group by 1 order by 1
+        """
+    ).fetchall()
+    assert rows == [
+        ("document_management", 234, 4),
+        ("public_service_portal", 226, 2),
+        ("reporting_system", 30, 2),
+        ("unit_upload", 11, 6),
+    ]
+    # A district's upload and a department's DHIS2 values are published with their targets.
+    published_rows = conn.execute(
+        """
+        select indicator_code, count(*) from marts.mart_semiannual_indicator
+        where period_id = '2025S1' and unit_structure = 'before_2025'
+          and indicator_code in ('DIST_HOUSEHOLD_BROADBAND', 'DEPT_REPORTS_CONNECTED')
+          and value is not null
+        group by 1 order by 1
+        """
+    ).fetchall()
+    # Department indicators roll up into the province; a district indicator stays with the districts.
+    assert published_rows == [("DEPT_REPORTS_CONNECTED", 31), ("DIST_HOUSEHOLD_BROADBAND", 11)]
+
+
+def test_uploads_were_archived_and_the_faulty_one_reported_back(published):
+    folders = upload_folder.folders()
+    assert upload_folder.pending() == []
+    assert len(list((folders["archive"] / "2025S1").glob("*/*.xlsx"))) == 11
+    assert [p.name for p in folders["outbox"].rglob("*.xlsx")] == ["bao-cao-027-2025S1.tu-choi.xlsx"]
 
 
 def test_ingesting_the_same_period_twice_leaves_the_same_rows(published, conn, simulator):

@@ -12,6 +12,14 @@ work_dossiers as (
     select * from {{ ref('stg_dms__work_dossiers') }}
 ),
 
+data_values as (
+    select * from {{ ref('stg_dhis2__data_values') }}
+),
+
+uploaded as (
+    select * from {{ ref('stg_uploads__observations') }}
+),
+
 portal as (
     select
         'public_service_portal' as source_system,
@@ -70,10 +78,54 @@ dms as (
     from dms_measures
 ),
 
+-- A reporting-system indicator is two data elements: its numerator and its denominator.
+reporting as (
+    select
+        'reporting_system' as source_system,
+        source_unit_id,
+        period_id,
+        indicator_code,
+        sum(case when part = 'numerator' then value end) as numerator,
+        sum(case when part = 'denominator' then value end) as denominator,
+        max(batch_id) as batch_id,
+        max(loaded_at) as loaded_at
+    from data_values
+    group by source_unit_id, period_id, indicator_code
+),
+
+-- A unit's figures may come from its own file and from its parent's: the latest file wins.
+uploads_ranked as (
+    select
+        uploaded.*,
+        row_number() over (
+            partition by uploaded.source_unit_id, uploaded.indicator_code, uploaded.period_id
+            order by uploaded.loaded_at desc, uploaded.batch_id desc
+        ) as recency
+    from uploaded
+),
+
+uploads as (
+    select
+        'unit_upload' as source_system,
+        source_unit_id,
+        period_id,
+        indicator_code,
+        numerator,
+        denominator,
+        batch_id,
+        loaded_at
+    from uploads_ranked
+    where recency = 1
+),
+
 final as (
     select * from portal
     union all
     select * from dms
+    union all
+    select * from reporting
+    union all
+    select * from uploads
 )
 
 select * from final

@@ -49,6 +49,7 @@ create table if not exists raw.load_batch (
     source text not null,
     dataset text not null,
     period_id text not null,
+    scope text not null default '',
     checksum text not null,
     row_count integer not null default 0,
     status text not null
@@ -125,6 +126,8 @@ def ensure_tables(conn: psycopg.Connection, datasets: Sequence[Dataset]) -> None
         # Concurrent first loads would race on the catalogue: one DDL writer at a time.
         conn.execute("select pg_advisory_xact_lock(hashtextextended('dxw.raw.ddl', 0))")
         conn.execute(LEDGER_DDL)
+        # Ledgers of earlier releases had no scope (the submitting unit of an upload).
+        conn.execute("alter table raw.load_batch add column if not exists scope text not null default ''")
         for dataset in datasets:
             table = sql.Identifier(RAW_SCHEMA, dataset.name)
             typed = sql.SQL(", ").join(
@@ -168,12 +171,14 @@ def _upgrade(conn: psycopg.Connection, dataset: Dataset) -> None:
     )
 
 
-def _latest_checksum(conn: psycopg.Connection, dataset: Dataset, period_id: str) -> tuple[int, str] | None:
+def _latest_checksum(
+    conn: psycopg.Connection, dataset: Dataset, period_id: str, scope: str
+) -> tuple[int, str] | None:
     return conn.execute(
         "select batch_id, checksum from raw.load_batch "
-        "where dataset = %s and period_id = %s and status = 'loaded' "
+        "where dataset = %s and period_id = %s and scope = %s and status = 'loaded' "
         "order by batch_id desc limit 1",
-        (dataset.name, period_id),
+        (dataset.name, period_id, scope),
     ).fetchone()
 
 
@@ -185,10 +190,13 @@ def land(
     details: Mapping[str, Any] | None = None,
     staged: bool = False,
     documents: Sequence[Document] = (),
+    scope: str = "",
 ) -> LoadResult:
     """Land ``records`` (and the ``documents`` they came from) as one batch; all or nothing.
 
     With ``staged`` the batch is written but stays invisible downstream until :func:`promote`.
+    ``scope`` narrows what a batch supersedes: an upload replaces only its own unit's previous
+    submission for the period, not every unit's.
     """
     if not _PERIOD_ID.fullmatch(period_id):
         raise LoadError(f"{dataset.name}: {period_id!r} is not a period id")
@@ -200,13 +208,14 @@ def land(
         with conn.transaction():
             # Serialise deliveries of the same dataset and period (a retry racing its original).
             conn.execute(
-                "select pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"{dataset.name}|{period_id}",)
+                "select pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                (f"{dataset.name}|{period_id}|{scope}",),
             )
-            latest = _latest_checksum(conn, dataset, period_id)
+            latest = _latest_checksum(conn, dataset, period_id, scope)
             batch_id = conn.execute(
-                "insert into raw.load_batch (source, dataset, period_id, checksum, status, details) "
-                "values (%s, %s, %s, '', 'loading', %s) returning batch_id",
-                (dataset.source, dataset.name, period_id, meta),
+                "insert into raw.load_batch (source, dataset, period_id, scope, checksum, status, details) "
+                "values (%s, %s, %s, %s, '', 'loading', %s) returning batch_id",
+                (dataset.source, dataset.name, period_id, scope, meta),
             ).fetchone()[0]
             with conn.transaction() as rows_written:
                 digest = _copy_rows(conn, dataset, batch_id, period_id, records)
@@ -235,7 +244,7 @@ def land(
                 ),
             )
     except Exception as exc:
-        _record_failure(conn, dataset, period_id, digest, details, exc, time.monotonic() - started)
+        _record_failure(conn, dataset, period_id, digest, details, exc, time.monotonic() - started, scope)
         raise LoadError(f"{dataset.name} {period_id}: batch not landed: {exc}") from exc
     log.info("%s %s: batch %s %s, %d rows in %.2fs", dataset.name, period_id, batch_id, status, rows, elapsed)
     return LoadResult(batch_id, status, rows, elapsed, digest)
@@ -326,18 +335,20 @@ def _record_failure(
     details: Mapping[str, Any] | None,
     exc: BaseException,
     elapsed: float,
+    scope: str = "",
 ) -> None:
     try:
+        ensure_tables(conn, [])
         with conn.transaction():
-            conn.execute(LEDGER_DDL)
             conn.execute(
-                "insert into raw.load_batch (source, dataset, period_id, checksum, status, "
+                "insert into raw.load_batch (source, dataset, period_id, scope, checksum, status, "
                 "finished_at, seconds, error, details) "
-                "values (%s, %s, %s, %s, 'failed', clock_timestamp(), %s, %s, %s)",
+                "values (%s, %s, %s, %s, %s, 'failed', clock_timestamp(), %s, %s, %s)",
                 (
                     dataset.source,
                     dataset.name,
                     period_id,
+                    scope,
                     digest,
                     round(elapsed, 3),
                     f"{type(exc).__name__}: {exc}",
@@ -368,7 +379,13 @@ def _finish_staged(conn: psycopg.Connection, batch_id: int, status: str, error: 
 
 
 def record_source_failure(
-    conn: psycopg.Connection, dataset: Dataset, period_id: str, exc: BaseException, elapsed: float
+    conn: psycopg.Connection,
+    dataset: Dataset,
+    period_id: str,
+    exc: BaseException,
+    elapsed: float,
+    details: Mapping[str, Any] | None = None,
+    scope: str = "",
 ) -> None:
-    """Record a delivery that failed before landing (source down, contract broken)."""
-    _record_failure(conn, dataset, period_id, "", None, exc, elapsed)
+    """Record a delivery that failed before landing (source down, contract broken, unsafe file)."""
+    _record_failure(conn, dataset, period_id, "", details, exc, elapsed, scope)

@@ -11,18 +11,26 @@ Public-service portal API (shape of the national portal's dashboard endpoints)::
     GET  /api/dms/v1/work-dossier-stats?period=2025S1&page=1&size=100
     200:  {"period": "2025S1", "page": 1, "size": 100, "total": 234, "pageCount": 3,
            "items": [{"orgCode": "HGG-024", "orgName": ..., "dossiersTotal": ..., ...}]}
+    GET  /api/dataValueSets.json?dataSet=<uid>&period=2025S1&orgUnit=<uid>&children=true
+    GET  /api/dataValueSets.csv?...   (the same values in DHIS2's CSV layout)
+    200:  {"dataSet": ..., "period": "2025S1", "dataValues": [{"dataElement", "period", "orgUnit",
+           "categoryOptionCombo", "attributeOptionCombo", "value", "storedBy", ...}]}
     GET  /health
 
-Faults for tests and drills are queued on a running server with :meth:`SimulatorServer.inject`
-(each answers the next matching request): ``500``, ``429`` (with ``Retry-After``), ``timeout``
-(no answer before the client gives up), ``truncate`` (cut JSON), ``rename:<field>`` (a field
-renamed in every record), ``duplicate-page`` (the previous page served again) and
+Faults for tests and drills are queued on a running server with :meth:`SimulatorServer.inject`,
+or over HTTP with ``POST /_simulator/faults {"fault": "429", "times": 2}`` (``dxw simulator
+serve --fault 429:2`` queues them at start); each answers the next source request: ``500``,
+``429`` (with ``Retry-After``), ``timeout`` (no answer before the client gives up), ``truncate``
+(cut JSON), ``rename:<field>`` (a field renamed in every record), ``duplicate-page`` (the
+previous page served again) and
 ``inflate:<field>`` (the first record's numeric field multiplied by 10: plausible shape,
 impossible figures).
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import logging
 import math
@@ -36,12 +44,18 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from dxw.periods import Period, PeriodError, parse
-from dxw.simulator import dms_data, portal_data
+from dxw.simulator import dhis2_data, dms_data, portal_data
 
 log = logging.getLogger(__name__)
 
 PORTAL_PREFIX = "/api/v1/reporting/evaluation/"
 DMS_PATH = "/api/dms/v1/work-dossier-stats"
+FAULTS_PATH = "/_simulator/faults"
+DHIS2_PATHS = {
+    "/api/dataValueSets": "json",
+    "/api/dataValueSets.json": "json",
+    "/api/dataValueSets.csv": "csv",
+}
 MAX_PAGE_SIZE = 200
 
 
@@ -127,6 +141,19 @@ class _Server(ThreadingHTTPServer):
     timeout_seconds: float = 3.0
 
 
+def dhis2_data_value_set(query: dict[str, list[str]]) -> Period:
+    """Check a ``dataValueSets`` query the way DHIS2 does; return its period."""
+    if query.get("dataSet", [""])[0] != dhis2_data.data_set_uid():
+        raise BadRequest(f"dataSet must be {dhis2_data.data_set_uid()} (the only data set served)")
+    try:
+        period = parse(query.get("period", [""])[0])
+    except PeriodError as exc:
+        raise BadRequest(f"period is required (SixMonthly, e.g. 2025S1): {exc}") from exc
+    if period.kind != "halfyear" or not portal_data.FIRST_YEAR <= period.year <= portal_data.LAST_YEAR:
+        raise BadRequest("period must be a SixMonthly period the system holds (e.g. 2025S1)")
+    return period
+
+
 def dms_page(query: dict[str, list[str]]) -> dict[str, Any]:
     """One page of the document-management system's work-dossier statistics."""
     try:
@@ -178,10 +205,20 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(HTTPStatus.BAD_REQUEST, {"error": str(exc)})
                 return
             self._answer_dms_with_fault(self.server.faults.pop(), page)
+        elif url.path in DHIS2_PATHS:
+            try:
+                period = dhis2_data_value_set(parse_qs(url.query))
+            except BadRequest as exc:
+                self._send(HTTPStatus.CONFLICT, {"httpStatus": "Conflict", "message": str(exc)})
+                return
+            self._answer_dhis2_with_fault(self.server.faults.pop(), DHIS2_PATHS[url.path], period)
         else:
             self._send(HTTPStatus.NOT_FOUND, {"success": False, "message": f"no route {self.path}"})
 
     def do_POST(self) -> None:
+        if self.path == FAULTS_PATH:
+            self._queue_faults()
+            return
         endpoint = self.path.removeprefix(PORTAL_PREFIX)
         if not self.path.startswith(PORTAL_PREFIX) or endpoint not in portal_data.ENDPOINTS:
             self._send(HTTPStatus.NOT_FOUND, {"success": False, "message": f"no route {self.path}"})
@@ -208,8 +245,59 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(HTTPStatus.OK, page)
         elif kind in ("500", "429", "timeout", "truncate"):
             self._answer_with_fault(fault, "", {}, page)
+        elif kind == "duplicate-page":
+            query = {
+                "period": [page["period"]],
+                "page": [str(max(1, page["page"] - 1))],
+                "size": [str(page["size"])],
+            }
+            self._send(HTTPStatus.OK, {**page, "items": dms_page(query)["items"]})
         else:
             self._send(HTTPStatus.OK, page)
+
+    def _queue_faults(self) -> None:
+        """``POST /_simulator/faults {"fault": "429", "times": 2}``: drills against a running simulator."""
+        try:
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+            self.server.faults.push(str(body["fault"]), int(body.get("times", 1)))
+        except (KeyError, TypeError, ValueError) as exc:
+            self._send(
+                HTTPStatus.BAD_REQUEST, {"error": f"expected {{fault, times}} with a known fault: {exc}"}
+            )
+            return
+        self._send(HTTPStatus.OK, {"queued": body["fault"], "times": int(body.get("times", 1))})
+
+    def _answer_dhis2_with_fault(self, fault: str | None, media: str, period: Period) -> None:
+        kind, _, arg = (fault or "").partition(":")
+        document = dhis2_data.as_json(period)
+        if kind == "rename":
+            for value in document["dataValues"]:
+                value[f"{arg}V2"] = value.pop(arg)
+        elif kind == "inflate":
+            first = document["dataValues"][0]
+            first[arg] = str(int(first[arg]) * 10)
+        elif kind == "duplicate-page":
+            document["dataValues"].append(dict(document["dataValues"][0]))
+        elif kind in ("500", "429", "timeout", "truncate") and media == "json":
+            self._answer_with_fault(fault, "", {}, document)
+            return
+        if media == "json":
+            self._send(HTTPStatus.OK, document)
+            return
+        if kind in ("500", "429", "timeout"):
+            self._answer_with_fault(fault, "", {}, document)
+            return
+        text = dhis2_data.as_csv(period) if kind != "rename" else _renamed_csv(document, arg)
+        if kind in ("inflate", "duplicate-page"):
+            text = _values_csv(document)
+        payload = text.encode()
+        if kind == "truncate":
+            payload = payload[: len(payload) // 2]
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", "application/csv; charset=utf-8")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
 
     def _answer_with_fault(self, fault: str | None, endpoint: str, body: dict, page: dict) -> None:
         kind, _, arg = (fault or "").partition(":")
@@ -244,6 +332,23 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(HTTPStatus.OK, repeated)
         else:
             self._send(HTTPStatus.OK, page)
+
+
+def _values_csv(document: dict[str, Any]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(dhis2_data.CSV_COLUMNS)
+    fields = list(document["dataValues"][0])
+    for value in document["dataValues"]:
+        writer.writerow([value[f] for f in fields])
+    return buffer.getvalue()
+
+
+def _renamed_csv(document: dict[str, Any], field_name: str) -> str:
+    """The CSV export with one column header renamed (a changed export layout)."""
+    header, _, rest = _values_csv(document).partition("\n")
+    column = field_name.lower()
+    return header.replace(column, f"{column}v2", 1) + "\n" + rest
 
 
 @dataclass
@@ -301,9 +406,12 @@ def start_in_thread(host: str = "127.0.0.1", port: int = 0) -> SimulatorServer:
     return SimulatorServer(httpd, thread)
 
 
-def serve_forever(host: str = "127.0.0.1", port: int = 8765) -> None:
-    """Serve in the foreground until interrupted (``dxw simulator serve``)."""
+def serve_forever(host: str = "127.0.0.1", port: int = 8765, faults: tuple[str, ...] = ()) -> None:
+    """Serve in the foreground until interrupted (``dxw simulator serve``); ``faults`` as ``429:2``."""
     server = SimulatorServer(_make_server(host, port))
+    for spec in faults:
+        fault, _, times = spec.rpartition(":") if spec.rsplit(":", 1)[-1].isdigit() else (spec, "", "1")
+        server.inject(fault, int(times))
     log.info("source simulator listening on %s", server.url)
     try:
         server.httpd.serve_forever()

@@ -8,11 +8,12 @@ latest as (
         source as source_system,
         dataset,
         period_id,
+        scope,
         checksum,
         row_count,
         finished_at as loaded_at,
         row_number() over (
-            partition by dataset, period_id order by batch_id desc
+            partition by dataset, period_id, scope order by batch_id desc
         ) as recency
     from source
     where status = 'loaded'
@@ -24,6 +25,7 @@ final as (
         source_system,
         dataset,
         period_id,
+        scope,
         checksum,
         row_count,
         loaded_at

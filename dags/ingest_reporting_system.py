@@ -1,0 +1,74 @@
+"""Ingest the reporting system's data values (DHIS2 dataValueSets) into ``raw``."""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import Param, dag, get_current_context, task
+from airflow.timetables.trigger import CronTriggerTimetable
+
+from dxw.alerts import failure_callback
+from dxw.assets import REPORTING_ASSET
+
+DOC = """
+### Reporting system (DHIS2 `dataValueSets`) -> raw
+
+Pulls the SixMonthly data set of the provincial departments (reporting regimes connected to the
+Government Reporting Information System, shared systems connected to national databases) from
+`/api/dataValueSets.json`, places every data element and org unit through the seeds
+(`dhis2_data_elements`, `unit_crosswalk`) and lands the values as one staged batch in
+`raw.dhis2_data_values`; the raw expectation suite then promotes or rejects it. A value that
+cannot be placed fails the delivery and is named in the error. Files are imported by hand with
+`dxw ingest dhis2 FILE`, which answers with a DHIS2-style import summary.
+
+**Schedule**: daily at 02:45 Asia/Ho_Chi_Minh; a run pulls the current Decree-09 half-year and
+the previous one; pass `period` (e.g. `2025S1`) for a single half-year.
+
+**Re-run**: safe. An identical delivery lands nothing; a changed value supersedes the previous
+one (the latest value of a data element, org unit and period wins, as in DHIS2).
+
+**Outlet**: `raw.dhis2_data_values` (triggers `transform_warehouse`).
+"""
+
+
+@dag(
+    dag_id="ingest_reporting_system",
+    schedule=CronTriggerTimetable("45 2 * * *", timezone="Asia/Ho_Chi_Minh"),
+    start_date=pendulum.datetime(2022, 1, 1, tz="Asia/Ho_Chi_Minh"),
+    catchup=False,
+    max_active_runs=1,
+    doc_md=DOC,
+    tags=["ingestion", "reporting_system"],
+    params={
+        "period": Param(None, type=["null", "string"], description="Half-year id, e.g. 2025S1"),
+        "periods": Param(None, type=["null", "array"], description="Several half-year ids (backfill)"),
+        "source_url": Param(None, type=["null", "string"], description="Override DXW_REPORTING_URL"),
+    },
+    default_args={
+        "retries": 2,
+        "retry_delay": pendulum.duration(minutes=5),
+        "on_failure_callback": failure_callback,
+    },
+)
+def ingest_reporting_system():
+    @task
+    def periods_to_pull() -> list[str]:
+        from dxw.runtime import periods_for_run
+
+        context = get_current_context()
+        return periods_for_run(context["params"], context.get("logical_date"))
+
+    @task(outlets=[REPORTING_ASSET], map_index_template="{{ period }}")
+    def land_data_values(period: str) -> dict:
+        from dxw.ingest import ingest
+        from dxw.runtime import source_url
+        from dxw.settings import get_settings
+        from dxw.sources import dhis2
+
+        url = source_url(get_current_context()["params"], get_settings().reporting_url, "DXW_REPORTING_URL")
+        result = ingest(dhis2.DATASET, period, url)
+        return {"period": period, "batch_id": result.batch_id, "status": result.status, "rows": result.rows}
+
+    land_data_values.expand(period=periods_to_pull())
+
+
+ingest_reporting_system()

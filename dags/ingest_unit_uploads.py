@@ -1,0 +1,61 @@
+"""Load the spreadsheets reporting units drop into the upload landing folder."""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import dag, task
+from airflow.timetables.trigger import CronTriggerTimetable
+
+from dxw.alerts import failure_callback
+from dxw.assets import UPLOADS_ASSET
+
+DOC = """
+### Unit uploads (landing folder) -> raw
+
+Every 10 minutes, takes the files waiting in `$DXW_UPLOAD_DIR/inbox/` (a folder per unit,
+`inbox/<unit code>/`, or the root when the form names the unit), and for each: checks it is a
+safe `.xlsx`/`.csv` (size, macros, zip bombs), reads the table however messy, validates every
+row against the unit and indicator catalogue, lands the accepted rows as the unit's submission
+for the half-year (raw gate, then `raw.unit_upload_observations`), writes the rejection report
+in Vietnamese to `outbox/<unit>/` and archives the file under `archive/<period>/<unit>/`.
+A bad file is an outcome, not a task failure; a database failure fails the task, which retries.
+
+**Re-run**: safe. A file is moved out of the inbox only once its outcome is recorded; loading
+the same content again changes nothing, and a unit's resubmission replaces its previous one
+(kept in the ledger).
+
+**Outlet**: `raw.unit_upload_observations` (triggers `transform_warehouse`).
+"""
+
+
+@dag(
+    dag_id="ingest_unit_uploads",
+    schedule=CronTriggerTimetable("*/10 * * * *", timezone="Asia/Ho_Chi_Minh"),
+    start_date=pendulum.datetime(2022, 1, 1, tz="Asia/Ho_Chi_Minh"),
+    catchup=False,
+    max_active_runs=1,
+    doc_md=DOC,
+    tags=["ingestion", "unit_upload"],
+    default_args={
+        "retries": 2,
+        "retry_delay": pendulum.duration(minutes=2),
+        "on_failure_callback": failure_callback,
+    },
+)
+def ingest_unit_uploads():
+    @task
+    def waiting_files() -> list[str]:
+        from dxw.upload_folder import pending
+
+        return pending()
+
+    @task(outlets=[UPLOADS_ASSET], map_index_template="{{ relative }}")
+    def load_upload(relative: str) -> dict:
+        from dxw.upload_folder import process
+
+        return process(relative)
+
+    load_upload.expand(relative=waiting_files())
+
+
+ingest_unit_uploads()

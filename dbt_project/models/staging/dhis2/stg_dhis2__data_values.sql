@@ -1,0 +1,54 @@
+-- The latest value of each data element, org unit and half-year across the loaded batches:
+-- an import updates the values it carries and leaves the others, as DHIS2 does.
+with source as (
+    select * from {{ source('raw_dhis2', 'dhis2_data_values') }}
+),
+
+ledger as (
+    select * from {{ source('raw_ledger', 'load_batch') }}
+),
+
+data_elements as (
+    select * from {{ ref('dhis2_data_elements') }}
+),
+
+loaded as (
+    select
+        source.*,
+        ledger.finished_at as loaded_at,
+        row_number() over (
+            partition by
+                source.data_element,
+                source.org_unit,
+                source.period,
+                source.category_option_combo,
+                source.attribute_option_combo
+            order by source.batch_id desc
+        ) as recency
+    from source
+    inner join ledger on source.batch_id = ledger.batch_id
+    where ledger.status = 'loaded'
+),
+
+renamed as (
+    select
+        loaded.batch_id,
+        loaded.period as period_id,
+        loaded.org_unit as source_unit_id,
+        loaded.data_element as data_element_uid,
+        data_elements.data_element_code,
+        data_elements.indicator_code,
+        data_elements.part,
+        loaded.value::bigint as value,
+        loaded.stored_by,
+        loaded.loaded_at
+    from loaded
+    inner join data_elements on loaded.data_element = data_elements.data_element_uid
+    where loaded.recency = 1
+),
+
+final as (
+    select * from renamed
+)
+
+select * from final

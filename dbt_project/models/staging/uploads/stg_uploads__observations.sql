@@ -1,0 +1,35 @@
+-- Each unit's latest accepted submission for a half-year: a resubmission replaces the whole
+-- previous one (the batch ledger keeps the history).
+with source as (
+    select * from {{ source('raw_uploads', 'unit_upload_observations') }}
+),
+
+current_batch as (
+    {{ current_batch('unit_upload_observations') }}
+),
+
+renamed as (
+    select
+        source.batch_id,
+        source.period_id,
+        source.submitted_by,
+        source.unit_code || '@' || source.unit_valid_from as source_unit_id,
+        source.unit_code,
+        source.indicator_code,
+        -- Whole numbers: the upload validation refuses fractional counts.
+        source.numerator::bigint as numerator,
+        source.denominator::bigint as denominator,
+        source.value::numeric as value,
+        source.file_name,
+        source.sheet,
+        source.row_no,
+        current_batch.loaded_at
+    from source
+    inner join current_batch on source.batch_id = current_batch.batch_id
+),
+
+final as (
+    select * from renamed
+)
+
+select * from final

@@ -1,0 +1,323 @@
+"""Files brought to the warehouse: DHIS2 data value sets and the reporting units' spreadsheets.
+
+Both go through the one loader and their raw gate like the pulled feeds; both answer with a
+summary: an import summary in DHIS2's terms for a data value set, and for a unit's upload the
+accepted and rejected rows, with a rejection report in Vietnamese for the unit.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from dxw import database, uploads
+from dxw.ingest import DHIS2_DATASET, UPLOAD_DATASET, audit_batch
+from dxw.landing import copy
+from dxw.periods import Period, parse
+from dxw.quality import QualityGateFailed
+from dxw.settings import Settings, get_settings
+from dxw.sources import dhis2
+from dxw.sources.contract import SourceError
+
+log = logging.getLogger(__name__)
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+# -- DHIS2 data value sets ---------------------------------------------------------------------
+
+
+@dataclass
+class ImportSummary:
+    """What an import did, in the terms of DHIS2's import summary."""
+
+    imported: int = 0
+    updated: int = 0
+    ignored: int = 0
+    conflicts: list[dhis2.Conflict] = field(default_factory=list)
+    batches: dict[str, tuple[int, str]] = field(default_factory=dict)  # period -> (batch id, status)
+
+    @property
+    def status(self) -> str:
+        if self.conflicts and not (self.imported or self.updated or self.ignored - len(self.conflicts)):
+            return "ERROR"
+        return "WARNING" if self.conflicts else "SUCCESS"
+
+    def as_dict(self) -> dict[str, Any]:
+        """The summary as DHIS2's ``/api/dataValueSets`` answers an import."""
+        return {
+            "responseType": "ImportSummary",
+            "status": self.status,
+            "importCount": {
+                "imported": self.imported,
+                "updated": self.updated,
+                "ignored": self.ignored,
+                "deleted": 0,
+            },
+            "conflicts": [
+                {"object": c.object, "value": c.value, "indexes": [c.index]} for c in self.conflicts
+            ],
+            "batches": {p: {"batch_id": b, "status": status} for p, (b, status) in self.batches.items()},
+        }
+
+    def text(self) -> str:
+        lines = [
+            f"Import summary: {self.status}",
+            f"  imported {self.imported}, updated {self.updated}, ignored {self.ignored}, deleted 0",
+        ]
+        lines += [f"  {p}: batch {b} {status}" for p, (b, status) in sorted(self.batches.items())]
+        if self.conflicts:
+            lines.append(f"  {len(self.conflicts)} conflicts:")
+            lines += [f"    value {c.index}: {c.object}: {c.value}" for c in self.conflicts]
+        return "\n".join(lines)
+
+
+_CURRENT_VALUES = """
+select distinct on (v.data_element, v.org_unit, v.category_option_combo, v.attribute_option_combo)
+       v.data_element, v.org_unit, v.category_option_combo, v.attribute_option_combo, v.value
+from raw.dhis2_data_values as v
+join raw.load_batch as b using (batch_id)
+where b.dataset = 'dhis2_data_values' and b.status = 'loaded' and b.period_id = %s
+order by v.data_element, v.org_unit, v.category_option_combo, v.attribute_option_combo, v.batch_id desc
+"""
+
+
+def import_dhis2_file(
+    path: Path,
+    id_scheme: dhis2.IdScheme = "uid",
+    period_id: str | None = None,
+    settings: Settings | None = None,
+) -> ImportSummary:
+    """Import a ``dataValueSets`` file (``.json`` / ``.csv``): place, land and gate its values.
+
+    The values of each period land as one staged batch that its raw gate promotes; a value the
+    warehouse already holds with the same number is ``ignored``, as DHIS2 counts it.
+    """
+    settings = settings or get_settings()
+    values, document = dhis2.read_file(Path(path))
+    period = parse(period_id) if period_id else None
+    result = dhis2.resolve(values, id_scheme, period)
+    summary = ImportSummary(conflicts=result.conflicts, ignored=len(result.conflicts))
+    by_period: dict[str, list[dict[str, str]]] = {}
+    for value in result.values:
+        by_period.setdefault(value["period"], []).append(value)
+    with database.connect(settings, autocommit=True) as conn:
+        copy.ensure_tables(conn, [DHIS2_DATASET])
+        for pid, period_values in sorted(by_period.items()):
+            current = {tuple(row[:4]): row[4] for row in conn.execute(_CURRENT_VALUES, (pid,))}
+            for value in period_values:
+                key = (
+                    value["dataElement"],
+                    value["orgUnit"],
+                    value["categoryOptionCombo"],
+                    value["attributeOptionCombo"],
+                )
+                known = current.get(key)
+                if known is None:
+                    summary.imported += 1
+                elif known != value["value"]:
+                    summary.updated += 1
+                else:
+                    summary.ignored += 1
+            period_values.sort(key=lambda v: tuple(v[k] for k in dhis2.KEY))
+            landed = _land_gated(
+                conn,
+                DHIS2_DATASET,
+                pid,
+                period_values,
+                [document],
+                {"file": document.name, "id_scheme": id_scheme, "conflicts": len(result.conflicts)},
+                settings,
+            )
+            summary.batches[pid] = (landed.batch_id, landed.status)
+    log.info("%s: %s", document.name, summary.text().replace("\n", " | "))
+    return summary
+
+
+def _land_gated(
+    conn: psycopg.Connection,
+    dataset: copy.Dataset,
+    period_id: str,
+    records: list[dict[str, Any]],
+    documents: list[copy.Document],
+    details: dict[str, Any],
+    settings: Settings,
+    scope: str = "",
+) -> copy.LoadResult:
+    """Land a batch staged and let its raw gate promote it (or reject it and raise)."""
+    result = copy.land(
+        conn, dataset, period_id, records, details=details, staged=True, documents=documents, scope=scope
+    )
+    if result.status == "staged":
+        audit_batch(conn, dataset, result, settings)
+        result = replace(result, status="loaded")
+    return result
+
+
+# -- Unit uploads ------------------------------------------------------------------------------
+
+
+@dataclass
+class UploadOutcome:
+    """What became of an uploaded file."""
+
+    file_name: str
+    status: str  # accepted | partial | rejected
+    period_id: str | None
+    unit_code: str | None
+    accepted: int
+    rejected: int
+    summary_vi: str
+    batch_id: int | None = None
+    load_status: str | None = None  # loaded | unchanged, when rows landed
+    report: Path | None = None
+    reasons: dict[str, int] = field(default_factory=dict)  # rejection code -> rows
+
+
+def import_upload(
+    path: Path,
+    unit_code: str | None = None,
+    period_id: str | None = None,
+    report_dir: Path | None = None,
+    settings: Settings | None = None,
+) -> UploadOutcome:
+    """Check, validate and land one unit's spreadsheet; write the rejection report when rows fail.
+
+    A file that cannot be read safely, or whose unit or period cannot be told, is refused as a
+    whole (recorded in the ledger, nothing landed). Otherwise the accepted rows land as the
+    unit's submission for the half-year, replacing its previous one (kept for history), and the
+    rejected rows go back to the unit with a reason in Vietnamese.
+    """
+    settings = settings or get_settings()
+    path = Path(path)
+    started = time.monotonic()
+    name = uploads.safe_filename(path.name)
+    try:
+        parsed = uploads.read_upload(path, max_bytes=settings.upload_max_bytes)
+        period = _upload_period(parsed, period_id)
+        unit = unit_code or _upload_unit(parsed)
+        validation = uploads.validate(parsed, uploads.load_catalogue(), period.id, unit)
+    except uploads.UploadError as exc:
+        with database.connect(settings, autocommit=True) as conn:
+            copy.record_source_failure(
+                conn,
+                UPLOAD_DATASET,
+                period_id or "unknown",
+                exc,
+                time.monotonic() - started,
+                details={"file": name, "code": exc.code},
+                scope=unit_code or "",
+            )
+        report = _refusal_report(report_dir, name, exc.reason_vi)
+        return UploadOutcome(name, "rejected", period_id, unit_code, 0, 0, exc.reason_vi, report=report)
+
+    report = None
+    if validation.rejected and report_dir is not None:
+        report_dir.mkdir(parents=True, exist_ok=True)
+        report = uploads.write_rejections(report_dir / f"{Path(name).stem}.tu-choi.xlsx", validation)
+    outcome = UploadOutcome(
+        name,
+        "accepted" if not validation.rejected else ("partial" if validation.accepted else "rejected"),
+        period.id,
+        unit,
+        len(validation.accepted),
+        len(validation.rejected),
+        uploads.summary_vi(validation),
+        report=report,
+        reasons=dict(Counter(r.reason_code for r in validation.rejected)),
+    )
+    records = [_upload_record(o, unit, name, period) for o in validation.accepted]
+    details = {"file": name, "accepted": outcome.accepted, "rejected": outcome.rejected}
+    document = copy.Document(name, _media_type(path), path.read_bytes())
+    with database.connect(settings, autocommit=True) as conn:
+        copy.ensure_tables(conn, [UPLOAD_DATASET])
+        if not records:
+            copy.record_source_failure(
+                conn,
+                UPLOAD_DATASET,
+                period.id,
+                SourceError(f"{name}: no row accepted"),
+                time.monotonic() - started,
+                details=details,
+                scope=unit,
+            )
+            return outcome
+        try:
+            landed = _land_gated(
+                conn, UPLOAD_DATASET, period.id, records, [document], details, settings, unit
+            )
+        except QualityGateFailed as exc:
+            # The row checks should have caught it: the batch stays rejected for the engineers.
+            log.error("%s: accepted rows failed the raw gate: %s", name, exc)
+            outcome.status, outcome.accepted = "rejected", 0
+            outcome.summary_vi = (
+                f"Tệp '{name}' không qua bước kiểm tra chất lượng dữ liệu nên chưa được ghi nhận; "
+                "bộ phận quản lý dữ liệu sẽ liên hệ với đơn vị."
+            )
+            return outcome
+    outcome.batch_id, outcome.load_status = landed.batch_id, landed.status
+    return outcome
+
+
+def _upload_period(parsed: uploads.ParsedUpload, period_id: str | None) -> Period:
+    chosen = period_id or parsed.period_id
+    if not chosen:
+        raise uploads.UploadError(
+            "Không xác định được kỳ báo cáo của tệp: hãy ghi 'Kỳ báo cáo: 2025S1' ở đầu biểu mẫu "
+            "hoặc điền cột 'Kỳ báo cáo'.",
+            "no_period",
+        )
+    return parse(chosen)
+
+
+def _upload_unit(parsed: uploads.ParsedUpload) -> str:
+    codes = {table.unit_code for table in parsed.tables if table.unit_code}
+    if len(codes) != 1:
+        raise uploads.UploadError(
+            "Không xác định được đơn vị nộp báo cáo: hãy dùng biểu mẫu của đơn vị (dòng 'Đơn vị: ...') "
+            "hoặc ghi rõ mã đơn vị khi nộp.",
+            "unknown_uploader",
+        )
+    return codes.pop()
+
+
+def _upload_record(obs: uploads.Observation, submitter: str, file_name: str, period: Period) -> dict:
+    version = uploads.load_catalogue().unit(obs.unit_code, period)
+    return {
+        "submittedBy": submitter,
+        "unitCode": obs.unit_code,
+        "unitValidFrom": version.valid_from.isoformat() if version else None,
+        "indicatorCode": obs.indicator_code,
+        "numerator": _number(obs.numerator),
+        "denominator": _number(obs.denominator),
+        "value": _number(obs.value),
+        "comment": obs.comment,
+        "sheet": obs.sheet,
+        "rowNo": obs.row_no,
+        "fileName": file_name,
+    }
+
+
+def _number(value: Decimal | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def _media_type(path: Path) -> str:
+    return XLSX_TYPE if path.suffix.lower() == ".xlsx" else "text/csv"
+
+
+def _refusal_report(report_dir: Path | None, name: str, reason_vi: str) -> Path | None:
+    """A one-line CSV telling the unit why its whole file was refused."""
+    if report_dir is None:
+        return None
+    report_dir.mkdir(parents=True, exist_ok=True)
+    report = report_dir / f"{Path(name).stem}.tu-choi.csv"
+    report.write_text(f"Tệp,Lý do từ chối\n{name},{reason_vi.replace(',', ';')}\n", encoding="utf-8-sig")
+    return report

@@ -1,0 +1,639 @@
+"""The semi-annual report as one self-contained HTML page (inline CSS and SVG, no script).
+
+Every value from the warehouse goes through :func:`e` (``html.escape``) before it reaches the
+page; the page skeleton is a :class:`string.Template` filled with already-escaped fragments.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from string import Template
+
+from dxw.reports import charts, vn_change, vn_number, vn_percent
+from dxw.reports.semiannual import (
+    BEFORE_2025,
+    LEVEL_NAMES,
+    LEVEL_UNITS,
+    AwardCandidate,
+    Compliance,
+    ReportData,
+)
+
+AWARD_NAMES = {
+    "PM_CERTIFICATE": "Bằng khen của Thủ tướng Chính phủ",
+    "CHAIRMAN_CERTIFICATE": "Bằng khen của Chủ tịch UBND tỉnh",
+}
+NAMES_SHOWN = 40  # names listed inline before "và N đơn vị khác"
+CANDIDATES_SHOWN = 20  # award candidates per list on the page (the workbook has all)
+
+CSS = """
+@page { size: A4; margin: 14mm 12mm; }
+* { box-sizing: border-box; }
+body { font-family: 'Liberation Sans', Arial, 'DejaVu Sans', sans-serif; font-size: 10.5pt; color: #111;
+       line-height: 1.45; max-width: 1120px; margin: 0 auto; padding: 24px 28px; background: #fff; }
+header.cover { border-bottom: 3px solid #0b3d6b; padding-bottom: 12px; margin-bottom: 18px; }
+.kicker { text-transform: uppercase; letter-spacing: .04em; color: #0b3d6b; font-weight: bold; margin: 0; }
+h1 { font-size: 21pt; margin: 6px 0 10px; color: #0b3d6b; }
+h2 { font-size: 15pt; color: #0b3d6b; border-bottom: 1px solid #c9d3de; padding-bottom: 3px;
+     margin-top: 28px; }
+h3 { font-size: 12.5pt; margin: 20px 0 6px; }
+h4 { font-size: 10.5pt; margin: 12px 0 4px; }
+dl.meta { display: grid; grid-template-columns: max-content 1fr; gap: 3px 14px; margin: 8px 0; }
+dl.meta dt { font-weight: bold; color: #333; }
+dl.meta dd { margin: 0; }
+.note { background: #f4f7fb; border-left: 4px solid #0b3d6b; padding: 6px 10px; margin: 10px 0; }
+.warning { background: #fff4e5; border-left: 4px solid #b35c00; padding: 6px 10px; margin: 10px 0; }
+.cards { display: flex; gap: 12px; flex-wrap: wrap; margin: 12px 0; }
+.card { border: 1px solid #c9d3de; border-radius: 4px; padding: 8px 12px; min-width: 170px; }
+.card b { display: block; font-size: 16pt; color: #0b3d6b; }
+table { border-collapse: collapse; width: 100%; margin: 6px 0 12px; font-size: 9pt; }
+caption { text-align: left; font-weight: bold; padding: 4px 0; }
+th, td { border: 1px solid #b8c2cc; padding: 3px 6px; vertical-align: top; }
+th { background: #e8eef5; text-align: left; }
+td.num { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
+th.num { text-align: right; }
+td.state { white-space: nowrap; }
+td.code { white-space: nowrap; font-family: 'DejaVu Sans Mono', monospace; font-size: 8.5pt; }
+tr.province td { font-weight: bold; background: #f4f7fb; }
+thead { display: table-header-group; }
+tr { break-inside: avoid; }
+.met { color: #0b5394; font-weight: bold; }
+.below { color: #a14400; font-weight: bold; }
+.muted { color: #666; }
+p.names { margin: 2px 0 8px; }
+figure { margin: 14px 0 22px; break-inside: avoid; }
+figcaption { font-size: 9pt; color: #444; margin-top: 4px; }
+svg.chart { max-width: 100%; height: auto; display: block; }
+nav ol { columns: 2; margin: 6px 0; }
+footer { margin-top: 30px; border-top: 1px solid #c9d3de; padding-top: 6px; font-size: 8.5pt; color: #555; }
+@media print {
+  body { padding: 0; max-width: none; font-size: 9.5pt; }
+  nav { display: none; }
+  section.major { break-before: page; }
+  a { color: inherit; text-decoration: none; }
+}
+"""
+
+PAGE = Template("""<!DOCTYPE html>
+<html lang="vi">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="dxw">
+<title>$title</title>
+<style>$css</style>
+</head>
+<body>
+<header class="cover">
+<p class="kicker">$kicker</p>
+<h1>$title</h1>
+$meta
+$notes
+<nav aria-label="Mục lục"><strong>Mục lục</strong><ol>$toc</ol></nav>
+</header>
+<main>
+$sections
+</main>
+<footer>$footer</footer>
+</body>
+</html>
+""")
+
+
+def e(value: object) -> str:
+    """Escape any value for HTML text and attributes."""
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def _date(day: date | None) -> str:
+    return "-" if day is None else f"{day:%d/%m/%Y}"
+
+
+def _time(moment: datetime | None, zone=None) -> str:
+    if moment is None:
+        return "-"
+    if zone is not None:
+        moment = moment.astimezone(zone)
+    return f"{moment:%d/%m/%Y %H:%M}"
+
+
+def _table(headers: Sequence[tuple[str, str]], rows: Iterable[str], caption: str = "") -> str:
+    """A table; ``headers`` are (escaped text, class); ``rows`` are ready ``<tr>`` strings."""
+    head = "".join(f'<th scope="col" class="{cls}">{text}</th>' for text, cls in headers)
+    caption_html = f"<caption>{caption}</caption>" if caption else ""
+    return f"<table>{caption_html}<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def _td(text: str, cls: str = "") -> str:
+    return f'<td class="{cls}">{text}</td>' if cls else f"<td>{text}</td>"
+
+
+def _met(met: bool | None, short: bool = False) -> str:
+    if met is None:
+        return '<span class="muted">-</span>'
+    if met:
+        return (
+            '<span class="met" title="Đạt mục tiêu">✓</span>' if short else '<span class="met">✓ Đạt</span>'
+        )
+    return (
+        '<span class="below" title="Chưa đạt mục tiêu">✗</span>'
+        if short
+        else '<span class="below">✗ Chưa đạt</span>'
+    )
+
+
+def _ratio(numerator, denominator) -> str:
+    if numerator is None or denominator is None:
+        return "-"
+    return f"{vn_number(numerator)} / {vn_number(denominator)}"
+
+
+def _names(items: Sequence[str], total_label: str) -> str:
+    shown = ", ".join(items[:NAMES_SHOWN])
+    rest = len(items) - NAMES_SHOWN
+    more = f" và {vn_number(rest)} {e(total_label)} khác (xem sổ tính Excel)" if rest > 0 else ""
+    return f'<p class="names">{shown}{more}.</p>'
+
+
+def _meta(data: ReportData) -> str:
+    start, end = data.window
+    zone = data.generated_at.tzinfo
+    based = data.based_on
+    structure = (
+        "Trước sắp xếp năm 2025 (tỉnh Hà Giang, cấp huyện và cấp xã cũ)"
+        if data.structure == BEFORE_2025
+        else "Sau sắp xếp từ 01/7/2025 (tỉnh Tuyên Quang, không còn cấp huyện)"
+    )
+    indicator_sum = next(
+        (digest for table, _, digest in based.tables if table == "mart_semiannual_indicator"), ""
+    )
+    items = [
+        ("Kỳ báo cáo", f"{e(data.period.id)} ({e(data.period_name)})"),
+        ("Thời gian chốt số liệu", f"{_date(start)} – {_date(end)} (theo Nghị định số 09/2019/NĐ-CP)"),
+        ("Cơ cấu đơn vị hành chính", e(structure)),
+        ("Thời điểm lập báo cáo", f"{_time(data.generated_at)} (giờ Việt Nam, {e(zone)})"),
+        (
+            "Số liệu công bố",
+            f"Lần công bố số {e(based.publish_id)} lúc {_time(based.published_at, zone)}, "
+            f"đã qua kiểm tra chất lượng lần số {e(based.gate_run_id or '-')}; "
+            f'mã kiểm tra (md5) bảng chỉ tiêu: <span class="code">{e(indicator_sum)}</span>',
+        ),
+    ]
+    rows = "".join(f"<dt>{label}</dt><dd>{value}</dd>" for label, value in items)
+    return f'<dl class="meta">{rows}</dl>'
+
+
+def _notes(data: ReportData) -> str:
+    notes = []
+    if data.structure == BEFORE_2025:
+        notes.append(
+            "Số liệu kỳ này được tổng hợp theo cơ cấu đơn vị hành chính trước sắp xếp "
+            f"({e(data.province[1])}, các huyện, thành phố và xã, phường, thị trấn). Từ ngày 01/7/2025 "
+            "cấp huyện chấm dứt hoạt động, tỉnh Hà Giang hợp nhất với tỉnh Tuyên Quang (mã 08) và các xã "
+            "được sắp xếp lại; các kỳ từ 2025S2 được báo cáo theo cơ cấu mới."
+        )
+    else:
+        notes.append(
+            "Từ ngày 01/7/2025 cấp huyện chấm dứt hoạt động và tỉnh Hà Giang hợp nhất với tỉnh Tuyên Quang "
+            f"(mã 08). Số liệu kỳ này được trình bày theo cơ cấu mới ({e(data.province[1])} và các xã sau "
+            "sắp xếp); các kỳ trước được quy đổi sang cơ cấu mới để so sánh. Vì không còn cấp huyện, báo "
+            "cáo không có bảng và biểu đồ cấp huyện; chỉ tiêu cấp huyện chỉ còn giá trị toàn tỉnh."
+        )
+    if data.current is None or data.current.publish_id != data.based_on.publish_id:
+        latest = (
+            f"lần công bố số {e(data.current.publish_id)} (kỳ {e(data.current.period_id)})"
+            if data.current
+            else "một phiên bản không khớp với nhật ký công bố"
+        )
+        notes.append(
+            f"Lưu ý: bảng dữ liệu hiện hành thuộc {latest}; báo cáo đọc số liệu kỳ {e(data.period.id)} từ "
+            "phiên bản hiện hành này."
+        )
+    return "".join(f'<p class="note">{note}</p>' for note in notes)
+
+
+def _summary(data: ReportData) -> str:
+    rows_data = data.summary()
+    measured = [r for r in rows_data if r.province is not None and r.province.value is not None]
+    met = sum(1 for r in measured if r.met)
+    eligible = {(c.unit_level, c.unit_code) for c in data.awards}
+    quality = data.quality
+    quality_text = (
+        "chưa có" if quality is None else "Đạt" if quality.success else f"{quality.failed_errors} lỗi chặn"
+    )
+    cards = [
+        (f"{met}/{len(measured)}", "chỉ tiêu có số liệu đạt mục tiêu (giá trị toàn tỉnh)"),
+        (f"{len(rows_data) - len(measured)}", "chỉ tiêu có mục tiêu nhưng chưa có số liệu"),
+        (vn_number(len(eligible)), "đơn vị đủ điều kiện đề xuất khen thưởng"),
+        (e(quality_text), "kiểm tra chất lượng dữ liệu"),
+    ]
+    cards_html = "".join(f'<div class="card"><b>{value}</b>{e(label)}</div>' for value, label in cards)
+    rows = []
+    for row in rows_data:
+        figure, indicator = row.province, row.indicator
+        levels = ", ".join(LEVEL_NAMES[level] for level in indicator.target_levels)
+        units = "; ".join(f"{LEVEL_NAMES[level]}: {met_}/{total}" for level, met_, total in row.units_met)
+        if figure is None or figure.value is None:
+            cells = [
+                _td(e(indicator.short)),
+                _td(e(levels)),
+                _td('<span class="muted">Chưa có số liệu</span>', "num"),
+                _td("-", "num"),
+                _td(e(indicator.target_text), "num"),
+                _td('<span class="muted">Chưa đánh giá</span>'),
+                _td("", "num"),
+                _td(e(indicator.source_name), "muted"),
+            ]
+        else:
+            cells = [
+                _td(e(indicator.short)),
+                _td(e(levels)),
+                _td(vn_percent(figure.value, 2), "num"),
+                _td(_ratio(figure.numerator, figure.denominator), "num"),
+                _td(e(indicator.target_text), "num"),
+                _td(_met(row.met), "state"),
+                _td(vn_change(figure.change_since_previous), "num"),
+                _td(e(units) or "-"),
+            ]
+        rows.append(f'<tr data-indicator="{e(indicator.code)}">{"".join(cells)}</tr>')
+    table = _table(
+        [
+            ("Chỉ tiêu", ""),
+            ("Cấp áp dụng mục tiêu", ""),
+            ("Toàn tỉnh", "num"),
+            ("Tử số / mẫu số", "num"),
+            ("Mục tiêu 2025", "num"),
+            ("Đánh giá", ""),
+            ("Thay đổi so với kỳ trước (điểm %)", "num"),
+            ("Số đơn vị đạt / có số liệu", ""),
+        ],
+        rows,
+        caption=f"Bảng 1. {e(data.province[1])} so với mục tiêu Kế hoạch số 86/KH-UBND, "
+        f"kỳ {e(data.period.id)}",
+    )
+    return (
+        '<section id="tom-tat"><h2>1. Tóm tắt kết quả toàn tỉnh</h2>'
+        f'<div class="cards">{cards_html}</div>{table}'
+        '<p class="muted">Giá trị toàn tỉnh = tổng tử số / tổng mẫu số của các đơn vị thuộc cấp áp dụng '
+        "(không phải trung bình các tỷ lệ). Chỉ tiêu chưa có số liệu: nguồn dữ liệu chưa được kết nối.</p>"
+        "</section>"
+    )
+
+
+def _level(data: ReportData, level: str, number: int) -> str:
+    codes = data.level_indicators(level)
+    figures = {(f.unit_code, f.indicator_code): f for f in data.at_level(level)}
+    units = sorted({(f.unit_code, f.unit_name, f.parent_code) for f in data.at_level(level)})
+    names = data.unit_names()
+    headers = [("Mã", ""), ("Đơn vị", "")]
+    if level == "commune":
+        headers.append(("Trực thuộc", ""))
+    for code in codes:
+        indicator = data.indicator(code)
+        target = next((f for f in data.at_level(level) if f.indicator_code == code and f.target_value), None)
+        suffix = f"<br><small>mục tiêu {e(indicator.target_text)}</small>" if target else ""
+        headers.append((f"{e(indicator.short)}{suffix}", "num"))
+    rows = []
+    for unit_code, unit_name, parent in units:
+        cells = [_td(e(unit_code), "code"), _td(e(unit_name))]
+        if level == "commune":
+            cells.append(_td(e(names.get(parent or "", parent or ""))))
+        for code in codes:
+            figure = figures.get((unit_code, code))
+            if figure is None or figure.value is None:
+                cells.append(_td('<span class="muted">-</span>', "num"))
+            else:
+                mark = f" {_met(figure.target_met, short=True)}" if figure.target_met is not None else ""
+                cells.append(_td(f"{vn_percent(figure.value, 2)}{mark}", "num"))
+        rows.append(f'<tr data-unit="{e(unit_code)}">{"".join(cells)}</tr>')
+    title = f"3.{number}. {LEVEL_NAMES[level]} ({vn_number(len(units))} {LEVEL_UNITS[level]})"
+    parts = [f'<section id="cap-{e(level)}"><h3>{e(title)}</h3>']
+    parts.append(
+        _table(headers, rows, caption=f"Bảng 3.{number}. Kết quả từng đơn vị, kỳ {e(data.period.id)}")
+    )
+    for code in data.targeted(level):
+        indicator = data.indicator(code)
+        below = data.below_target(level, code)
+        measured = sum(1 for key, f in figures.items() if key[1] == code and f.value is not None)
+        parts.append(
+            f"<h4>Đơn vị chưa đạt mục tiêu: {e(indicator.short)} ({e(indicator.target_text)}) – "
+            f"{vn_number(len(below))}/{vn_number(measured)} {e(LEVEL_UNITS[level])}</h4>"
+        )
+        if below:
+            parts.append(
+                _names([f"{e(f.unit_name)} ({vn_percent(f.value)})" for f in below], LEVEL_UNITS[level])
+            )
+        else:
+            parts.append('<p class="names">Tất cả các đơn vị có số liệu đều đạt mục tiêu.</p>')
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _levels(data: ReportData) -> str:
+    body = [_level(data, level, i) for i, level in enumerate(data.levels, start=1)]
+    if data.structure != BEFORE_2025:
+        body.append(
+            '<p class="note">Từ 01/7/2025 không còn cấp huyện: kỳ này không có bảng kết quả cấp huyện.</p>'
+        )
+    return '<section id="theo-cap" class="major"><h2>3. Kết quả theo cấp</h2>' + "".join(body) + "</section>"
+
+
+def _figure(chart: charts.Chart, chart_id: str, number: int, caption: str) -> str:
+    return (
+        f'<figure id="{e(chart_id)}">{charts.svg(chart, chart_id)}'
+        f"<figcaption>Hình {number}. {e(chart.title)}. {caption}</figcaption></figure>"
+    )
+
+
+def _charts(data: ReportData) -> str:
+    parts = ['<section id="bieu-do"><h2>2. Biểu đồ</h2>']
+    number = 0
+    district = data.district_charts()
+    parts.append("<h3>2.1. Mức độ đạt mục tiêu theo huyện</h3>")
+    if district:
+        for chart in district:
+            number += 1
+            parts.append(
+                _figure(chart, f"hinh-{number}", number, "Đường nét đứt: mục tiêu Kế hoạch 86 cho cấp huyện.")
+            )
+    elif data.structure != BEFORE_2025:
+        parts.append(
+            '<p class="note">Không có biểu đồ theo huyện: từ 01/7/2025 cấp huyện không còn tồn tại '
+            "(sắp xếp đơn vị hành chính năm 2025).</p>"
+        )
+    else:
+        parts.append('<p class="muted">Không có chỉ tiêu cấp huyện có mục tiêu với số liệu kỳ này.</p>')
+    number += 1
+    parts.append("<h3>2.2. Xu hướng qua các kỳ đã công bố</h3>")
+    periods = ", ".join(data.trend_periods)
+    parts.append(_figure(data.trend_chart(), f"hinh-{number}", number, f"Các kỳ đã công bố: {e(periods)}."))
+    parts.append("<h3>2.3. Phân bố các xã</h3>")
+    communes = data.commune_charts()
+    if not communes:
+        parts.append('<p class="muted">Không có số liệu hồ sơ công việc cấp xã trong kỳ này.</p>')
+    for chart in communes:
+        number += 1
+        parts.append(
+            _figure(
+                chart, f"hinh-{number}", number, "Mỗi cột là số xã có tỷ lệ trong khoảng 10 điểm phần trăm."
+            )
+        )
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _award_rows(candidates: Sequence[AwardCandidate]) -> list[str]:
+    rows = []
+    for c in candidates:
+        history = f"{c.periods_eligible}/{c.periods_published}"
+        loaded = _time(c.last_loaded_at)
+        rows.append(
+            f'<tr data-unit="{e(c.unit_code)}">'
+            + "".join(
+                [
+                    _td(e(c.rank or ""), "num"),
+                    _td(e(c.unit_name)),
+                    _td(e(c.unit_code), "code"),
+                    _td(e(c.parent_name)),
+                    _td(vn_percent(c.value, 2), "num"),
+                    _td(_ratio(c.numerator, c.denominator), "num"),
+                    _td(vn_change(c.margin), "num"),
+                    _td(e(history), "num"),
+                    _td(e(loaded), "num"),
+                ]
+            )
+            + "</tr>"
+        )
+    return rows
+
+
+def _award_group(
+    data: ReportData, award: str, level: str, name: str, threshold, members: Sequence[AwardCandidate]
+) -> str:
+    """One candidate list (award and level) as its own sub-section."""
+    parts = [
+        f'<section id="{e(f"award-{award}-{level}")}">'
+        f"<h3>{e(name)} – {e(LEVEL_NAMES[level])} (ngưỡng ≥ {vn_percent(threshold, 0)}): "
+        f"{vn_number(len(members))} đơn vị đủ điều kiện</h3>"
+    ]
+    if not members:
+        parts.append('<p class="muted">Không có đơn vị nào đạt ngưỡng trong kỳ này.</p>')
+        return "".join([*parts, "</section>"])
+    first = members[0]
+    parts.append(
+        f"<p>{e(first.note)} Nguồn số liệu: {e(data.indicator(first.indicator_code).source_name)}; "
+        f"kỳ {e(data.period.id)} ({_date(data.window[0])} – {_date(data.window[1])}); "
+        f"căn cứ: mục {e(first.plan_ref)} Kế hoạch 86.</p>"
+    )
+    shown = members[:CANDIDATES_SHOWN]
+    headers = [
+        ("Hạng", "num"),
+        ("Đơn vị", ""),
+        ("Mã", ""),
+        ("Trực thuộc", ""),
+        ("Tỷ lệ", "num"),
+        ("Hồ sơ ký số / tổng hồ sơ", "num"),
+        ("Vượt ngưỡng (điểm %)", "num"),
+        ("Số kỳ đạt ngưỡng / kỳ đã công bố", "num"),
+        ("Số liệu cập nhật lúc", "num"),
+    ]
+    parts.append(_table(headers, _award_rows(shown)))
+    if len(members) > len(shown):
+        parts.append(
+            f'<p class="muted">Hiển thị {len(shown)} đơn vị đứng đầu; danh sách đầy đủ '
+            f"{vn_number(len(members))} đơn vị trong sổ tính Excel, trang “Khen thưởng”.</p>"
+        )
+    return "".join([*parts, "</section>"])
+
+
+def _awards(data: ReportData) -> str:
+    parts = [
+        '<section id="khen-thuong" class="major"><h2>4. Đơn vị đủ điều kiện đề xuất khen thưởng</h2>',
+        "<p>Theo mục IV.3 Kế hoạch số 86/KH-UBND: tỷ lệ hồ sơ công việc được xử lý và ký số trên môi "
+        "trường mạng (trừ hồ sơ mật) của đơn vị trong kỳ. Danh sách là căn cứ đề xuất; việc lựa chọn do Ban "
+        "Thi đua - Khen thưởng quyết định, cùng với tiêu chí người dân tích cực sử dụng công nghệ số.</p>",
+    ]
+    groups: dict[tuple[str, str], list[AwardCandidate]] = {}
+    for candidate in data.awards:
+        groups.setdefault((candidate.award_code, candidate.unit_level), []).append(candidate)
+    thresholds = {(award, level): threshold for award, level, threshold in data.award_thresholds}
+    ordered = sorted(thresholds, key=lambda k: (k[0] != "PM_CERTIFICATE", k[1] != "district", k))
+    if not ordered:
+        parts.append('<p class="muted">Không có tiêu chí khen thưởng nào áp dụng cho kỳ này.</p>')
+    names = {c.award_code: c.award_name for c in data.awards}
+    for award, level in ordered:
+        name = names.get(award) or AWARD_NAMES.get(award, award)
+        members = groups.get((award, level), [])
+        parts.append(_award_group(data, award, level, name, thresholds[(award, level)], members))
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _quality(data: ReportData) -> str:
+    parts = ['<section id="phu-luc-a" class="major"><h2>Phụ lục A. Chất lượng dữ liệu</h2>']
+    run = data.quality
+    if run is None:
+        parts.append(
+            f'<p class="warning">Chưa có lần kiểm tra chất lượng nào cho kỳ {e(data.period.id)}.</p>'
+        )
+        return "".join([*parts, "</section>"])
+    verdict = "Đạt (được phép công bố)" if run.success else "Không đạt (có lỗi chặn công bố)"
+    items = [
+        ("Lần kiểm tra", f"số {e(run.quality_run_id)}, bộ kiểm tra {e(run.suite)} trên {e(run.table_name)}"),
+        ("Thời điểm", _time(run.started_at, data.generated_at.tzinfo)),
+        ("Kết quả", e(verdict)),
+        (
+            "Số kiểm tra",
+            f"{run.evaluated}: {run.passed} đạt, {run.failed_errors} lỗi, {run.failed_warnings} cảnh báo",
+        ),
+    ]
+    parts.append('<dl class="meta">' + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in items) + "</dl>")
+    if data.based_on.gate_run_id and data.based_on.gate_run_id != run.quality_run_id:
+        parts.append(
+            f'<p class="note">Lần công bố số {e(data.based_on.publish_id)} dựa trên lần kiểm tra số '
+            f"{e(data.based_on.gate_run_id)}; lần kiểm tra số {e(run.quality_run_id)} ở trên diễn ra "
+            "sau đó.</p>"
+        )
+    if run.failures:
+        rows = [
+            "<tr>"
+            + _td("Lỗi (chặn công bố)" if f.severity == "error" else "Cảnh báo", "below")
+            + _td(e(f.check))
+            + _td(e(f.expectation), "code")
+            + _td(vn_number(f.unexpected_count), "num")
+            + _td("<br>".join(e(r) for r in f.failing_rows[:5]))
+            + "</tr>"
+            for f in run.failures
+        ]
+        parts.append(
+            _table(
+                [("Mức", ""), ("Kiểm tra", ""), ("Quy tắc", ""), ("Số dòng lỗi", "num"), ("Ví dụ", "")],
+                rows,
+                caption="Các kiểm tra không đạt",
+            )
+        )
+    else:
+        parts.append("<p>Tất cả các kiểm tra đều đạt.</p>")
+    return "".join([*parts, "</section>"])
+
+
+def _compliance(data: ReportData) -> str:
+    parts = ['<section id="phu-luc-b" class="major"><h2>Phụ lục B. Tình hình thực hiện chế độ báo cáo</h2>']
+    if data.structure != BEFORE_2025:
+        parts.append(
+            '<p class="note">Việc thực hiện chế độ báo cáo được theo dõi theo các đơn vị báo cáo trước '
+            "sắp xếp năm 2025.</p>"
+        )
+    if not data.compliance:
+        parts.append(f'<p class="muted">Không có số liệu tuân thủ báo cáo cho kỳ {e(data.period.id)}.</p>')
+        return "".join([*parts, "</section>"])
+    by_level: dict[str, list[Compliance]] = {}
+    for row in data.compliance:
+        by_level.setdefault(row.unit_level, []).append(row)
+    rows = []
+    for level, members in by_level.items():
+        submitted = sum(1 for m in members if m.submitted)
+        complete = [m.completeness for m in members if m.completeness is not None]
+        on_time = sum(1 for m in members if m.on_time)
+        late = sum(1 for m in members if m.on_time is False)
+        deadline = max((m.deadline for m in members if m.deadline), default=None)
+        rows.append(
+            "<tr>"
+            + _td(e(LEVEL_NAMES[level]))
+            + _td(vn_number(len(members)), "num")
+            + _td(vn_number(submitted), "num")
+            + _td(vn_percent(sum(complete) / len(complete)) if complete else "-", "num")
+            + _td(vn_number(on_time), "num")
+            + _td(vn_number(late), "num")
+            + _td(_date(deadline), "num")
+            + "</tr>"
+        )
+    parts.append(
+        _table(
+            [
+                ("Cấp", ""),
+                ("Số đơn vị", "num"),
+                ("Đã gửi số liệu", "num"),
+                ("Mức đầy đủ bình quân", "num"),
+                ("Đúng hạn", "num"),
+                ("Muộn", "num"),
+                ("Hạn gửi", "num"),
+            ],
+            rows,
+            caption=f"Bảng B.1. Tình hình gửi số liệu kỳ {e(data.period.id)}",
+        )
+    )
+    parts.append(
+        '<p class="muted">Đúng hạn: số liệu đầu tiên nhận được (theo ngày giờ Việt Nam) không muộn hơn hạn '
+        "gửi (ngày chốt số liệu theo Nghị định 09/2019/NĐ-CP cộng số ngày quy định). Mức đầy đủ: tỷ lệ chỉ "
+        "tiêu áp dụng cho cấp của đơn vị đã có số liệu.</p>"
+    )
+    for level, members in by_level.items():
+        missing = [m for m in members if not m.submitted]
+        late = [m for m in members if m.on_time is False]
+        incomplete = [m for m in members if m.submitted and (m.completeness or 0) < 100]
+        parts.append(f"<h4>{e(LEVEL_NAMES[level])}</h4>")
+        for label, group in (("Chưa gửi số liệu", missing), ("Gửi muộn", late), ("Chưa đầy đủ", incomplete)):
+            if group:
+                parts.append(f'<p class="names"><b>{e(label)} ({vn_number(len(group))}):</b></p>')
+                parts.append(_names([e(m.unit_name) for m in group], LEVEL_UNITS[level]))
+        if not (missing or late or incomplete):
+            parts.append('<p class="names">Tất cả các đơn vị đã gửi đầy đủ, đúng hạn.</p>')
+    return "".join([*parts, "</section>"])
+
+
+def _provenance(data: ReportData) -> str:
+    based = data.based_on
+    rows = [
+        f"<tr>{_td(e(table), 'code')}{_td(vn_number(count), 'num')}{_td(e(digest), 'code')}</tr>"
+        for table, count, digest in based.tables
+    ]
+    return (
+        '<section id="phu-luc-c"><h2>Phụ lục C. Nguồn gốc số liệu</h2>'
+        f"<p>Số liệu đọc từ lược đồ <code>marts</code> (dữ liệu đã kiểm tra và công bố). Lần công bố số "
+        f"{e(based.publish_id)} cho kỳ {e(based.period_id)}, "
+        f"lúc {_time(based.published_at, data.generated_at.tzinfo)}, "
+        f"mã chạy <code>{e(based.run_id or '-')}</code>.</p>"
+        + _table([("Bảng", ""), ("Số dòng", "num"), ("Mã kiểm tra md5", "")], rows)
+        + "</section>"
+    )
+
+
+def render(data: ReportData) -> str:
+    """The whole report page."""
+    _, province = data.province
+    title = f"Báo cáo kết quả chuyển đổi số {data.period_name}"
+    toc_items = [
+        ("tom-tat", "Tóm tắt kết quả toàn tỉnh"),
+        ("bieu-do", "Biểu đồ"),
+        ("theo-cap", "Kết quả theo cấp"),
+        ("khen-thuong", "Đề xuất khen thưởng"),
+        ("phu-luc-a", "Phụ lục A. Chất lượng dữ liệu"),
+        ("phu-luc-b", "Phụ lục B. Chế độ báo cáo"),
+        ("phu-luc-c", "Phụ lục C. Nguồn gốc số liệu"),
+    ]
+    toc = "".join(f'<li><a href="#{anchor}">{e(label)}</a></li>' for anchor, label in toc_items)
+    sections = [
+        _summary(data),
+        _charts(data),
+        _levels(data),
+        _awards(data),
+        _quality(data),
+        _compliance(data),
+        _provenance(data),
+    ]
+    return PAGE.substitute(
+        title=e(f"{title} – {province}"),
+        css=CSS,
+        kicker=e(f"{province} · Phong trào thi đua chuyển đổi số · Kế hoạch số 86/KH-UBND ngày 18/3/2022"),
+        meta=_meta(data),
+        notes=_notes(data),
+        toc=toc,
+        sections="\n".join(sections),
+        footer=e(
+            f"Lập tự động bởi dxw lúc {_time(data.generated_at)} từ số liệu đã công bố "
+            f"(lần công bố số {data.based_on.publish_id}). Số liệu theo định dạng Việt Nam: 1.234 và 85,5 %."
+        ),
+    )

@@ -1,0 +1,737 @@
+"""The semi-annual report of a half-year (Plan 86/KH-UBND, section VI.4-6), in Vietnamese.
+
+Everything comes from the published schema ``marts`` (and its audit trail ``marts_audit``),
+read in one read-only repeatable-read transaction, so the report shows one consistent
+publish even while the next one is being swapped in. Indicator names, levels and targets come
+from the reviewed catalogue (dbt seed ``indicators.csv``) the marts are built from.
+
+:func:`load` gathers the figures into a :class:`ReportData`; :mod:`dxw.reports.html` and
+:mod:`dxw.reports.workbook` render it; :func:`write_report` does all three.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import psycopg
+from psycopg.rows import dict_row
+
+from dxw import database, publish
+from dxw.periods import Period, PeriodError, parse
+from dxw.reports import vn_percent
+from dxw.reports.charts import Bars, Chart, Histogram, Lines
+from dxw.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+BEFORE_2025, FROM_2025 = "before_2025", "from_2025"
+# Districts were abolished on 1 July 2025: half-years from 2025S2 use the new structure.
+FIRST_FROM_2025 = parse("2025S2")
+LEVELS = ("province", "department", "district", "commune")
+LEVEL_NAMES = {
+    "province": "Cấp tỉnh",
+    "department": "Sở, ban, ngành",
+    "district": "Cấp huyện",
+    "commune": "Cấp xã",
+}
+LEVEL_UNITS = {"province": "tỉnh", "department": "cơ quan", "district": "huyện", "commune": "xã"}
+SOURCE_NAMES = {
+    "public_service_portal": "Cổng Dịch vụ công (số liệu hệ thống)",
+    "document_management": "Hệ thống quản lý văn bản và điều hành (số liệu hệ thống)",
+    "reporting_system": "Hệ thống thông tin báo cáo",
+    "unit_upload": "Báo cáo của đơn vị",
+}
+# Short labels for chart legends and table headers; full names come from the catalogue.
+SHORT_NAMES = {
+    "PS_FULL_ONLINE": "DVC trực tuyến toàn trình",
+    "PS_ON_TIME": "Hồ sơ TTHC giải quyết đúng hạn",
+    "DEPT_WORK_DOSSIERS_ONLINE": "Hồ sơ công việc cấp tỉnh xử lý trên mạng",
+    "DEPT_REPORTS_CONNECTED": "Chế độ báo cáo kết nối HTTTBC Chính phủ",
+    "DEPT_SYSTEMS_CONNECTED": "HTTT dùng chung kết nối CSDL quốc gia",
+    "DEPT_DIGITAL_INSPECTIONS": "Kiểm tra thực hiện trên môi trường số",
+    "DEPT_DATA_WAREHOUSE": "Kho dữ liệu, mở dữ liệu",
+    "DIST_WORK_DOSSIERS_SIGNED": "Hồ sơ công việc cấp huyện xử lý và ký số",
+    "DIST_HOUSEHOLD_BROADBAND": "Hộ gia đình được phủ băng rộng",
+    "DIST_COMMUNE_BROADBAND": "Xã được phủ băng rộng",
+    "DIST_ECOMMERCE_PRODUCTS": "Sản phẩm OCOP trên sàn TMĐT",
+    "DIST_DIGITAL_BUSINESSES": "Doanh nghiệp quản lý bằng công nghệ số",
+    "DIST_MOBILE_UNIVERSAL": "Phổ cập 4G/5G, điện thoại thông minh",
+    "DIST_EPAYMENT_ACCOUNTS": "Dân số có tài khoản thanh toán điện tử",
+    "COMM_WORK_DOSSIERS_ONLINE": "Hồ sơ công việc cấp xã xử lý trên mạng",
+    "COMM_WORK_DOSSIERS_SIGNED": "Hồ sơ công việc cấp xã xử lý và ký số",
+}
+AWARD_NOTES = {
+    ("PM_CERTIFICATE", "district"): "Ban Thi đua - Khen thưởng chọn 1-2 huyện trong số đơn vị đủ điều kiện.",
+    ("PM_CERTIFICATE", "commune"): "Ban Thi đua - Khen thưởng chọn 2-3 xã trong số đơn vị đủ điều kiện.",
+    ("CHAIRMAN_CERTIFICATE", "district"): "Các huyện đủ điều kiện được đề xuất Ban Thi đua - Khen thưởng.",
+    ("CHAIRMAN_CERTIFICATE", "commune"): "Các xã đủ điều kiện được đề xuất Ban Thi đua - Khen thưởng.",
+}
+MART_TABLES = (
+    "mart_award_eligibility",
+    "mart_reporting_compliance",
+    "mart_semiannual_indicator",
+    "mart_unit_scorecard",
+)
+
+
+class ReportError(RuntimeError):
+    """The report cannot be written (bad period, nothing published)."""
+
+
+class ReportNotPublished(ReportError):
+    """The half-year has no published marts."""
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    html: Path
+    xlsx: Path
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """One indicator of the plan's catalogue."""
+
+    code: str
+    name: str
+    levels: tuple[str, ...]
+    comparator: str
+    target: Decimal | None
+    source: str
+    plan_ref: str
+    unit: str = "percent"
+
+    @property
+    def short(self) -> str:
+        return SHORT_NAMES.get(self.code, self.name)
+
+    @property
+    def target_levels(self) -> tuple[str, ...]:
+        """Levels the plan sets the target for (the province figure is their roll-up)."""
+        return tuple(level for level in self.levels if level != "province") or self.levels
+
+    @property
+    def target_text(self) -> str:
+        if self.target is None:
+            return ""
+        if self.unit == "flag":
+            return "Đạt (định tính)"
+        return f"{'>' if self.comparator == '>' else '≥'} {vn_percent(self.target, 0)}"
+
+    @property
+    def source_name(self) -> str:
+        return SOURCE_NAMES.get(self.source, self.source)
+
+    def meets(self, value: Decimal | None) -> bool | None:
+        if value is None or self.target is None:
+            return None
+        return value > self.target if self.comparator == ">" else value >= self.target
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One row of marts.mart_semiannual_indicator."""
+
+    unit_code: str
+    unit_name: str
+    unit_level: str
+    parent_code: str | None
+    indicator_code: str
+    numerator: Decimal | None
+    denominator: Decimal | None
+    value: Decimal | None
+    target_value: Decimal | None = None
+    comparator: str | None = None
+    target_met: bool | None = None
+    gap_to_target: Decimal | None = None
+    change_since_previous: Decimal | None = None
+    rank_in_level: int | None = None
+    reporting_units: int | None = None
+
+
+@dataclass(frozen=True)
+class Publish:
+    """One row of marts_audit.publish_log."""
+
+    publish_id: int
+    published_at: datetime
+    period_id: str | None
+    run_id: str | None
+    gate_run_id: int | None
+    tables: tuple[tuple[str, int, str], ...]  # (table, rows, checksum)
+
+
+@dataclass(frozen=True)
+class AwardCandidate:
+    """An eligible row of marts.mart_award_eligibility, with how often the unit was eligible."""
+
+    award_code: str
+    award_name: str
+    unit_level: str
+    unit_code: str
+    unit_name: str
+    parent_name: str
+    indicator_code: str
+    value: Decimal
+    numerator: Decimal | None
+    denominator: Decimal | None
+    comparator: str
+    threshold: Decimal
+    margin: Decimal | None
+    rank: int | None
+    plan_ref: str
+    last_loaded_at: datetime | None
+    periods_eligible: int
+    periods_published: int
+
+    @property
+    def note(self) -> str:
+        return AWARD_NOTES.get((self.award_code, self.unit_level), "")
+
+
+@dataclass(frozen=True)
+class QualityFailure:
+    check: str
+    expectation: str
+    severity: str
+    unexpected_count: int | None
+    failing_rows: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class QualityRun:
+    """A run of the marts quality gate for the half-year (marts_audit.quality_run)."""
+
+    quality_run_id: int
+    suite: str
+    table_name: str
+    success: bool
+    evaluated: int
+    failed_errors: int
+    failed_warnings: int
+    started_at: datetime
+    failures: tuple[QualityFailure, ...] = ()
+
+    @property
+    def passed(self) -> int:
+        return self.evaluated - self.failed_errors - self.failed_warnings
+
+
+@dataclass(frozen=True)
+class Compliance:
+    """One row of marts.mart_reporting_compliance."""
+
+    unit_code: str
+    unit_name: str
+    unit_level: str
+    submitted: bool
+    indicators_applicable: int
+    indicators_reported: int
+    completeness: Decimal | None
+    deadline: date | None
+    first_received_at: datetime | None
+    on_time: bool | None
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    """The province against one of the plan's targets."""
+
+    indicator: Indicator
+    province: Figure | None
+    met: bool | None
+    units_met: tuple[tuple[str, int, int], ...]  # (level, units meeting the target, units measured)
+
+
+@dataclass
+class ReportData:
+    """Everything the report shows, for one half-year."""
+
+    period: Period
+    structure: str
+    generated_at: datetime
+    indicators: dict[str, Indicator]
+    figures: list[Figure]
+    trend_periods: list[str]
+    trend: dict[str, list[Decimal | None]]
+    based_on: Publish
+    current: Publish | None = None
+    awards: list[AwardCandidate] = field(default_factory=list)
+    # (award code, unit level, threshold) of every award rule applying to the half-year
+    award_thresholds: list[tuple[str, str, Decimal]] = field(default_factory=list)
+    quality: QualityRun | None = None
+    compliance: list[Compliance] = field(default_factory=list)
+
+    @property
+    def window(self) -> tuple[date, date]:
+        return self.period.window("decree09")
+
+    @property
+    def period_name(self) -> str:
+        half = "đầu" if self.period.number == 1 else "cuối"
+        return f"6 tháng {half} năm {self.period.year}"
+
+    @property
+    def province(self) -> tuple[str, str]:
+        """(code, name) of the province in the report's unit structure."""
+        for f in self.figures:
+            if f.unit_level == "province":
+                return f.unit_code, f.unit_name
+        return ("02", "Tỉnh Hà Giang") if self.structure == BEFORE_2025 else ("08", "Tỉnh Tuyên Quang")
+
+    @property
+    def levels(self) -> list[str]:
+        """Reporting levels below the province that have figures, in hierarchy order."""
+        present = {f.unit_level for f in self.figures}
+        return [level for level in LEVELS[1:] if level in present]
+
+    def indicator(self, code: str) -> Indicator:
+        return self.indicators.get(code) or Indicator(code, code, (), ">=", None, "", "")
+
+    def unit_names(self) -> dict[str, str]:
+        return {f.unit_code: f.unit_name for f in self.figures}
+
+    def at_level(self, level: str) -> list[Figure]:
+        return [f for f in self.figures if f.unit_level == level]
+
+    def level_indicators(self, level: str) -> list[str]:
+        """Indicators with figures at ``level``: those with a target there first, catalogue order."""
+        codes = {f.indicator_code for f in self.at_level(level)}
+        order = list(self.indicators)
+
+        def key(code: str) -> tuple[int, int, str]:
+            has_target = (
+                level in self.indicator(code).target_levels and self.indicator(code).target is not None
+            )
+            return (0 if has_target else 1, order.index(code) if code in order else len(order), code)
+
+        return sorted(codes, key=key)
+
+    def targeted(self, level: str) -> list[str]:
+        """Indicators with figures at ``level`` that carry the plan's target there."""
+        with_target = {f.indicator_code for f in self.at_level(level) if f.target_value is not None}
+        return [code for code in self.level_indicators(level) if code in with_target]
+
+    def below_target(self, level: str, code: str) -> list[Figure]:
+        """Units of ``level`` that miss the target of ``code``, lowest value first."""
+        rows = [f for f in self.at_level(level) if f.indicator_code == code and f.target_met is False]
+        return sorted(rows, key=lambda f: (f.value is None, f.value or 0, f.unit_code))
+
+    def summary(self) -> list[SummaryRow]:
+        """One row per catalogue indicator with a target, for the province."""
+        code, _ = self.province
+        province = {f.indicator_code: f for f in self.figures if f.unit_code == code}
+        rows = []
+        for indicator in self.indicators.values():
+            if indicator.target is None:
+                continue
+            figure = province.get(indicator.code)
+            met = figure.target_met if figure and figure.target_met is not None else None
+            if met is None and figure is not None:
+                met = indicator.meets(figure.value)
+            units = []
+            for level in indicator.target_levels:
+                measured = [
+                    f
+                    for f in self.at_level(level)
+                    if f.indicator_code == indicator.code and f.value is not None
+                ]
+                if measured:
+                    units.append((level, sum(1 for f in measured if f.target_met), len(measured)))
+            rows.append(SummaryRow(indicator, figure, met, tuple(units)))
+        return rows
+
+    def charts(self) -> list[tuple[str, Chart]]:
+        """(section key, chart) for every chart of the report, in order."""
+        return [("district", c) for c in self.district_charts()] + [
+            ("trend", self.trend_chart()),
+            *(("commune", c) for c in self.commune_charts()),
+        ]
+
+    def district_charts(self) -> list[Bars]:
+        """Attainment by district for the indicators with a district target (none after 2025)."""
+        charts = []
+        for code in self.targeted("district"):
+            indicator = self.indicator(code)
+            rows = sorted(
+                (f for f in self.at_level("district") if f.indicator_code == code),
+                key=lambda f: (f.value is None, -(f.value or 0), f.unit_code),
+            )
+            target = next(f.target_value for f in rows if f.target_value is not None)
+            comparator = next((f.comparator for f in rows if f.comparator), indicator.comparator)
+            charts.append(
+                Bars(
+                    title=f"{indicator.short} theo huyện, {self.period_name}",
+                    description=(
+                        f"Biểu đồ cột ngang, kỳ {self.period.id}: {indicator.name} của từng huyện, "
+                        f"thành phố, so với mục tiêu {indicator.target_text} (đường nét đứt)."
+                    ),
+                    categories=[(f.unit_name, _float(f.value)) for f in rows],
+                    x_label="Tỷ lệ (%)",
+                    y_label="Huyện, thành phố",
+                    target=_float(target),
+                    comparator=comparator,
+                )
+            )
+        return charts
+
+    def trend_chart(self) -> Lines:
+        codes = [c for c in self.indicators if c in self.trend] + [
+            c for c in self.trend if c not in self.indicators
+        ]
+        _, province = self.province
+        return Lines(
+            title=f"Xu hướng các chỉ tiêu toàn tỉnh qua các kỳ đã công bố ({province})",
+            description=(
+                f"Biểu đồ đường: giá trị toàn tỉnh của từng chỉ tiêu ở các kỳ đã công bố, "
+                f"từ {self.trend_periods[0] if self.trend_periods else self.period.id} đến {self.period.id}."
+            ),
+            x_values=list(self.trend_periods),
+            series=[(self.indicator(c).short, [_float(v) for v in self.trend[c]]) for c in codes],
+            x_label="Kỳ báo cáo (6 tháng)",
+            y_label="Tỷ lệ toàn tỉnh (%)",
+        )
+
+    def commune_charts(self) -> list[Histogram]:
+        """Distribution of communes for each commune work-dossier indicator, with its thresholds."""
+        charts = []
+        communes = self.at_level("commune")
+        for code in self.level_indicators("commune"):
+            if not code.startswith("COMM_WORK_DOSSIERS"):
+                continue
+            indicator = self.indicator(code)
+            values = [float(f.value) for f in communes if f.indicator_code == code and f.value is not None]
+            markers: list[tuple[float, str]] = []
+            if indicator.target is not None and "commune" in indicator.target_levels:
+                markers.append((float(indicator.target), f"Mục tiêu {indicator.target_text}"))
+            else:
+                for award, level, threshold in self.award_thresholds:
+                    if level == "commune":
+                        label = (
+                            "Bằng khen Thủ tướng"
+                            if award == "PM_CERTIFICATE"
+                            else "Bằng khen Chủ tịch UBND tỉnh"
+                        )
+                        markers.append((float(threshold), f"{label} ≥ {vn_percent(threshold, 0)}"))
+            charts.append(
+                Histogram(
+                    title=f"Phân bố các xã theo tỷ lệ {indicator.short.lower()}, {self.period.id}",
+                    description=(
+                        f"Biểu đồ tần suất: số xã theo từng khoảng 10 điểm phần trăm của chỉ tiêu "
+                        f"{indicator.name.lower()}, kỳ {self.period.id}; đường nét đứt là mốc so sánh."
+                    ),
+                    values=values,
+                    markers=markers,
+                    x_label="Tỷ lệ (%), khoảng 10 điểm",
+                    y_label="Số xã",
+                )
+            )
+        return charts
+
+
+def _float(value: Decimal | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def structure_of(period: Period) -> str:
+    """The unit structure a half-year is reported in (districts exist until 2025S1)."""
+    return FROM_2025 if period >= FIRST_FROM_2025 else BEFORE_2025
+
+
+def load_catalogue(settings: Settings) -> dict[str, Indicator]:
+    """The indicator catalogue (dbt seed ``indicators.csv``), in catalogue order."""
+    path = settings.dbt_project_dir / "seeds" / "indicators.csv"
+    catalogue = {}
+    with path.open(encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            catalogue[row["indicator_code"]] = Indicator(
+                code=row["indicator_code"],
+                name=row["name_vi"],
+                levels=tuple(row["levels"].split("|")),
+                comparator=row["comparator"] or ">=",
+                target=Decimal(row["target_value"]) if row["target_value"] else None,
+                source=row["source"],
+                plan_ref=row["plan_ref"],
+                unit=row["unit"] or "percent",
+            )
+    return catalogue
+
+
+def _rows(conn: psycopg.Connection, query: str, params: Iterable = ()) -> list[dict]:
+    with conn.cursor(row_factory=dict_row) as cursor:
+        return cursor.execute(query, tuple(params)).fetchall()
+
+
+def _publish(row: dict) -> Publish:
+    tables = tuple((t["name"], int(t["rows"]), t["checksum"]) for t in row["tables"])
+    return Publish(
+        row["publish_id"], row["published_at"], row["period_id"], row["run_id"], row["gate_run_id"], tables
+    )
+
+
+def _published(conn: psycopg.Connection, period: Period) -> tuple[Publish, Publish | None, list[str]]:
+    """The latest publish of the half-year, the publish the marts now hold, the published half-years."""
+    if conn.execute("select to_regclass('marts_audit.publish_log')").fetchone()[0] is None:
+        raise ReportNotPublished(f"nothing has been published yet: no marts for half-year {period.id}")
+    publishes = [
+        _publish(r) for r in _rows(conn, "select * from marts_audit.publish_log order by publish_id desc")
+    ]
+    based_on = next((p for p in publishes if p.period_id == period.id), None)
+    if based_on is None:
+        raise ReportNotPublished(
+            f"half-year {period.id} has no published marts (no row in marts_audit.publish_log): "
+            f"run `dxw run semiannual_marts --period {period.id}` first"
+        )
+    current_sums = {table: publish.table_checksum(conn, "marts", table)[1] for table, _, _ in based_on.tables}
+    current = next(
+        (p for p in publishes if all(current_sums.get(t) == digest for t, _, digest in p.tables)), None
+    )
+    halfyears = sorted(
+        {
+            p.period_id
+            for p in publishes
+            if p.period_id and _is_halfyear(p.period_id) and parse(p.period_id) <= period
+        },
+        key=parse,
+    )
+    return based_on, current, halfyears
+
+
+def _is_halfyear(period_id: str) -> bool:
+    try:
+        return parse(period_id).kind == "halfyear"
+    except PeriodError:
+        return False
+
+
+def _figures(conn: psycopg.Connection, period: Period, structure: str) -> list[Figure]:
+    rows = _rows(
+        conn,
+        """
+        select unit_code, unit_name, unit_level, parent_code, indicator_code, numerator, denominator, value,
+               target_value, comparator, target_met, gap_to_target, change_since_previous, rank_in_level,
+               reporting_units
+        from marts.mart_semiannual_indicator
+        where period_id = %s and unit_structure = %s
+        order by array_position(array['province', 'department', 'district', 'commune'], unit_level),
+                 unit_code, indicator_code
+        """,
+        (period.id, structure),
+    )
+    return [Figure(**row) for row in rows]
+
+
+def _trend(
+    conn: psycopg.Connection, structure: str, province_code: str, periods: list[str]
+) -> dict[str, list[Decimal | None]]:
+    rows = conn.execute(
+        """
+        select indicator_code, period_id, value from marts.mart_semiannual_indicator
+        where unit_structure = %s and unit_code = %s and period_id = any(%s)
+        """,
+        (structure, province_code, periods),
+    ).fetchall()
+    values = {(code, pid): value for code, pid, value in rows}
+    return {code: [values.get((code, pid)) for pid in periods] for code in sorted({r[0] for r in rows})}
+
+
+def _awards(
+    conn: psycopg.Connection, period: Period, structure: str, periods: list[str], names: dict[str, str]
+) -> tuple[list[AwardCandidate], list[tuple[str, str, Decimal]]]:
+    history = {
+        (award, unit): (eligible, total)
+        for award, unit, eligible, total in conn.execute(
+            """
+            select award_code, unit_code, count(*) filter (where eligible), count(*)
+            from marts.mart_award_eligibility
+            where unit_structure = %s and period_id = any(%s)
+            group by award_code, unit_code
+            """,
+            (structure, periods),
+        ).fetchall()
+    }
+    rows = _rows(
+        conn,
+        """
+        select award_code, award_name_vi, unit_level, unit_code, unit_name, parent_code, indicator_code,
+               value, numerator, denominator, comparator, threshold, margin, candidate_rank, plan_ref,
+               last_loaded_at
+        from marts.mart_award_eligibility
+        where period_id = %s and unit_structure = %s and eligible
+        order by award_code desc, array_position(array['district', 'commune'], unit_level), candidate_rank,
+                 unit_code
+        """,
+        (period.id, structure),
+    )
+    candidates = [
+        AwardCandidate(
+            award_code=r["award_code"],
+            award_name=r["award_name_vi"],
+            unit_level=r["unit_level"],
+            unit_code=r["unit_code"],
+            unit_name=r["unit_name"],
+            parent_name=names.get(r["parent_code"] or "", r["parent_code"] or ""),
+            indicator_code=r["indicator_code"],
+            value=r["value"],
+            numerator=r["numerator"],
+            denominator=r["denominator"],
+            comparator=r["comparator"],
+            threshold=r["threshold"],
+            margin=r["margin"],
+            rank=r["candidate_rank"],
+            plan_ref=r["plan_ref"],
+            last_loaded_at=r["last_loaded_at"],
+            periods_eligible=history.get((r["award_code"], r["unit_code"]), (1, 1))[0],
+            periods_published=history.get((r["award_code"], r["unit_code"]), (1, 1))[1],
+        )
+        for r in rows
+    ]
+    thresholds = conn.execute(
+        """
+        select distinct award_code, unit_level, threshold from marts.mart_award_eligibility
+        where period_id = %s and unit_structure = %s order by threshold desc
+        """,
+        (period.id, structure),
+    ).fetchall()
+    return candidates, [tuple(t) for t in thresholds]
+
+
+def _quality(conn: psycopg.Connection, period: Period) -> QualityRun | None:
+    """The latest run of a marts quality gate that audited the half-year."""
+    if conn.execute("select to_regclass('marts_audit.quality_run')").fetchone()[0] is None:
+        return None
+    # quality.validate records an audited half-year as "<table> (<period>)".
+    runs = _rows(
+        conn,
+        """
+        select quality_run_id, suite, table_name, success, evaluated, failed_errors, failed_warnings,
+               started_at
+        from marts_audit.quality_run where table_name like %s
+        order by quality_run_id desc limit 1
+        """,
+        (f"marts%({period.id})",),
+    )
+    if not runs:
+        return None
+    failures = conn.execute(
+        """
+        select check_name, expectation, severity, unexpected_count, failing_rows
+        from marts_audit.quality_failure where quality_run_id = %s
+        order by severity = 'error' desc, check_name
+        """,
+        (runs[0]["quality_run_id"],),
+    ).fetchall()
+    return QualityRun(
+        **runs[0],
+        failures=tuple(
+            QualityFailure(check, expectation, severity, count, tuple(_row_label(r) for r in rows or []))
+            for check, expectation, severity, count, rows in failures
+        ),
+    )
+
+
+def _row_label(row: object) -> str:
+    if isinstance(row, dict):
+        return ", ".join(f"{k}={v}" for k, v in row.items())
+    return str(row)
+
+
+def _compliance(conn: psycopg.Connection, period: Period) -> list[Compliance]:
+    rows = _rows(
+        conn,
+        """
+        select unit_code, unit_name, unit_level, submitted, indicators_applicable, indicators_reported,
+               completeness, deadline, first_received_at, on_time
+        from marts.mart_reporting_compliance where period_id = %s
+        order by array_position(array['department', 'district', 'commune'], unit_level), unit_code
+        """,
+        (period.id,),
+    )
+    return [Compliance(**row) for row in rows]
+
+
+def load(
+    period_id: str, settings: Settings | None = None, now: Callable[[ZoneInfo], datetime] = datetime.now
+) -> ReportData:
+    """Read the half-year's published marts into a :class:`ReportData`."""
+    settings = settings or get_settings()
+    try:
+        period = parse(period_id)
+    except PeriodError as exc:
+        raise ReportError(str(exc)) from exc
+    if period.kind != "halfyear":
+        raise ReportError(f"the semi-annual report needs a half-year id such as 2025S1, got {period_id!r}")
+    structure = structure_of(period)
+    with database.connect(settings) as conn:
+        # One snapshot: a publish swapping tables mid-way cannot mix two versions into the report.
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        conn.read_only = True
+        if conn.execute("select to_regclass('marts.mart_semiannual_indicator')").fetchone()[0] is None:
+            raise ReportNotPublished(
+                f"schema marts has no published marts: nothing to report for {period.id}"
+            )
+        based_on, current, halfyears = _published(conn, period)
+        figures = _figures(conn, period, structure)
+        if not figures:
+            raise ReportNotPublished(
+                f"marts.mart_semiannual_indicator has no figures for half-year {period.id} "
+                f"({structure} units), although it was published in publish {based_on.publish_id}"
+            )
+        data = ReportData(
+            period=period,
+            structure=structure,
+            generated_at=now(ZoneInfo(settings.timezone)),
+            indicators=load_catalogue(settings),
+            figures=figures,
+            trend_periods=halfyears,
+            trend={},
+            based_on=based_on,
+            current=current,
+        )
+        data.trend = _trend(conn, structure, data.province[0], halfyears)
+        data.awards, data.award_thresholds = _awards(conn, period, structure, halfyears, data.unit_names())
+        data.quality = _quality(conn, period)
+        data.compliance = _compliance(conn, period)
+    return data
+
+
+def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
+    """Write through a temporary file in the same folder: a reader never sees half a report."""
+    temporary = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+    try:
+        write(temporary)
+        temporary.replace(path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def write_report(period_id: str, out_dir: Path | str, settings: Settings | None = None) -> ReportFiles:
+    """Write the half-year's report as ``bao-cao-<period>.html`` and ``.xlsx`` into ``out_dir``."""
+    from dxw.reports import html, workbook
+
+    data = load(period_id, settings)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    files = ReportFiles(out / f"bao-cao-{data.period.id}.html", out / f"bao-cao-{data.period.id}.xlsx")
+    page = html.render(data)
+    _write_atomically(files.html, lambda path: path.write_text(page, encoding="utf-8"))
+    book = workbook.build(data)
+    _write_atomically(files.xlsx, lambda path: book.save(path))
+    log.info(
+        "report %s: %d figures, %d award candidates -> %s, %s",
+        data.period.id,
+        len(data.figures),
+        len(data.awards),
+        files.html,
+        files.xlsx,
+    )
+    return files

@@ -1,0 +1,131 @@
+"""Deterministic aggregate data of the reporting system (DHIS2 ``dataValueSets``).
+
+Provincial departments report, per half-year, how many of their reporting regimes and periodic
+socio-economic indicators are connected to the Government Reporting Information System, and how
+many of their shared information systems are connected to the national databases (Plan 86
+IV.1.a). The data elements and their UIDs are the ``dhis2_data_elements`` seed.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from dxw.periods import Period
+from dxw.settings import get_settings
+from dxw.simulator.portal_data import FIRST_YEAR, LAST_YEAR, _rng, _step
+from dxw.units import SEED_VALID_FROM, Unit, dhis2_uid, legacy_units
+
+DATA_SET_CODE = "DXW_SIXMONTHLY"
+DEFAULT_COMBO = "HllvX50cXC0"  # DHIS2's UID of the default category option combo
+STORED_BY = "bao-cao-tinh"
+
+
+@dataclass(frozen=True)
+class DataElement:
+    uid: str
+    code: str
+    indicator_code: str
+    part: str  # numerator | denominator
+
+
+@cache
+def data_elements(seeds_dir: Path | None = None) -> tuple[DataElement, ...]:
+    folder = seeds_dir or get_settings().dbt_project_dir / "seeds"
+    with (folder / "dhis2_data_elements.csv").open(encoding="utf-8") as handle:
+        return tuple(
+            DataElement(row["data_element_uid"], row["data_element_code"], row["indicator_code"], row["part"])
+            for row in csv.DictReader(handle)
+        )
+
+
+def data_set_uid() -> str:
+    return dhis2_uid(f"ds:{DATA_SET_CODE}")
+
+
+def reporting_units() -> list[Unit]:
+    """The org units that report this data set: the provincial departments."""
+    return sorted((u for u in legacy_units() if u.level == "department"), key=lambda u: u.code)
+
+
+def data_values(period: Period) -> list[dict[str, str]]:
+    """Every data value of the data set for a half-year, as DHIS2 exports them."""
+    if period.kind != "halfyear" or not FIRST_YEAR <= period.year <= LAST_YEAR:
+        raise ValueError(f"the reporting system holds half-years {FIRST_YEAR}..{LAST_YEAR}")
+    by_indicator: dict[str, dict[str, DataElement]] = {}
+    for element in data_elements():
+        by_indicator.setdefault(element.indicator_code, {})[element.part] = element
+    values = []
+    for unit in reporting_units():
+        for indicator, parts in sorted(by_indicator.items()):
+            base = _rng(unit.code, "dhis2", indicator)
+            rng = _rng(unit.code, "dhis2", indicator, period.id)
+            total = base.randint(4, 40)
+            share = base.uniform(0.2, 0.5) + (base.uniform(0.85, 1.0) - 0.35) * _step(period)
+            connected = min(total, max(0, round(total * min(1.0, share + rng.uniform(-0.03, 0.03)))))
+            for part, number in (("numerator", connected), ("denominator", total)):
+                values.append(
+                    {
+                        "dataElement": parts[part].uid,
+                        "period": period.id,
+                        "orgUnit": unit.dhis2_uid(SEED_VALID_FROM),
+                        "categoryOptionCombo": DEFAULT_COMBO,
+                        "attributeOptionCombo": DEFAULT_COMBO,
+                        "value": str(number),
+                        "storedBy": STORED_BY,
+                        "lastUpdated": f"{period.window('calendar')[1]:%Y-%m-%d}T17:00:00.000",
+                        "comment": "",
+                        "followup": "false",
+                    }
+                )
+    return values
+
+
+CSV_COLUMNS = (
+    "dataelement",
+    "period",
+    "orgunit",
+    "catoptcombo",
+    "attroptcombo",
+    "value",
+    "storedby",
+    "lastupdated",
+    "comment",
+    "followup",
+)
+_CSV_FIELDS = dict(
+    zip(
+        CSV_COLUMNS,
+        (
+            "dataElement",
+            "period",
+            "orgUnit",
+            "categoryOptionCombo",
+            "attributeOptionCombo",
+            "value",
+            "storedBy",
+            "lastUpdated",
+            "comment",
+            "followup",
+        ),
+        strict=True,
+    )
+)
+
+
+def as_json(period: Period) -> dict:
+    """The data value set as DHIS2's ``/api/dataValueSets.json`` returns it."""
+    return {"dataSet": data_set_uid(), "period": period.id, "dataValues": data_values(period)}
+
+
+def as_csv(period: Period) -> str:
+    """The data value set as DHIS2's ``/api/dataValueSets.csv`` returns it."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for value in data_values(period):
+        writer.writerow([value[_CSV_FIELDS[column]] for column in CSV_COLUMNS])
+    return buffer.getvalue()

@@ -1,0 +1,295 @@
+"""Reporting-system connector: DHIS2 ``dataValueSets`` in JSON and CSV, pulled or imported.
+
+A data value set is read the way DHIS2 imports one: values inherit the set's ``period`` and
+``orgUnit`` when they omit them; data elements and org units are looked up by UID or, with
+``id_scheme="code"``, by code (DHIS2's ``idScheme``), through the ``dhis2_data_elements`` seed
+and the reporting system's rows of the unit crosswalk. A value that cannot be placed is a
+*conflict* (object and reason, as in DHIS2's import summary) and is not imported; the others
+land as one batch per period, identifiers normalised to UIDs. Downstream, the latest value of a
+(data element, period, org unit, option combos) wins, as in DHIS2.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+from dxw.landing.copy import Document
+from dxw.periods import Period, PeriodError, parse
+from dxw.settings import Settings, get_settings
+from dxw.sources import http_session as http
+from dxw.sources.contract import ContractError, Delivery, SourceError
+
+log = logging.getLogger(__name__)
+
+SOURCE = "reporting_system"
+DATASET = "dhis2_data_values"
+PATH = "/api/dataValueSets.json"
+DEFAULT_COMBO = "HllvX50cXC0"
+DATA_SET_CODE = "DXW_SIXMONTHLY"
+FIELDS: dict[str, type] = {
+    "dataElement": str,
+    "period": str,
+    "orgUnit": str,
+    "categoryOptionCombo": str,
+    "attributeOptionCombo": str,
+    "value": str,
+    "storedBy": str,
+    "lastUpdated": str,
+    "comment": str,
+    "followup": str,
+}
+KEY = ("dataElement", "period", "orgUnit", "categoryOptionCombo", "attributeOptionCombo")
+# DHIS2's CSV layout, by position; a header row naming the columns is optional.
+CSV_COLUMNS = (
+    "dataelement",
+    "period",
+    "orgunit",
+    "catoptcombo",
+    "attroptcombo",
+    "value",
+    "storedby",
+    "lastupdated",
+    "comment",
+    "followup",
+)
+_CSV_ALIASES = {"timestamp": "lastupdated", "created": "lastupdated", "categoryoptioncombo": "catoptcombo"}
+_WHOLE = re.compile(r"\d+")
+IdScheme = Literal["uid", "code"]
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """A value that was not imported: the object DHIS2 would name and why."""
+
+    object: str
+    value: str
+    index: int  # 1-based position of the data value in the set
+
+
+@dataclass
+class ImportResult:
+    """The values to land and the conflicts, as the import found them."""
+
+    values: list[dict[str, str]] = field(default_factory=list)
+    conflicts: list[Conflict] = field(default_factory=list)
+    units: dict[str, str] = field(default_factory=dict)  # org-unit UID -> unit code
+
+
+@dataclass(frozen=True)
+class Identifiers:
+    """Where DHIS2 identifiers point in the warehouse."""
+
+    elements_by_uid: Mapping[str, str]  # uid -> code
+    element_uid_by_code: Mapping[str, str]
+    unit_by_uid: Mapping[str, tuple[str, str]]  # uid -> (unit code, valid from)
+
+
+@cache
+def mapping(seeds_dir: Path | None = None) -> Identifiers:
+    """Data elements from the ``dhis2_data_elements`` seed, org units from the crosswalk seed."""
+    folder = seeds_dir or get_settings().dbt_project_dir / "seeds"
+    with (folder / "dhis2_data_elements.csv").open(encoding="utf-8") as handle:
+        elements = list(csv.DictReader(handle))
+    with (folder / "unit_crosswalk.csv").open(encoding="utf-8") as handle:
+        units = {
+            row["source_unit_id"]: (row["unit_code"], row["unit_valid_from"])
+            for row in csv.DictReader(handle)
+            if row["source"] == SOURCE
+        }
+    return Identifiers(
+        {e["data_element_uid"]: e["data_element_code"] for e in elements},
+        {e["data_element_code"]: e["data_element_uid"] for e in elements},
+        units,
+    )
+
+
+def parse_document(content: bytes, media: Literal["json", "csv"]) -> list[dict[str, Any]]:
+    """The data values of a JSON or CSV data value set, as delivered; a malformed file raises."""
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ContractError(f"the data value set is not UTF-8 text ({exc.reason})") from exc
+    return _parse_json(text) if media == "json" else _parse_csv(text)
+
+
+def _parse_json(text: str) -> list[dict[str, Any]]:
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ContractError(f"the data value set is not valid JSON: {exc}") from exc
+    return values_of(document)
+
+
+def values_of(document: Any) -> list[dict[str, Any]]:
+    """The data values of a parsed JSON data value set, with the set's period and org unit filled in."""
+    if not isinstance(document, dict) or not isinstance(document.get("dataValues"), list):
+        raise ContractError("a JSON data value set is an object with a 'dataValues' list")
+    inherited = {k: document[k] for k in ("period", "orgUnit") if isinstance(document.get(k), str)}
+    values = []
+    for index, value in enumerate(document["dataValues"], start=1):
+        if not isinstance(value, dict):
+            raise ContractError(f"data value {index} is {type(value).__name__}, expected an object")
+        values.append({**inherited, **value})
+    return values
+
+
+def _parse_csv(text: str) -> list[dict[str, Any]]:
+    rows = [row for row in csv.reader(io.StringIO(text)) if any(cell.strip() for cell in row)]
+    if not rows:
+        return []
+    header = [_CSV_ALIASES.get(c.strip().lower(), c.strip().lower()) for c in rows[0]]
+    if header[0] == "dataelement":
+        unknown = sorted(set(header) - set(CSV_COLUMNS))
+        if unknown:
+            raise ContractError(f"unknown CSV columns {unknown}; DHIS2's columns are {list(CSV_COLUMNS)}")
+        columns, body = header, rows[1:]
+    else:
+        columns, body = list(CSV_COLUMNS), rows
+    names = dict(zip(CSV_COLUMNS, FIELDS, strict=True))
+    values = []
+    for number, row in enumerate(body, start=2 if columns is header else 1):
+        if len(row) > len(columns):
+            raise ContractError(f"CSV line {number} has {len(row)} cells; the layout has {len(columns)}")
+        values.append({names[c]: cell for c, cell in zip(columns, row, strict=False)})
+    return values
+
+
+def resolve(
+    values: Iterable[Mapping[str, Any]],
+    id_scheme: IdScheme = "uid",
+    period: Period | None = None,
+    where: Identifiers | None = None,
+) -> ImportResult:
+    """Place each value (data element, org unit, period, combos, number) or record its conflict."""
+    where = where or mapping()
+    unit_uid_by_code = {code: uid for uid, (code, _) in where.unit_by_uid.items()}
+    result = ImportResult()
+    seen: dict[tuple[str, ...], int] = {}
+    for index, raw in enumerate(values, start=1):
+        value = {name: "" if raw.get(name) is None else str(raw.get(name)).strip() for name in FIELDS}
+        problem = _check(value, id_scheme, period, where, unit_uid_by_code)
+        if problem:
+            result.conflicts.append(Conflict(problem[0], problem[1], index))
+            continue
+        key = tuple(value[k] for k in KEY)
+        if key in seen:
+            result.conflicts.append(
+                Conflict(value["dataElement"], f"Duplicate data value: same as data value {seen[key]}", index)
+            )
+            continue
+        seen[key] = index
+        result.values.append(value)
+        result.units[value["orgUnit"]] = where.unit_by_uid[value["orgUnit"]][0]
+    return result
+
+
+def _check(
+    value: dict[str, str],
+    id_scheme: IdScheme,
+    period: Period | None,
+    where: Identifiers,
+    unit_uid_by_code: Mapping[str, str],
+) -> tuple[str, str] | None:
+    """Normalise ``value`` in place; the (object, reason) of its conflict, if any."""
+    element = value["dataElement"]
+    if id_scheme == "code":
+        element = where.element_uid_by_code.get(element, f"code:{element}")
+    if element not in where.elements_by_uid:
+        return value["dataElement"], "Data element not found or not accessible"
+    unit = value["orgUnit"]
+    if id_scheme == "code":
+        unit = unit_uid_by_code.get(unit, f"code:{unit}")
+    if unit not in where.unit_by_uid:
+        return value["orgUnit"], "Organisation unit not found or not accessible"
+    try:
+        value_period = parse(value["period"])
+    except PeriodError:
+        return value["period"] or "(none)", "Period not valid"
+    if value_period.kind != "halfyear":
+        return value[
+            "period"
+        ], f"Period type of period {value['period']} is not valid for data set (SixMonthly)"
+    if period is not None and value_period != period:
+        return value["period"], f"Period {value_period.id} is outside the import's period {period.id}"
+    for combo in ("categoryOptionCombo", "attributeOptionCombo"):
+        if value[combo] in ("", "default", DEFAULT_COMBO):
+            value[combo] = DEFAULT_COMBO
+        else:
+            return value[combo], "Category option combo not found or not accessible"
+    if not _WHOLE.fullmatch(value["value"]):
+        return value["value"] or "(empty)", "Value must be zero or a positive integer"
+    value.update(dataElement=element, orgUnit=unit, period=value_period.id, value=str(int(value["value"])))
+    return None
+
+
+def data_set_uid() -> str:
+    from dxw.units import dhis2_uid
+
+    return dhis2_uid(f"ds:{DATA_SET_CODE}")
+
+
+def fetch(settings: Settings, base_url: str, period: Period) -> Delivery:
+    """The data set's values for a half-year from the reporting system's API, every one placed.
+
+    A system feed must be clean: a value the warehouse cannot place fails the delivery, naming it.
+    """
+    if period.kind != "halfyear":
+        raise SourceError(f"the reporting system's data set is SixMonthly, not {period.kind}")
+    params = {"dataSet": data_set_uid(), "period": period.id, "orgUnit": _root_uid(), "children": "true"}
+    with http.session(settings) as session:
+        url = base_url.rstrip("/") + PATH
+        document, raw = http.fetch_page(session, settings, DATASET, 1, "GET", url, params=params)
+    try:
+        values = values_of(document)
+    except ContractError as exc:
+        raise ContractError(f"{DATASET}: {exc}") from exc
+    _check_shape(values)
+    result = resolve(values, period=period)
+    if result.conflicts:
+        shown = "; ".join(f"{c.object}: {c.value}" for c in result.conflicts[:5])
+        raise ContractError(f"{DATASET}: {len(result.conflicts)} values cannot be placed ({shown})")
+    log.info("%s %s: %d values", DATASET, period, len(result.values))
+    return Delivery(result.values, [raw])
+
+
+def _check_shape(values: list[dict[str, Any]]) -> None:
+    """The API's value objects carry every field of the contract, and nothing else."""
+    for index, value in enumerate(values, start=1):
+        missing, extra = sorted(set(FIELDS) - set(value)), sorted(set(value) - set(FIELDS))
+        if missing or extra:
+            raise ContractError(
+                f"{DATASET}: the data value shape changed at value {index}: "
+                f"missing fields {missing or 'none'}, unexpected fields {extra or 'none'}"
+            )
+
+
+def _root_uid() -> str:
+    from dxw.units import PROVINCE_CODE, SEED_VALID_FROM, dhis2_uid
+
+    return dhis2_uid(f"ou:{PROVINCE_CODE}@{SEED_VALID_FROM}")
+
+
+def read_file(path: Path) -> tuple[list[dict[str, Any]], Document]:
+    """The data values of a ``.json`` or ``.csv`` data value set file, and the file kept verbatim."""
+    media: Literal["json", "csv"]
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        media = "json"
+    elif suffix == ".csv":
+        media = "csv"
+    else:
+        raise ContractError(
+            f"{path.name}: a data value set is a .json or .csv file, not {suffix or 'no suffix'}"
+        )
+    content = path.read_bytes()
+    document = Document(path.name, "application/json" if media == "json" else "text/csv", content)
+    return parse_document(content, media), document

@@ -1,0 +1,45 @@
+"""Unit uploads: a reporting unit's spreadsheet turned into accepted observations and rejected rows.
+
+No database and no Airflow here. The flow is::
+
+    kind = check_file(path)                         # safety: size, type, macros, zip bombs
+    parsed = read_upload(path)                       # workbook: tables, merged cells, metadata
+    result = validate(parsed, load_catalogue(), "2025S1", unit_code="024")
+    write_rejections("tu_choi.xlsx", result)         # report back to the unit, in Vietnamese
+    summary_vi(result)                               # "Đã nhận 12 dòng, từ chối 3 dòng: ..."
+
+``write_template`` produces the form units fill in.
+"""
+
+from dxw.uploads.catalogue import Catalogue, CatalogueError, Indicator, UnitRef, load_catalogue
+from dxw.uploads.cells import CellError, parse_number
+from dxw.uploads.rejections import summary_vi, write_rejections
+from dxw.uploads.safety import UnsafeUpload, UploadError, check_file, safe_filename
+from dxw.uploads.template import write_template
+from dxw.uploads.validate import Observation, Rejection, UploadValidation, validate
+from dxw.uploads.workbook import ParsedUpload, SheetTable, UploadRow, read_upload
+
+__all__ = [
+    "Catalogue",
+    "CatalogueError",
+    "CellError",
+    "Indicator",
+    "Observation",
+    "ParsedUpload",
+    "Rejection",
+    "SheetTable",
+    "UnitRef",
+    "UnsafeUpload",
+    "UploadError",
+    "UploadRow",
+    "UploadValidation",
+    "check_file",
+    "load_catalogue",
+    "parse_number",
+    "read_upload",
+    "safe_filename",
+    "summary_vi",
+    "validate",
+    "write_rejections",
+    "write_template",
+]

@@ -1,0 +1,193 @@
+"""The indicator and unit catalogue an upload is checked against, read from the dbt seeds.
+
+Rules:
+
+* an indicator is reported by upload when its ``source`` is ``unit_upload``; it applies to a unit
+  when the unit's level is one of its ``levels`` and the indicator exists by the end of the period;
+* a unit is identified by its code *and* the period: the 2025 reorganisation reused commune codes
+  (``00691`` is Phường Trần Phú until 30 June 2025, Phường Hà Giang 2 afterwards). A unit version
+  belongs to a period when its validity interval overlaps the period's *calendar* window. The
+  calendar window is used because the reorganisation date (1 July) is a calendar half-year
+  boundary, whereas the Decree 09 window of 2025S2 (15 June .. 14 December) straddles it; if
+  several versions still overlap (a whole-year period), the latest one wins.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+from dxw import periods
+from dxw.settings import get_settings
+
+UPLOAD_SOURCE = "unit_upload"
+LEVELS_VI = {
+    "province": "cấp tỉnh",
+    "department": "cấp sở, ban, ngành",
+    "district": "cấp huyện",
+    "commune": "cấp xã",
+}
+SOURCES_VI = {
+    "public_service_portal": "Cổng dịch vụ công",
+    "document_management": "Hệ thống quản lý văn bản và điều hành",
+    "reporting_system": "Hệ thống thông tin báo cáo",
+}
+
+
+class CatalogueError(LookupError):
+    """A unit or indicator that the catalogue does not know for the period asked."""
+
+
+@dataclass(frozen=True)
+class Indicator:
+    code: str
+    name_vi: str
+    levels: tuple[str, ...]
+    unit: str  # percent | flag
+    comparator: str
+    target_value: Decimal | None
+    source: str
+    valid_from: date | None = None
+
+    @property
+    def is_upload(self) -> bool:
+        """True when reporting units submit this indicator in a spreadsheet."""
+        return self.source == UPLOAD_SOURCE
+
+    @property
+    def is_flag(self) -> bool:
+        return self.unit == "flag"
+
+
+@dataclass(frozen=True)
+class UnitRef:
+    code: str
+    name: str
+    level: str  # province | department | district | commune
+    valid_from: date
+    valid_to: date | None  # inclusive; None while the unit still exists
+    parent_code: str | None = None
+
+    def overlaps(self, start: date, end: date) -> bool:
+        """True when the unit exists on at least one day of ``start`` .. ``end``."""
+        return self.valid_from <= end and (self.valid_to is None or self.valid_to >= start)
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    indicators: tuple[Indicator, ...]
+    units: tuple[UnitRef, ...]
+    _by_indicator: dict[str, Indicator] = field(init=False, repr=False, compare=False)
+    _by_unit: dict[str, tuple[UnitRef, ...]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        versions: dict[str, list[UnitRef]] = {}
+        for unit in self.units:
+            versions.setdefault(unit.code, []).append(unit)
+        object.__setattr__(self, "_by_indicator", {ind.code: ind for ind in self.indicators})
+        object.__setattr__(
+            self,
+            "_by_unit",
+            {code: tuple(sorted(v, key=lambda u: u.valid_from)) for code, v in versions.items()},
+        )
+
+    def indicator(self, code: str) -> Indicator | None:
+        """The indicator with ``code`` (exact, upper-case codes), or None."""
+        return self._by_indicator.get(code)
+
+    def unit_versions(self, code: str) -> tuple[UnitRef, ...]:
+        """Every version of the unit ``code`` across reorganisations, oldest first."""
+        return self._by_unit.get(code, ())
+
+    def unit(self, code: str, period: str | periods.Period) -> UnitRef | None:
+        """The version of unit ``code`` that belongs to ``period``, or None."""
+        start, end = _as_period(period).window("calendar")
+        matching = [u for u in self.unit_versions(code) if u.overlaps(start, end)]
+        return matching[-1] if matching else None
+
+    def require_unit(self, code: str, period: str | periods.Period) -> UnitRef:
+        """Like :meth:`unit` but raises :class:`CatalogueError` when there is none."""
+        unit = self.unit(code, period)
+        if unit is None:
+            raise CatalogueError(f"unit {code!r} is not in the unit list for period {_as_period(period).id}")
+        return unit
+
+    def ancestors(self, unit: UnitRef, period: str | periods.Period) -> Iterator[UnitRef]:
+        """The unit's parent, grandparent... valid in ``period``."""
+        seen = {unit.code}
+        parent_code = unit.parent_code
+        while parent_code and parent_code not in seen:
+            parent = self.unit(parent_code, period)
+            if parent is None:
+                return
+            yield parent
+            seen.add(parent.code)
+            parent_code = parent.parent_code
+
+    def may_report_for(self, reporter: UnitRef, unit: UnitRef, period: str | periods.Period) -> bool:
+        """True when ``reporter`` is ``unit`` itself or one of its ancestors in ``period``."""
+        if reporter.code == unit.code:
+            return True
+        return any(a.code == reporter.code for a in self.ancestors(unit, period))
+
+    def applicable(self, unit: UnitRef | str, period: str | periods.Period) -> list[Indicator]:
+        """The upload indicators that ``unit`` reports for ``period``, in catalogue order."""
+        ref = self.require_unit(unit, period) if isinstance(unit, str) else unit
+        _, end = _as_period(period).window("calendar")
+        return [
+            ind
+            for ind in self.indicators
+            if ind.is_upload and ref.level in ind.levels and (ind.valid_from is None or ind.valid_from <= end)
+        ]
+
+
+def _as_period(period: str | periods.Period) -> periods.Period:
+    return period if isinstance(period, periods.Period) else periods.parse(period)
+
+
+def _date(text: str) -> date | None:
+    text = text.strip()
+    return date.fromisoformat(text) if text else None
+
+
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def load_catalogue(seeds_dir: Path | None = None) -> Catalogue:
+    """Load ``indicators.csv`` and ``units.csv`` from ``seeds_dir`` (default: the dbt seeds)."""
+    folder = Path(seeds_dir) if seeds_dir else get_settings().dbt_project_dir / "seeds"
+    indicators = tuple(
+        Indicator(
+            code=row["indicator_code"].strip(),
+            name_vi=row["name_vi"].strip(),
+            levels=tuple(level.strip() for level in row["levels"].split("|") if level.strip()),
+            unit=row["unit"].strip(),
+            comparator=row["comparator"].strip(),
+            target_value=Decimal(row["target_value"]) if row["target_value"].strip() else None,
+            source=row["source"].strip(),
+            valid_from=_date(row.get("valid_from") or ""),
+        )
+        for row in _read_csv(folder / "indicators.csv")
+    )
+    units = []
+    for row in _read_csv(folder / "units.csv"):
+        valid_from = _date(row["valid_from"])
+        if valid_from is None:
+            raise CatalogueError(f"unit {row['code']!r} in units.csv has no valid_from")
+        units.append(
+            UnitRef(
+                code=row["code"].strip(),
+                name=row["name"].strip(),
+                level=row["level"].strip(),
+                valid_from=valid_from,
+                valid_to=_date(row["valid_to"]),
+                parent_code=row["parent_code"].strip() or None,
+            )
+        )
+    return Catalogue(indicators=indicators, units=tuple(units))

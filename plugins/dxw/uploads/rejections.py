@@ -1,0 +1,146 @@
+"""The rejection report sent back to a reporting unit, and its one-paragraph Vietnamese summary.
+
+The report lists each rejected row (``Trang tính``, ``Dòng``, ``Lý do từ chối``, ``Mã lỗi``, then the
+row's original cells) and a summary with the accepted count: a second sheet ``Tóm tắt`` in xlsx,
+trailing summary rows in CSV. CSV is UTF-8 with a BOM so Excel shows Vietnamese correctly.
+
+Original cells are written back as inert text: a cell that held ``=HYPERLINK(...)`` or
+``=cmd|...`` must not turn into a live formula in the report the clerk opens. In xlsx such a cell
+is stored as a string with Excel's quote prefix; in CSV it gets a leading apostrophe (OWASP advice).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+from openpyxl import Workbook
+from openpyxl.cell.cell import Cell
+from openpyxl.styles import Alignment, Font
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+
+from dxw.uploads.cells import is_formula
+from dxw.uploads.validate import REASONS_VI, UploadValidation
+
+REPORT_HEADERS = ("Trang tính", "Dòng", "Lý do từ chối", "Mã lỗi")
+REJECTED_SHEET = "Dòng bị từ chối"
+SUMMARY_SHEET = "Tóm tắt"
+
+
+def write_rejections(path: str | Path, validation: UploadValidation) -> Path:
+    """Write the rejection report as .xlsx or .csv, chosen by the extension of ``path``."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".xlsx":
+        _write_xlsx(path, validation)
+    elif suffix == ".csv":
+        _write_csv(path, validation)
+    else:
+        raise ValueError(f"rejection report must be .xlsx or .csv, not {path.name!r}")
+    return path
+
+
+def summary_vi(validation: UploadValidation) -> str:
+    """One paragraph such as "Đã nhận 12 dòng, từ chối 3 dòng: 2 dòng tử số lớn hơn mẫu số, ..."."""
+    accepted, rejected = len(validation.accepted), len(validation.rejected)
+    text = f"Đã nhận {accepted} dòng"
+    if not accepted and not rejected:
+        text = "Tệp không có dòng số liệu nào: hãy nhập tử số, mẫu số hoặc giá trị cho từng chỉ tiêu"
+    elif rejected:
+        counts = Counter(r.reason_code for r in validation.rejected)
+        reasons = ", ".join(f"{n} dòng {REASONS_VI.get(code, code)}" for code, n in counts.most_common())
+        text += f", từ chối {rejected} dòng: {reasons}"
+    else:
+        text += ", không có dòng nào bị từ chối"
+    text += f" (tệp '{validation.file_name}', kỳ {validation.period_id})."
+    if validation.ignored_sheets:
+        names = ", ".join(f"'{name}'" for name in validation.ignored_sheets)
+        text += f" Bỏ qua trang tính {names} vì không có bảng số liệu."
+    if rejected:
+        text += " Hãy sửa các dòng bị từ chối theo lý do ghi trong báo cáo rồi nộp lại tệp."
+    return text
+
+
+def _summary_rows(validation: UploadValidation) -> list[tuple[str, object]]:
+    rows: list[tuple[str, object]] = [
+        ("Tệp", validation.file_name),
+        ("Kỳ báo cáo", validation.period_id),
+        ("Đơn vị nộp", validation.unit_code or ""),
+        ("Số dòng được nhận", len(validation.accepted)),
+        ("Số dòng bị từ chối", len(validation.rejected)),
+        ("Trang tính bỏ qua", ", ".join(validation.ignored_sheets)),
+    ]
+    counts = Counter(r.reason_code for r in validation.rejected)
+    rows += [(f"Lý do: {REASONS_VI.get(code, code)}", n) for code, n in counts.most_common()]
+    rows.append(("Tóm tắt", summary_vi(validation)))
+    return rows
+
+
+def _original_headers(validation: UploadValidation) -> list[str]:
+    """The header of the original cells: the sheet's own if all rejected rows share it, else letters."""
+    width = max((len(r.cells) for r in validation.rejected), default=0)
+    layouts = {r.headers for r in validation.rejected}
+    shared = list(layouts.pop()) if len(layouts) == 1 else []
+    width = max(width, len(shared))
+    return [
+        shared[i] if i < len(shared) and shared[i] else f"Cột {get_column_letter(i + 1)}"
+        for i in range(width)
+    ]
+
+
+def _rejected_rows(validation: UploadValidation) -> list[list[object]]:
+    return [[r.sheet, r.row_no, r.reason_vi, r.reason_code, *r.cells] for r in validation.rejected]
+
+
+def _set(cell: Cell, value: object) -> None:
+    cell.value = value
+    if isinstance(value, str) and is_formula(value):
+        # openpyxl turns any "=..." string into a formula; keep it a string Excel will not run.
+        cell.data_type = "s"
+        cell.quotePrefix = True
+
+
+def _write_xlsx(path: Path, validation: UploadValidation) -> None:
+    book = Workbook()
+    sheet = book.active
+    sheet.title = REJECTED_SHEET
+    _write_table(sheet, [*REPORT_HEADERS, *_original_headers(validation)], _rejected_rows(validation))
+    sheet.column_dimensions["A"].width = 16
+    sheet.column_dimensions["B"].width = 8
+    sheet.column_dimensions["C"].width = 60
+    sheet.column_dimensions["D"].width = 24
+    for row in sheet.iter_rows(min_row=2, min_col=3, max_col=3):
+        row[0].alignment = Alignment(wrap_text=True, vertical="top")
+    summary = book.create_sheet(SUMMARY_SHEET)
+    _write_table(summary, ["Mục", "Nội dung"], [list(item) for item in _summary_rows(validation)])
+    summary.column_dimensions["A"].width = 40
+    summary.column_dimensions["B"].width = 100
+    summary.cell(summary.max_row, 2).alignment = Alignment(wrap_text=True, vertical="top")
+    book.save(path)
+
+
+def _write_table(sheet: Worksheet, headers: Sequence[str], rows: list[list[object]]) -> None:
+    for column, header in enumerate(headers, start=1):
+        cell = sheet.cell(1, column)
+        _set(cell, header)
+        cell.font = Font(bold=True)
+    for row_index, values in enumerate(rows, start=2):
+        for column, value in enumerate(values, start=1):
+            _set(sheet.cell(row_index, column), value)
+    sheet.freeze_panes = "A2"
+
+
+def _inert(value: object) -> object:
+    return f"'{value}" if isinstance(value, str) and is_formula(value) else value
+
+
+def _write_csv(path: Path, validation: UploadValidation) -> None:
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([_inert(h) for h in (*REPORT_HEADERS, *_original_headers(validation))])
+        writer.writerows([_inert(v) for v in row] for row in _rejected_rows(validation))
+        writer.writerow([])
+        writer.writerows([_inert(label), _inert(value)] for label, value in _summary_rows(validation))

@@ -1,0 +1,340 @@
+"""Checking parsed upload rows against the catalogue: accepted observations and rejected rows.
+
+A row is accepted whole or rejected whole, with the first problem found, in this order:
+
+1. ``formula``: a mapped cell holds a formula, or text a spreadsheet would run as one (``=``, ``+``,
+   ``-``, ``@`` prefixes on text that is not a number). Formulas are never evaluated;
+2. the unit: ``missing_unit``; ``unknown_unit`` (no such code at all); ``unit_not_valid`` (the code
+   exists but not in this period, e.g. a legacy commune in 2025S2); ``unit_not_allowed`` when an
+   uploading unit is given and the row's unit is neither that unit nor below it in the parent chain.
+   The unit comes from the row, else the ``Đơn vị`` line above the table, else the uploading unit.
+   Excel drops leading zeros (``024`` typed as a number is 24), so a digits-only code that is not
+   found is retried zero-padded to 2, 3 and 5 digits;
+3. the period: ``bad_period`` (unreadable) or ``period_mismatch`` (the row's ``Kỳ báo cáo``, else
+   the sheet's, differs from the period being uploaded);
+4. the indicator: ``missing_indicator``, ``unknown_indicator``, ``indicator_not_uploadable`` (it
+   comes from a system, not from units), ``indicator_not_applicable`` (not for the unit's level);
+5. ``duplicate``: the same (unit, indicator) already appeared in the file; the first row wins
+   (even if it is itself rejected for its numbers) and the reason names it;
+6. the numbers: ``not_a_number``, ``negative``; for a flag indicator ``missing_value`` or
+   ``value_out_of_range`` unless ``Giá trị`` is 1 (đạt) or 0 (chưa đạt); for a percent indicator
+   ``missing_numbers`` (numerator and denominator are both required: the warehouse aggregates
+   them), ``not_whole_number`` (they are counts), ``zero_denominator`` (0 with a numerator > 0),
+   ``numerator_gt_denominator``, ``value_out_of_range`` (``Giá trị`` outside 0..100) and
+   ``value_mismatch`` (``Giá trị`` more than 0.05 points from 100 * numerator / denominator).
+
+The accepted value is always the computed one (rounded to 4 decimals); 0/0 is accepted with no
+value. A flag is stored as numerator = value, denominator = 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
+from dxw import periods
+from dxw.uploads.catalogue import LEVELS_VI, SOURCES_VI, Catalogue, Indicator, UnitRef
+from dxw.uploads.cells import CellError, clean_text, decimal_text, is_formula, parse_number
+from dxw.uploads.safety import UploadError
+from dxw.uploads.workbook import FIELD_LABELS_VI, FIELDS, NUMBER_FIELDS, ParsedUpload, UploadRow, find_period
+
+MISMATCH_TOLERANCE = Decimal("0.05")
+VALUE_PLACES = Decimal("0.0001")
+# Short Vietnamese labels of the reason codes, for summaries ("2 dòng tử số lớn hơn mẫu số").
+REASONS_VI = {
+    "formula": "chứa công thức",
+    "missing_unit": "thiếu mã đơn vị",
+    "unknown_unit": "mã đơn vị không có trong danh mục",
+    "unit_not_valid": "đơn vị không có hiệu lực trong kỳ",
+    "unit_not_allowed": "báo cáo thay đơn vị khác",
+    "bad_period": "kỳ báo cáo không đúng định dạng",
+    "period_mismatch": "sai kỳ báo cáo",
+    "missing_indicator": "thiếu mã chỉ tiêu",
+    "unknown_indicator": "mã chỉ tiêu không có trong danh mục",
+    "indicator_not_uploadable": "chỉ tiêu được lấy tự động, không nộp qua tệp",
+    "indicator_not_applicable": "chỉ tiêu không áp dụng cho cấp của đơn vị",
+    "duplicate": "trùng dòng",
+    "not_a_number": "ô số không phải là số",
+    "negative": "số âm",
+    "missing_numbers": "thiếu tử số hoặc mẫu số",
+    "missing_value": "thiếu giá trị đạt/chưa đạt",
+    "not_whole_number": "tử số hoặc mẫu số không phải số nguyên",
+    "zero_denominator": "mẫu số bằng 0",
+    "numerator_gt_denominator": "tử số lớn hơn mẫu số",
+    "value_out_of_range": "giá trị ngoài khoảng cho phép",
+    "value_mismatch": "giá trị không khớp tử số/mẫu số",
+}
+
+
+@dataclass(frozen=True)
+class Observation:
+    unit_code: str
+    indicator_code: str
+    period_id: str
+    numerator: Decimal | None
+    denominator: Decimal | None
+    value: Decimal | None  # percent points, or 1/0 for a flag; None for 0/0
+    comment: str | None
+    sheet: str
+    row_no: int
+
+
+@dataclass(frozen=True)
+class Rejection:
+    sheet: str
+    row_no: int
+    cells: tuple[str, ...]  # the row as the unit wrote it, column A first
+    reason_vi: str
+    reason_code: str
+    headers: tuple[str, ...] = ()  # the header cells of the row's sheet
+
+
+@dataclass(frozen=True)
+class UploadValidation:
+    file_name: str
+    period_id: str
+    unit_code: str | None
+    accepted: list[Observation]
+    rejected: list[Rejection]
+    ignored_sheets: tuple[str, ...] = ()
+
+
+class _RowRejected(Exception):
+    def __init__(self, code: str, reason_vi: str) -> None:
+        super().__init__(reason_vi)
+        self.code = code
+        self.reason_vi = reason_vi
+
+
+def validate(
+    parsed: ParsedUpload, catalogue: Catalogue, period_id: str, unit_code: str | None = None
+) -> UploadValidation:
+    """Split ``parsed`` rows into accepted observations and rejections for ``period_id``.
+
+    ``unit_code`` is the uploading unit: rows may report for it and for the units under it.
+    """
+    period = periods.parse(period_id)
+    reporter = None
+    if unit_code:
+        reporter = catalogue.unit(unit_code, period)
+        if reporter is None:
+            raise UploadError(
+                f"Mã đơn vị nộp báo cáo '{unit_code}' không có trong danh mục đơn vị của kỳ {period.id}.",
+                "unknown_uploader",
+            )
+    checker = _RowChecker(catalogue, period, reporter)
+    accepted: list[Observation] = []
+    rejected: list[Rejection] = []
+    for row in parsed.rows:
+        table = parsed.table(row.sheet)
+        try:
+            accepted.append(checker.check(row, table.unit_code, table.period))
+        except _RowRejected as exc:
+            rejected.append(
+                Rejection(row.sheet, row.row_no, row.cells, exc.reason_vi, exc.code, table.headers)
+            )
+    return UploadValidation(parsed.file_name, period.id, unit_code, accepted, rejected, parsed.ignored_sheets)
+
+
+def _vn(number: Decimal) -> str:
+    """A number as Vietnamese clerks write it: decimal comma, no grouping."""
+    return decimal_text(number).replace(".", ",")
+
+
+def _date_vn(day: date | None) -> str:
+    return day.strftime("%d/%m/%Y") if day else "nay"
+
+
+class _RowChecker:
+    def __init__(self, catalogue: Catalogue, period: periods.Period, reporter: UnitRef | None) -> None:
+        self.catalogue = catalogue
+        self.period = period
+        self.reporter = reporter
+        self.seen: dict[tuple[str, str], UploadRow] = {}
+
+    def check(self, row: UploadRow, sheet_unit: str | None, sheet_period: str | None) -> Observation:
+        self._check_formulas(row)
+        unit = self._unit(row, sheet_unit)
+        self._check_period(row, sheet_period)
+        indicator = self._indicator(row, unit)
+        self._check_duplicate(row, unit, indicator)
+        numerator, denominator, value = self._numbers(row, indicator)
+        return Observation(
+            unit_code=unit.code,
+            indicator_code=indicator.code,
+            period_id=self.period.id,
+            numerator=numerator,
+            denominator=denominator,
+            value=value,
+            comment=clean_text(row.values.get("comment")) or None,
+            sheet=row.sheet,
+            row_no=row.row_no,
+        )
+
+    def _check_formulas(self, row: UploadRow) -> None:
+        for field in FIELDS:
+            raw = row.values.get(field)
+            if not is_formula(raw):
+                continue
+            text = clean_text(raw)
+            where = f"Ô {row.columns[field]}{row.row_no} ({FIELD_LABELS_VI[field]})"
+            shown = text if len(text) <= 60 else text[:59] + "…"
+            if text.startswith("="):
+                advice = "hãy nhập giá trị số" if field in NUMBER_FIELDS else "hãy nhập trực tiếp nội dung"
+                raise _RowRejected(
+                    "formula", f"{where} chứa công thức '{shown}'; {advice}, không dùng công thức"
+                )
+            raise _RowRejected(
+                "formula",
+                f"{where} bắt đầu bằng '{text[0]}' nên bảng tính sẽ hiểu là công thức ('{shown}'); "
+                "hãy xóa ký tự này ở đầu ô",
+            )
+
+    def _unit(self, row: UploadRow, sheet_unit: str | None) -> UnitRef:
+        code = (row.text("unit_code") or sheet_unit or (self.reporter.code if self.reporter else "")).upper()
+        if not code:
+            raise _RowRejected("missing_unit", "Thiếu mã đơn vị")
+        candidates = [code]
+        if code.isdigit():
+            candidates += [code.zfill(width) for width in (2, 3, 5) if code.zfill(width) != code]
+        unit = next((u for c in candidates if (u := self.catalogue.unit(c, self.period))), None)
+        if unit is None:
+            versions = next((v for c in candidates if (v := self.catalogue.unit_versions(c))), ())
+            if versions:
+                spans = ", ".join(f"từ {_date_vn(v.valid_from)} đến {_date_vn(v.valid_to)}" for v in versions)
+                raise _RowRejected(
+                    "unit_not_valid",
+                    f"Đơn vị '{versions[0].code}' ({versions[-1].name}) không có hiệu lực trong kỳ "
+                    f"{self.period.id}: mã này chỉ dùng {spans}",
+                )
+            raise _RowRejected(
+                "unknown_unit",
+                f"Mã đơn vị '{code}' không có trong danh mục đơn vị hành chính của kỳ {self.period.id}",
+            )
+        if self.reporter and not self.catalogue.may_report_for(self.reporter, unit, self.period):
+            raise _RowRejected(
+                "unit_not_allowed",
+                f"Đơn vị '{self.reporter.code}' ({self.reporter.name}) không được báo cáo thay cho đơn vị "
+                f"'{unit.code}' ({unit.name})",
+            )
+        return unit
+
+    def _check_period(self, row: UploadRow, sheet_period: str | None) -> None:
+        written = row.text("period")
+        raw = written or sheet_period
+        if not raw:
+            return
+        where = "của dòng" if written else "ghi ở đầu trang tính"
+        try:
+            found = periods.parse(find_period(raw))
+        except periods.PeriodError:
+            raise _RowRejected(
+                "bad_period",
+                f"Kỳ báo cáo '{raw}' {where} không đúng định dạng (ví dụ đúng: {self.period.id})",
+            ) from None
+        if found != self.period:
+            raise _RowRejected(
+                "period_mismatch", f"Kỳ báo cáo {where} ({found.id}) khác kỳ của tệp ({self.period.id})"
+            )
+
+    def _indicator(self, row: UploadRow, unit: UnitRef) -> Indicator:
+        code = row.text("indicator_code").upper()
+        if not code:
+            raise _RowRejected("missing_indicator", "Thiếu mã chỉ tiêu")
+        indicator = self.catalogue.indicator(code)
+        if indicator is None:
+            raise _RowRejected("unknown_indicator", f"Mã chỉ tiêu '{code}' không có trong danh mục chỉ tiêu")
+        if not indicator.is_upload:
+            source = SOURCES_VI.get(indicator.source, indicator.source)
+            raise _RowRejected(
+                "indicator_not_uploadable",
+                f"Chỉ tiêu '{code}' được lấy tự động từ {source}; "
+                "đơn vị không nộp chỉ tiêu này qua tệp báo cáo",
+            )
+        if indicator not in self.catalogue.applicable(unit, self.period):
+            level = LEVELS_VI.get(unit.level, unit.level)
+            raise _RowRejected("indicator_not_applicable", f"Chỉ tiêu '{code}' không áp dụng cho {level}")
+        return indicator
+
+    def _check_duplicate(self, row: UploadRow, unit: UnitRef, indicator: Indicator) -> None:
+        first = self.seen.setdefault((unit.code, indicator.code), row)
+        if first is row:
+            return
+        where = f"dòng {first.row_no}" + (
+            f" của trang tính '{first.sheet}'" if first.sheet != row.sheet else ""
+        )
+        raise _RowRejected(
+            "duplicate",
+            f"Trùng với {where} (cùng đơn vị '{unit.code}' và chỉ tiêu '{indicator.code}'); "
+            "chỉ dòng đầu tiên được nhận",
+        )
+
+    def _numbers(
+        self, row: UploadRow, indicator: Indicator
+    ) -> tuple[Decimal | None, Decimal | None, Decimal | None]:
+        numbers: dict[str, Decimal | None] = {}
+        for field in NUMBER_FIELDS:
+            label = FIELD_LABELS_VI[field]
+            try:
+                number = parse_number(row.values.get(field))
+            except CellError as exc:
+                raise _RowRejected(exc.code, f"{label}: {exc.reason_vi}") from None
+            if number is not None and number < 0:
+                raise _RowRejected("negative", f"{label} ({_vn(number)}) là số âm")
+            numbers[field] = number
+        numerator, denominator, value = numbers["numerator"], numbers["denominator"], numbers["value"]
+        if indicator.is_flag:
+            return _flag(value)
+        return _percent(numerator, denominator, value)
+
+
+def _flag(value: Decimal | None) -> tuple[Decimal, Decimal, Decimal]:
+    if value is None:
+        raise _RowRejected(
+            "missing_value", "Chỉ tiêu đạt/chưa đạt: hãy nhập 1 (đạt) hoặc 0 (chưa đạt) vào cột Giá trị"
+        )
+    if value not in (0, 1):
+        raise _RowRejected(
+            "value_out_of_range",
+            f"Chỉ tiêu đạt/chưa đạt chỉ nhận 1 (đạt) hoặc 0 (chưa đạt), không nhận {_vn(value)}",
+        )
+    return Decimal(int(value)), Decimal(1), Decimal(int(value))
+
+
+def _percent(
+    numerator: Decimal | None, denominator: Decimal | None, value: Decimal | None
+) -> tuple[Decimal, Decimal, Decimal | None]:
+    if numerator is None or denominator is None:
+        missing = " và ".join(
+            label for label, number in (("tử số", numerator), ("mẫu số", denominator)) if number is None
+        )
+        raise _RowRejected("missing_numbers", f"Thiếu {missing}; chỉ tiêu tỷ lệ cần cả tử số và mẫu số")
+    for label, number in (("Tử số", numerator), ("Mẫu số", denominator)):
+        if number != number.to_integral_value():
+            raise _RowRejected(
+                "not_whole_number",
+                f"{label} ({_vn(number)}) phải là số nguyên (số người, số hồ sơ...); "
+                "nếu là số hàng nghìn hãy viết liền, ví dụ 1234",
+            )
+    if denominator == 0 and numerator > 0:
+        raise _RowRejected("zero_denominator", f"Mẫu số bằng 0 nhưng tử số là {_vn(numerator)}")
+    if numerator > denominator:
+        raise _RowRejected(
+            "numerator_gt_denominator", f"Tử số ({_vn(numerator)}) lớn hơn mẫu số ({_vn(denominator)})"
+        )
+    if value is not None and value > 100:
+        raise _RowRejected(
+            "value_out_of_range", f"Giá trị ({_vn(value)}) phải nằm trong khoảng 0 đến 100 (%)"
+        )
+    if denominator == 0:
+        return numerator, denominator, None
+    computed = numerator * 100 / denominator
+    if value is not None and abs(value - computed) > MISMATCH_TOLERANCE:
+        shown = _vn(computed.quantize(Decimal("0.01"), ROUND_HALF_UP))
+        raise _RowRejected(
+            "value_mismatch",
+            f"Giá trị ({_vn(value)}%) không khớp với tử số/mẫu số "
+            f"({_vn(numerator)}/{_vn(denominator)} = {shown}%)",
+        )
+    return numerator, denominator, computed.quantize(VALUE_PLACES, ROUND_HALF_UP)

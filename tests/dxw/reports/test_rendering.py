@@ -1,0 +1,261 @@
+"""The HTML page and the workbook, rendered from hand-built report data (no database)."""
+
+import re
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from openpyxl.chart import BarChart, LineChart
+
+from dxw.periods import parse
+from dxw.reports import html, workbook
+from dxw.reports.semiannual import (
+    BEFORE_2025,
+    FROM_2025,
+    AwardCandidate,
+    Compliance,
+    Figure,
+    Publish,
+    QualityFailure,
+    QualityRun,
+    ReportData,
+    load_catalogue,
+    structure_of,
+)
+from dxw.settings import get_settings
+
+EVIL = "<script>alert('x')</script>"
+LOADED = datetime(2025, 6, 20, 3, 0, tzinfo=UTC)
+
+
+def figure(code, name, level, parent, indicator, num, den, target=None, change=None):
+    value = (Decimal(100) * num / den).quantize(Decimal("0.01"))
+    met = None if target is None else value >= target
+    return Figure(
+        unit_code=code,
+        unit_name=name,
+        unit_level=level,
+        parent_code=parent,
+        indicator_code=indicator,
+        numerator=Decimal(num),
+        denominator=Decimal(den),
+        value=value,
+        target_value=None if target is None else Decimal(target),
+        comparator=">=",
+        target_met=met,
+        gap_to_target=None if target is None else value - target,
+        change_since_previous=change,
+    )
+
+
+def sample(period_id: str = "2025S1") -> ReportData:
+    period = parse(period_id)
+    structure = structure_of(period)
+    if structure == BEFORE_2025:
+        province = ("02", "Tỉnh Hà Giang")
+        figures = [
+            figure("02", province[1], "province", None, "PS_FULL_ONLINE", 1700, 2000, 100, Decimal("6.5")),
+            figure("02", province[1], "province", None, "DIST_WORK_DOSSIERS_SIGNED", 1234, 1500),
+            figure("02", province[1], "province", None, "COMM_WORK_DOSSIERS_ONLINE", 600, 900),
+            figure("024", "Thành phố Hà Giang", "district", "02", "DIST_WORK_DOSSIERS_SIGNED", 950, 1000, 90),
+            figure("026", f"Huyện {EVIL}", "district", "02", "DIST_WORK_DOSSIERS_SIGNED", 284, 500, 90),
+            figure("024", "Thành phố Hà Giang", "district", "02", "PS_FULL_ONLINE", 900, 1000, 100),
+            figure("026", f"Huyện {EVIL}", "district", "02", "PS_FULL_ONLINE", 800, 1000, 100),
+        ]
+        communes = [("00688", "Phường Quang Trung", "024"), ("00712", "Xã Lũng Cú", "026")]
+    else:
+        province = ("08", "Tỉnh Tuyên Quang")
+        figures = [
+            figure("08", province[1], "province", None, "PS_FULL_ONLINE", 1800, 2000, 100, Decimal("1.2")),
+            figure("08", province[1], "province", None, "COMM_WORK_DOSSIERS_ONLINE", 700, 900),
+        ]
+        communes = [("00688", "Phường Hà Giang 1", "08"), ("00712", "Xã Lũng Cú", "08")]
+    for (code, name, parent), (num, den) in zip(communes, [(80, 100), (55, 100)], strict=True):
+        figures.append(figure(code, name, "commune", parent, "COMM_WORK_DOSSIERS_ONLINE", num, den, 70))
+        figures.append(figure(code, name, "commune", parent, "COMM_WORK_DOSSIERS_SIGNED", num - 5, den))
+    publish = Publish(
+        publish_id=7,
+        published_at=datetime(2025, 6, 21, 1, 30, tzinfo=UTC),
+        period_id=period_id,
+        run_id="manual__2025-06-21",
+        gate_run_id=41,
+        tables=(("mart_semiannual_indicator", 9640, "cf84839042e3c71a945b62b4a531be18"),),
+    )
+    award = AwardCandidate(
+        award_code="PM_CERTIFICATE",
+        award_name="Bằng khen của Thủ tướng Chính phủ",
+        unit_level="commune",
+        unit_code="00688",
+        unit_name=communes[0][1],
+        parent_name="Thành phố Hà Giang",
+        indicator_code="COMM_WORK_DOSSIERS_SIGNED",
+        value=Decimal("75.00"),
+        numerator=Decimal(75),
+        denominator=Decimal(100),
+        comparator=">=",
+        threshold=Decimal(60),
+        margin=Decimal("15.00"),
+        rank=1,
+        plan_ref="IV.3",
+        last_loaded_at=LOADED,
+        periods_eligible=2,
+        periods_published=3,
+    )
+    return ReportData(
+        period=period,
+        structure=structure,
+        generated_at=datetime(2025, 6, 22, 9, 5, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh")),
+        indicators=load_catalogue(get_settings()),
+        figures=figures,
+        trend_periods=["2024S2", period_id],
+        trend={"PS_FULL_ONLINE": [Decimal("78.5"), Decimal("85.0")]},
+        based_on=publish,
+        current=publish,
+        awards=[award],
+        award_thresholds=[
+            ("PM_CERTIFICATE", "commune", Decimal(60)),
+            ("CHAIRMAN_CERTIFICATE", "commune", Decimal(50)),
+        ],
+        quality=QualityRun(
+            quality_run_id=41,
+            suite="mart_semiannual_indicator",
+            table_name=f"marts_build.mart_semiannual_indicator ({period_id})",
+            success=True,
+            evaluated=12,
+            failed_errors=0,
+            failed_warnings=1,
+            started_at=LOADED,
+            failures=(
+                QualityFailure("outlier change", "expect_column_values_to_be_between", "warning", 1, (EVIL,)),
+            ),
+        ),
+        compliance=[
+            Compliance(
+                "024",
+                "Thành phố Hà Giang",
+                "district",
+                True,
+                3,
+                1,
+                Decimal("33.33"),
+                date(2025, 6, 19),
+                LOADED,
+                False,
+            ),
+            Compliance(
+                "026", f"Huyện {EVIL}", "district", False, 3, 0, Decimal(0), date(2025, 6, 19), None, None
+            ),
+        ],
+    )
+
+
+def section(page: str, anchor: str) -> str:
+    match = re.search(rf'<section id="{anchor}".*?</section>', page, re.S)
+    assert match, f"no section {anchor}"
+    return match.group(0)
+
+
+def test_page_is_vietnamese_self_contained_and_escaped():
+    page = html.render(sample())
+    assert page.startswith('<!DOCTYPE html>\n<html lang="vi">')
+    assert '<meta charset="utf-8">' in page
+    assert "<script" not in page  # neither ours nor the unit's
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
+    assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert "@media print" in page
+    for heading in (
+        "Báo cáo kết quả chuyển đổi số 6 tháng đầu năm 2025",
+        "1. Tóm tắt kết quả toàn tỉnh",
+        "2. Biểu đồ",
+        "3. Kết quả theo cấp",
+        "4. Đơn vị đủ điều kiện đề xuất khen thưởng",
+        "Phụ lục A. Chất lượng dữ liệu",
+        "Phụ lục B. Tình hình thực hiện chế độ báo cáo",
+    ):
+        assert heading in page
+    assert "15/12/2024 – 14/06/2025" in page
+    assert "22/06/2025 09:05" in page  # generation time in Vietnamese local time
+    assert "Lần công bố số 7" in page
+    assert "cf84839042e3c71a945b62b4a531be18" in page
+
+
+def test_summary_shows_the_province_against_targets():
+    summary = section(html.render(sample()), "tom-tat")
+    row = re.search(r'<tr data-indicator="PS_FULL_ONLINE">.*?</tr>', summary).group(0)
+    assert "85,00 %" in row
+    assert "1.700 / 2.000" in row
+    assert "≥ 100 %" in row
+    assert "Chưa đạt" in row
+    assert "+6,50" in row
+    district = re.search(r'<tr data-indicator="DIST_WORK_DOSSIERS_SIGNED">.*?</tr>', summary).group(0)
+    assert "82,27 %" in district
+    assert "Cấp huyện: 1/2" in district
+    unmeasured = re.search(r'<tr data-indicator="DIST_HOUSEHOLD_BROADBAND">.*?</tr>', summary).group(0)
+    assert "Chưa có số liệu" in unmeasured
+    assert "&gt; 80 %" in unmeasured
+
+
+def test_levels_list_units_below_target():
+    levels = section(html.render(sample()), "cap-district")
+    assert "Huyện &lt;script&gt;" in levels
+    assert "Đơn vị chưa đạt mục tiêu: Hồ sơ công việc cấp huyện xử lý và ký số (≥ 90 %) – 1/2 huyện" in levels
+    assert "56,80 %" in levels
+
+
+def test_charts_of_a_half_year_before_2025():
+    page = html.render(sample("2025S1"))
+    charts = section(page, "bieu-do")
+    assert charts.count("<svg") == 2 + 1 + 2  # two district indicators, the trend, two commune histograms
+    assert charts.count("<title") >= 5
+    assert "Mục tiêu ≥ 70 %" in charts
+    assert "Bằng khen Thủ tướng ≥ 60 %" in charts
+
+
+def test_after_the_2025_reorganisation_the_district_chart_is_explained_instead():
+    data = sample("2025S2")
+    assert data.structure == FROM_2025
+    page = html.render(data)
+    charts = section(page, "bieu-do")
+    assert charts.count("<svg") == 1 + 2
+    assert "Không có biểu đồ theo huyện: từ 01/7/2025 cấp huyện không còn tồn tại" in charts
+    assert "Tỉnh Tuyên Quang" in page
+    assert "6 tháng cuối năm 2025" in page
+    assert "cap-district" not in page
+
+
+def test_workbook_has_the_same_content_with_native_charts():
+    book = workbook.build(sample())
+    assert book.sheetnames == [
+        "Tóm tắt",
+        "Theo cấp",
+        "Biểu đồ",
+        "Khen thưởng",
+        "Chất lượng dữ liệu",
+        "Tuân thủ báo cáo",
+    ]
+    charts = book["Biểu đồ"]._charts
+    assert [type(c) for c in charts] == [BarChart, BarChart, LineChart, BarChart, BarChart]
+    levels = book["Theo cấp"]
+    assert levels.freeze_panes == "A2"
+    header = [c.value for c in levels[1]]
+    rows = [dict(zip(header, (c.value for c in row), strict=True)) for row in levels.iter_rows(min_row=2)]
+    evil = next(
+        r for r in rows if r["Mã đơn vị"] == "026" and r["Mã chỉ tiêu"] == "DIST_WORK_DOSSIERS_SIGNED"
+    )
+    assert evil["Đơn vị"] == f"Huyện {EVIL}"  # a cell holds text, nothing to escape
+    assert evil["Giá trị"] == pytest.approx(0.568)
+    assert evil["Đạt mục tiêu"] == "Chưa đạt"
+    value_cell = levels.cell(row=2, column=header.index("Giá trị") + 1)
+    assert value_cell.number_format == "0.00%"
+    awards = book["Khen thưởng"]
+    assert awards["E2"].value == "Phường Quang Trung"
+    assert awards["M2"].value == "2/3"
+    quality = book["Chất lượng dữ liệu"]
+    assert any(EVIL in str(cell.value) for row in quality.iter_rows() for cell in row)
+
+
+def test_workbook_after_2025_has_no_district_chart():
+    book = workbook.build(sample("2025S2"))
+    assert [type(c) for c in book["Biểu đồ"]._charts] == [LineChart, BarChart, BarChart]
+    assert "không còn cấp huyện" in book["Biểu đồ"]["A1"].value

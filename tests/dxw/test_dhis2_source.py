@@ -1,0 +1,180 @@
+"""The reporting-system connector: DHIS2 dataValueSets as JSON and CSV, over real HTTP and from files."""
+
+import json
+from dataclasses import replace
+
+import pytest
+import requests
+
+from dxw.periods import parse
+from dxw.settings import get_settings
+from dxw.simulator import dhis2_data
+from dxw.sources import dhis2
+from dxw.sources.contract import ContractError, SourceError
+
+S1 = parse("2025S1")
+
+
+@pytest.fixture
+def settings():
+    return replace(get_settings(), http_timeout_read=1.0, http_retries=3)
+
+
+@pytest.fixture
+def sim(simulator):
+    simulator.clear_faults()
+    yield simulator
+    simulator.clear_faults()
+
+
+def a_value(**changes):
+    value = dict(dhis2_data.data_values(S1)[0])
+    value.update(changes)
+    return value
+
+
+def test_pulls_every_value_of_the_data_set_and_keeps_the_answer(settings, sim):
+    delivery = dhis2.fetch(settings, sim.url, S1)
+    departments = len(dhis2_data.reporting_units())
+    assert len(delivery.records) == departments * 4  # two indicators, numerator and denominator
+    assert {r["period"] for r in delivery.records} == {"2025S1"}
+    assert json.loads(delivery.documents[0].content)["dataValues"] == dhis2_data.data_values(S1)
+    # Every org unit is placed on a provincial department through the crosswalk.
+    units = dhis2.mapping().unit_by_uid
+    assert {units[r["orgUnit"]][0] for r in delivery.records} == {
+        u.code for u in dhis2_data.reporting_units()
+    }
+
+
+def test_json_and_csv_exports_hold_the_same_values(sim):
+    query = {"dataSet": dhis2_data.data_set_uid(), "period": "2025S1", "orgUnit": "x", "children": "true"}
+    as_json = requests.get(sim.url + "/api/dataValueSets.json", params=query, timeout=5).content
+    as_csv = requests.get(sim.url + "/api/dataValueSets.csv", params=query, timeout=5).content
+    from_json = dhis2.resolve(dhis2.parse_document(as_json, "json"))
+    from_csv = dhis2.resolve(dhis2.parse_document(as_csv, "csv"))
+    assert from_json.conflicts == from_csv.conflicts == []
+    assert from_json.values == from_csv.values
+
+
+def test_simulator_answers_a_wrong_query_like_dhis2(sim):
+    answer = requests.get(
+        sim.url + "/api/dataValueSets.json", params={"dataSet": "nope", "period": "2025S1"}, timeout=5
+    )
+    assert answer.status_code == 409
+    assert "dataSet" in answer.json()["message"]
+
+
+@pytest.mark.parametrize("fault", ["500", "429", "timeout"])
+def test_transient_faults_are_retried(settings, sim, fault):
+    sim.inject(fault, times=2)
+    assert len(dhis2.fetch(settings, sim.url, S1).records) == 120
+    assert sim.faults_served == [fault, fault]
+
+
+def test_truncated_answer_is_refused(settings, sim):
+    sim.inject("truncate", times=10)
+    with pytest.raises(SourceError):
+        dhis2.fetch(settings, sim.url, S1)
+
+
+def test_renamed_field_fails_the_delivery_naming_it(settings, sim):
+    sim.inject("rename:value")
+    with pytest.raises(ContractError, match=r"missing fields \['value'\], unexpected fields \['valueV2'\]"):
+        dhis2.fetch(settings, sim.url, S1)
+
+
+def test_duplicated_value_fails_a_system_feed(settings, sim):
+    sim.inject("duplicate-page")
+    with pytest.raises(ContractError, match="Duplicate data value"):
+        dhis2.fetch(settings, sim.url, S1)
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"dataElement": "AAAAAAAAAAA"}, "Data element not found"),
+        ({"orgUnit": "BBBBBBBBBBB"}, "Organisation unit not found"),
+        ({"period": "2025Q1"}, "is not valid for data set (SixMonthly)"),
+        ({"period": "20251"}, "Period not valid"),
+        ({"categoryOptionCombo": "CCCCCCCCCCC"}, "Category option combo not found"),
+        ({"value": "12,5"}, "Value must be zero or a positive integer"),
+        ({"value": "-3"}, "Value must be zero or a positive integer"),
+        ({"value": ""}, "Value must be zero or a positive integer"),
+    ],
+)
+def test_a_value_that_cannot_be_placed_is_a_conflict(change, reason):
+    second = a_value(dataElement=dhis2_data.data_elements()[1].uid)
+    result = dhis2.resolve([a_value(), {**second, **change}])
+    assert [v["dataElement"] for v in result.values] == [a_value()["dataElement"]]
+    (conflict,) = result.conflicts
+    assert reason in conflict.value
+    assert conflict.index == 2
+
+
+def test_values_outside_the_import_period_are_conflicts():
+    other = a_value(period="2024S2")
+    result = dhis2.resolve([a_value(), other], period=S1)
+    assert len(result.values) == 1
+    assert result.conflicts[0].value == "Period 2024S2 is outside the import's period 2025S1"
+    assert result.conflicts[0].index == 2
+
+
+def test_duplicates_in_a_file_keep_the_first_value():
+    result = dhis2.resolve([a_value(value="7"), a_value(value="9")])
+    assert [v["value"] for v in result.values] == ["7"]
+    assert result.conflicts[0].value == "Duplicate data value: same as data value 1"
+
+
+def test_code_id_scheme_is_resolved_to_uids():
+    element = next(e for e in dhis2_data.data_elements() if e.part == "numerator")
+    unit = dhis2_data.reporting_units()[0]
+    result = dhis2.resolve(
+        [{"dataElement": element.code, "orgUnit": unit.code, "period": "2025S1", "value": "04"}],
+        id_scheme="code",
+    )
+    assert result.conflicts == []
+    (value,) = result.values
+    assert value["dataElement"] == element.uid
+    assert value["orgUnit"] == unit.dhis2_uid("2004-01-01")
+    assert value["value"] == "4"
+    assert value["categoryOptionCombo"] == dhis2.DEFAULT_COMBO
+
+
+def test_set_level_period_and_org_unit_are_inherited():
+    unit_uid = dhis2_data.reporting_units()[0].dhis2_uid("2004-01-01")
+    element = dhis2_data.data_elements()[0].uid
+    document = {
+        "period": "2025S1",
+        "orgUnit": unit_uid,
+        "dataValues": [{"dataElement": element, "value": "3"}],
+    }
+    values = dhis2.parse_document(json.dumps(document).encode(), "json")
+    assert dhis2.resolve(values).values[0]["orgUnit"] == unit_uid
+
+
+def test_headerless_csv_is_read_by_position():
+    text = dhis2_data.as_csv(S1).split("\n", 1)[1]
+    values = dhis2.parse_document(text.encode(), "csv")
+    assert len(values) == 120
+    assert dhis2.resolve(values).conflicts == []
+
+
+@pytest.mark.parametrize(
+    ("content", "media", "message"),
+    [
+        (b'{"dataValues": ', "json", "not valid JSON"),
+        (b'{"values": []}', "json", "'dataValues' list"),
+        (b"dataelement,period,orgunit,wrongcolumn\n", "csv", "unknown CSV columns"),
+        (b"\xff\xfe\x00garbage", "csv", "not UTF-8"),
+    ],
+)
+def test_malformed_files_are_refused_whole(content, media, message):
+    with pytest.raises(ContractError, match=message):
+        dhis2.parse_document(content, media)
+
+
+def test_only_json_and_csv_files_are_read(tmp_path):
+    path = tmp_path / "values.xml"
+    path.write_text("<dataValueSet/>")
+    with pytest.raises(ContractError, match=r"\.json or \.csv"):
+        dhis2.read_file(path)

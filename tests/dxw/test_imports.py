@@ -1,0 +1,208 @@
+"""Files into the warehouse: DHIS2 data value sets and unit uploads, landed, gated, summarised."""
+
+import json
+import zipfile
+
+import pytest
+from openpyxl import load_workbook
+
+from dxw import imports, upload_folder
+from dxw.cli import main
+from dxw.periods import parse
+from dxw.simulator import dhis2_data
+from dxw.simulator.upload_data import write_filled
+from dxw.uploads.template import HEADER_ROW
+
+pytestmark = pytest.mark.integration
+
+S1 = parse("2025S1")
+
+
+def ledger(conn, dataset):
+    return conn.execute(
+        "select status, scope, row_count from raw.load_batch where dataset = %s order by batch_id", (dataset,)
+    ).fetchall()
+
+
+def current_values(conn):
+    return dict(
+        conn.execute(
+            "select distinct on (v.data_element, v.org_unit) v.data_element || '/' || v.org_unit, v.value "
+            "from raw.dhis2_data_values v join raw.load_batch b using (batch_id) where b.status = 'loaded' "
+            "order by v.data_element, v.org_unit, v.batch_id desc"
+        ).fetchall()
+    )
+
+
+# -- DHIS2 ---------------------------------------------------------------------------------------
+
+
+def test_dhis2_import_summary_counts_imported_updated_ignored_and_conflicts(tmp_path, conn, empty_warehouse):
+    document = dhis2_data.as_json(S1)
+    document["dataValues"].append({**document["dataValues"][0], "orgUnit": "ZZZZZZZZZZZ"})
+    first_file = tmp_path / "h1.json"
+    first_file.write_text(json.dumps(document))
+    first = imports.import_dhis2_file(first_file)
+    assert (first.status, first.imported, first.updated, first.ignored) == ("WARNING", 120, 0, 1)
+    assert first.conflicts[0].object == "ZZZZZZZZZZZ"
+    assert "Organisation unit not found" in first.as_dict()["conflicts"][0]["value"]
+    assert ledger(conn, "dhis2_data_values") == [("loaded", "", 120)]
+
+    # The same values as CSV with one number corrected: one update, the rest unchanged.
+    text = dhis2_data.as_csv(S1)
+    header, first_line, rest = text.split("\n", 2)
+    cells = first_line.split(",")
+    cells[5] = str(int(cells[5]) + 1)
+    corrected = tmp_path / "h1.csv"
+    corrected.write_text("\n".join([header, ",".join(cells), rest]))
+    second = imports.import_dhis2_file(corrected)
+    assert (second.status, second.imported, second.updated, second.ignored) == ("SUCCESS", 0, 1, 119)
+    assert current_values(conn)[f"{cells[0]}/{cells[2]}"] == cells[5]
+
+    # Importing the same file again lands nothing new.
+    third = imports.import_dhis2_file(corrected)
+    assert third.batches["2025S1"][1] == "unchanged"
+    assert ledger(conn, "dhis2_data_values")[-1] == ("unchanged", "", 0)
+
+
+def test_a_file_of_conflicts_only_is_an_error_and_lands_nothing(tmp_path, conn, empty_warehouse):
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({"dataValues": [{"dataElement": "x", "period": "2025S1", "orgUnit": "y"}]}))
+    summary = imports.import_dhis2_file(path)
+    assert summary.status == "ERROR"
+    assert summary.batches == {}
+    assert conn.execute("select to_regclass('raw.dhis2_data_values') is not null").fetchone() == (True,)
+    assert conn.execute("select count(*) from raw.dhis2_data_values").fetchone() == (0,)
+
+
+def test_cli_prints_the_import_summary(tmp_path, capsys, empty_warehouse):
+    path = tmp_path / "values.csv"
+    path.write_text(dhis2_data.as_csv(S1))
+    assert main(["ingest", "dhis2", str(path), "--json"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["status"] == "SUCCESS"
+    assert answer["importCount"] == {"imported": 120, "updated": 0, "ignored": 0, "deleted": 0}
+    assert main(["ingest", "dhis2", str(path), "--period", "2024S2"]) == 1
+    assert "outside the import's period 2024S2" in capsys.readouterr().out
+
+
+# -- Unit uploads --------------------------------------------------------------------------------
+
+
+def upload_rows(conn):
+    return conn.execute(
+        "select b.scope, u.unit_code, u.indicator_code, u.numerator, u.denominator, u.value "
+        "from raw.unit_upload_observations u join raw.load_batch b using (batch_id) "
+        "where b.status = 'loaded' order by u.batch_id, u.indicator_code"
+    ).fetchall()
+
+
+def test_an_accepted_upload_lands_as_the_units_submission(tmp_path, conn, empty_warehouse):
+    path = write_filled(tmp_path / "bao-cao.xlsx", "024", "2025S1")
+    outcome = imports.import_upload(path, report_dir=tmp_path / "out")
+    assert (outcome.status, outcome.unit_code, outcome.period_id) == ("accepted", "024", "2025S1")
+    assert (outcome.accepted, outcome.rejected, outcome.load_status, outcome.report) == (6, 0, "loaded", None)
+    rows = upload_rows(conn)
+    assert len(rows) == 6
+    assert {r[0] for r in rows} == {"024"}
+    kept = conn.execute(
+        "select name, byte_count from raw.source_document where batch_id = %s", (outcome.batch_id,)
+    ).fetchone()
+    assert kept == ("bao-cao.xlsx", path.stat().st_size)
+
+
+def test_resubmission_replaces_the_units_previous_submission_and_keeps_history(
+    tmp_path, conn, empty_warehouse
+):
+    first = write_filled(tmp_path / "lan-1.xlsx", "024", "2025S1")
+    imports.import_upload(first)
+    other = imports.import_upload(write_filled(tmp_path / "khac.xlsx", "026", "2025S1"))
+    book = load_workbook(first)
+    book.active.cell(HEADER_ROW + 1, 6).value = 1
+    second = tmp_path / "lan-2.xlsx"
+    book.save(second)
+    again = imports.import_upload(second)
+    assert again.load_status == "loaded"
+    latest = conn.execute(
+        "select distinct on (scope) scope, batch_id from raw.load_batch "
+        "where dataset = 'unit_upload_observations' and status = 'loaded' order by scope, batch_id desc"
+    ).fetchall()
+    assert latest == [("024", again.batch_id), ("026", other.batch_id)]
+    assert [s for s, _, _ in ledger(conn, "unit_upload_observations")] == ["loaded"] * 3
+    # The same file a third time changes nothing.
+    assert imports.import_upload(second).load_status == "unchanged"
+
+
+def test_rows_with_errors_go_back_to_the_unit_in_vietnamese(tmp_path, conn, empty_warehouse):
+    path = write_filled(tmp_path / "loi.xlsx", "027", "2025S1", variant="with_errors")
+    outcome = imports.import_upload(path, report_dir=tmp_path / "out")
+    assert outcome.status == "partial"
+    assert outcome.reasons == {"numerator_gt_denominator": 1, "unknown_indicator": 1}
+    assert "từ chối 2 dòng" in outcome.summary_vi
+    sheet = load_workbook(outcome.report).worksheets[0]
+    text = " ".join(str(c.value) for row in sheet.iter_rows() for c in row if c.value is not None)
+    assert "lớn hơn mẫu số" in text
+    assert "DIST_SMART_TOURISM" in text
+    # Only the good rows landed; neither bad one did.
+    landed = {r[2] for r in upload_rows(conn)}
+    assert len(landed) == 5
+    assert "DIST_SMART_TOURISM" not in landed
+
+
+def test_messy_numbers_are_read_as_the_unit_meant(tmp_path, conn, empty_warehouse):
+    clean = imports.import_upload(write_filled(tmp_path / "sach.xlsx", "026", "2025S1"))
+    messy = imports.import_upload(write_filled(tmp_path / "lon-xon.xlsx", "026", "2025S1", variant="messy"))
+    assert (clean.accepted, messy.accepted, messy.rejected) == (6, 6, 0)
+    # The same figures, written "12.345" / "85,5 %" / "không có" under an extra title row.
+    figures = conn.execute(
+        "select batch_id, indicator_code, numerator, denominator from raw.unit_upload_observations "
+        "order by indicator_code"
+    ).fetchall()
+    by_batch = {b: sorted(r[1:] for r in figures if r[0] == b) for b in (clean.batch_id, messy.batch_id)}
+    assert by_batch[clean.batch_id] == by_batch[messy.batch_id]
+
+
+def test_a_hostile_file_is_refused_whole_and_nothing_lands(tmp_path, conn, empty_warehouse):
+    bomb = tmp_path / "bom.xlsx"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("xl/worksheets/sheet1.xml", b"0" * 200_000_000)
+    outcome = imports.import_upload(bomb, unit_code="024", period_id="2025S1", report_dir=tmp_path / "out")
+    assert (outcome.status, outcome.accepted) == ("rejected", 0)
+    assert outcome.report.read_text(encoding="utf-8-sig").startswith("Tệp,Lý do từ chối")
+    assert ledger(conn, "unit_upload_observations") == [("failed", "024", 0)]
+    assert conn.execute("select to_regclass('raw.unit_upload_observations')").fetchone() == (None,)
+
+
+def test_the_landing_folder_loads_archives_and_reports(tmp_path, monkeypatch, conn, empty_warehouse):
+    from dxw.settings import get_settings
+
+    monkeypatch.setenv("DXW_UPLOAD_DIR", str(tmp_path / "uploads"))
+    get_settings.cache_clear()
+    try:
+        inbox = upload_folder.folders()["inbox"]
+        (inbox / "027").mkdir()
+        write_filled(inbox / "027" / "bao-cao.xlsx", "027", "2025S1", variant="with_errors")
+        (inbox / "027" / "dang-tai.xlsx.part").write_bytes(b"still uploading")
+        (inbox / "lien-ket.xlsx").symlink_to("/etc/passwd")
+        assert upload_folder.pending() == ["027/bao-cao.xlsx"]
+        result = upload_folder.process("027/bao-cao.xlsx")
+        assert result["status"] == "partial"
+        assert not (inbox / "027" / "bao-cao.xlsx").exists()
+        assert (tmp_path / "uploads" / "outbox" / "027" / "bao-cao.tu-choi.xlsx").exists()
+        assert result["archived"].startswith(str(tmp_path / "uploads" / "archive" / "2025S1" / "027"))
+        with pytest.raises(ValueError, match="not a file of the upload inbox"):
+            upload_folder.process("../../etc/passwd")
+    finally:
+        get_settings.cache_clear()
+
+
+def test_cli_loads_an_upload_and_writes_a_template(tmp_path, capsys, empty_warehouse):
+    template = tmp_path / "mau.xlsx"
+    assert main(["upload", "template", "--unit", "024", "--period", "2025S1", "--out", str(template)]) == 0
+    assert load_workbook(template).active["A2"].value.startswith("Đơn vị: 024")
+    path = write_filled(tmp_path / "bao-cao.xlsx", "024", "2025S1")
+    assert main(["ingest", "upload", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "bao-cao.xlsx: accepted (unit 024, 2025S1)" in out
+    assert "Đã nhận 6 dòng" in out

@@ -1,0 +1,276 @@
+import csv
+from decimal import Decimal
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from dxw.uploads.catalogue import load_catalogue
+from dxw.uploads.safety import UploadError
+from dxw.uploads.validate import validate
+from dxw.uploads.workbook import read_upload
+
+HEADER = ["Mã đơn vị", "Tên đơn vị", "Mã chỉ tiêu", "Kỳ báo cáo", "Tử số", "Mẫu số", "Giá trị (%)", "Ghi chú"]
+FIRST_DATA_ROW = 5
+GOOD = ["024", "Thành phố Hà Giang", "DIST_HOUSEHOLD_BROADBAND", "2025S1", 80, 100, None, None]
+
+
+@pytest.fixture(scope="module")
+def catalogue():
+    return load_catalogue()
+
+
+def row(
+    unit="024", indicator="DIST_COMMUNE_BROADBAND", numerator=None, denominator=None, value=None, **other
+):
+    return [
+        unit,
+        "",
+        indicator,
+        other.get("period", "2025S1"),
+        numerator,
+        denominator,
+        value,
+        other.get("note"),
+    ]
+
+
+def upload(tmp_path: Path, rows: list[list], period_line: str = "Kỳ báo cáo: 2025S1") -> Path:
+    """A form with a title, a period line and a blank row above the header: data starts on row 5."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "Báo cáo"
+    for values in [["BÁO CÁO KẾT QUẢ CHUYỂN ĐỔI SỐ"], [period_line], [], HEADER, *rows]:
+        sheet.append(values)
+    path = tmp_path / "upload.xlsx"
+    book.save(path)
+    return path
+
+
+def check(tmp_path, catalogue, bad_row, unit_code=None, period_id="2025S1"):
+    """Validate a good row followed by ``bad_row``; the bad row is rejected and nothing of it accepted."""
+    result = validate(read_upload(upload(tmp_path, [GOOD, bad_row])), catalogue, period_id, unit_code)
+    assert [o.row_no for o in result.accepted] == [FIRST_DATA_ROW]
+    assert len(result.rejected) == 1
+    rejection = result.rejected[0]
+    assert (rejection.sheet, rejection.row_no) == ("Báo cáo", FIRST_DATA_ROW + 1)
+    return rejection
+
+
+@pytest.mark.parametrize(
+    ("bad_row", "code", "reason"),
+    [
+        (
+            row("99999", numerator=1, denominator=2),
+            "unknown_unit",
+            "Mã đơn vị '99999' không có trong danh mục đơn vị hành chính của kỳ 2025S1",
+        ),
+        (
+            row("08", numerator=1, denominator=2),
+            "unit_not_valid",
+            "Đơn vị '08' (Tỉnh Tuyên Quang) không có hiệu lực trong kỳ 2025S1: "
+            "mã này chỉ dùng từ 01/07/2025 đến nay",
+        ),
+        (
+            row(indicator="X", numerator=1, denominator=2),
+            "unknown_indicator",
+            "Mã chỉ tiêu 'X' không có trong danh mục chỉ tiêu",
+        ),
+        (row(indicator="", numerator=1, denominator=2), "missing_indicator", "Thiếu mã chỉ tiêu"),
+        (
+            row(indicator="PS_ON_TIME", numerator=1, denominator=2),
+            "indicator_not_uploadable",
+            "Chỉ tiêu 'PS_ON_TIME' được lấy tự động từ Cổng dịch vụ công",
+        ),
+        (
+            row(indicator="DEPT_DIGITAL_INSPECTIONS", numerator=1, denominator=2),
+            "indicator_not_applicable",
+            "Chỉ tiêu 'DEPT_DIGITAL_INSPECTIONS' không áp dụng cho cấp huyện",
+        ),
+        (
+            row("00691", "DIST_COMMUNE_BROADBAND", 1, 2),
+            "indicator_not_applicable",
+            "Chỉ tiêu 'DIST_COMMUNE_BROADBAND' không áp dụng cho cấp xã",
+        ),
+        (row(numerator=None, denominator=100), "missing_numbers", "Thiếu tử số"),
+        (row(numerator=None, denominator=None, value=50), "missing_numbers", "Thiếu tử số và mẫu số"),
+        (row(numerator=-5, denominator=100), "negative", "Tử số (-5) là số âm"),
+        (row(numerator=5, denominator="-100"), "negative", "Mẫu số (-100) là số âm"),
+        (row(numerator=120, denominator=100), "numerator_gt_denominator", "Tử số (120) lớn hơn mẫu số (100)"),
+        (row(numerator=5, denominator=0), "zero_denominator", "Mẫu số bằng 0 nhưng tử số là 5"),
+        (
+            row(numerator=50, denominator=100, value=150),
+            "value_out_of_range",
+            "Giá trị (150) phải nằm trong khoảng 0 đến 100 (%)",
+        ),
+        (
+            row(numerator=80, denominator=100, value="70,5"),
+            "value_mismatch",
+            "Giá trị (70,5%) không khớp với tử số/mẫu số (80/100 = 80%)",
+        ),
+        (row(numerator=1, denominator=3, value="33,4"), "value_mismatch", "(1/3 = 33,33%)"),
+        (
+            row(indicator="DIST_MOBILE_UNIVERSAL", value=2),
+            "value_out_of_range",
+            "Chỉ tiêu đạt/chưa đạt chỉ nhận 1 (đạt) hoặc 0 (chưa đạt), không nhận 2",
+        ),
+        (row(indicator="DIST_MOBILE_UNIVERSAL", value="0,5"), "value_out_of_range", "không nhận 0,5"),
+        (
+            row(indicator="DIST_MOBILE_UNIVERSAL", numerator=1, denominator=1),
+            "missing_value",
+            "hãy nhập 1 (đạt) hoặc 0 (chưa đạt) vào cột Giá trị",
+        ),
+        (row(numerator="abc", denominator=100), "not_a_number", "Tử số: 'abc' không phải là số"),
+        (row(numerator="1,5", denominator=100), "not_whole_number", "Tử số (1,5) phải là số nguyên"),
+        (
+            row(numerator=1, denominator=2, period="2025S2"),
+            "period_mismatch",
+            "Kỳ báo cáo của dòng (2025S2) khác kỳ của tệp (2025S1)",
+        ),
+        (
+            row(numerator=1, denominator=2, period="kỳ 1"),
+            "bad_period",
+            "Kỳ báo cáo 'kỳ 1' của dòng không đúng định dạng",
+        ),
+        (
+            row(numerator="=F5/2", denominator=100),
+            "formula",
+            "Ô E6 (Tử số) chứa công thức '=F5/2'; hãy nhập giá trị số",
+        ),
+        (
+            row(numerator=1, denominator=2, note='=HYPERLINK("http://evil.example","Bấm vào đây")'),
+            "formula",
+            "Ô H6 (Ghi chú) chứa công thức '=HYPERLINK(",
+        ),
+        (
+            row(numerator=1, denominator=2, note="@SUM(1+1)*cmd|' /C calc'!A0"),
+            "formula",
+            "Ô H6 (Ghi chú) bắt đầu bằng '@'",
+        ),
+        (
+            row(indicator="DIST_HOUSEHOLD_BROADBAND", numerator=1, denominator=2),
+            "duplicate",
+            "Trùng với dòng 5 (cùng đơn vị '024' và chỉ tiêu 'DIST_HOUSEHOLD_BROADBAND'); "
+            "chỉ dòng đầu tiên được nhận",
+        ),
+    ],
+)
+def test_each_problem_rejects_its_row_with_a_vietnamese_reason(tmp_path, catalogue, bad_row, code, reason):
+    rejection = check(tmp_path, catalogue, bad_row)
+    assert rejection.reason_code == code
+    assert reason in rejection.reason_vi
+    assert rejection.cells[2] == (bad_row[2] or "")
+
+
+def test_missing_unit(tmp_path, catalogue):
+    rejection = check(tmp_path, catalogue, row("", numerator=1, denominator=2))
+    assert (rejection.reason_code, rejection.reason_vi) == ("missing_unit", "Thiếu mã đơn vị")
+
+
+def test_a_unit_reports_only_for_itself_and_units_below_it(tmp_path, catalogue):
+    rejection = check(tmp_path, catalogue, row("026", numerator=1, denominator=2), unit_code="024")
+    assert rejection.reason_code == "unit_not_allowed"
+    assert rejection.reason_vi == (
+        "Đơn vị '024' (Thành phố Hà Giang) không được báo cáo thay cho đơn vị '026' (Huyện Đồng Văn)"
+    )
+    province = validate(
+        read_upload(upload(tmp_path, [GOOD, row("026", numerator=1, denominator=2)])),
+        catalogue,
+        "2025S1",
+        "02",
+    )
+    assert province.rejected == []
+    assert [o.unit_code for o in province.accepted] == ["024", "026"]
+
+
+def test_unknown_uploading_unit_raises(tmp_path, catalogue):
+    with pytest.raises(UploadError) as caught:
+        validate(read_upload(upload(tmp_path, [GOOD])), catalogue, "2025S1", "024X")
+    assert caught.value.code == "unknown_uploader"
+
+
+def test_legacy_district_is_not_valid_after_the_reorganisation(tmp_path, catalogue):
+    path = upload(tmp_path, [row(numerator=1, denominator=2, period="2025S2")], "Kỳ báo cáo: 2025S2")
+    result = validate(read_upload(path), catalogue, "2025S2")
+    assert result.accepted == []
+    assert result.rejected[0].reason_code == "unit_not_valid"
+    assert "từ 01/01/2004 đến 30/06/2025" in result.rejected[0].reason_vi
+
+
+def test_sheet_period_different_from_the_upload_period(tmp_path, catalogue):
+    rows = [[*GOOD[:3], None, *GOOD[4:]]]
+    result = validate(read_upload(upload(tmp_path, rows, "Kỳ báo cáo: 2025S2")), catalogue, "2025S1")
+    assert result.accepted == []
+    assert result.rejected[0].reason_code == "period_mismatch"
+    assert result.rejected[0].reason_vi == "Kỳ báo cáo ghi ở đầu trang tính (2025S2) khác kỳ của tệp (2025S1)"
+
+
+def test_every_duplicate_after_the_first_is_rejected_and_names_the_first(tmp_path, catalogue):
+    duplicate = row("024", "DIST_HOUSEHOLD_BROADBAND", 1, 2)
+    result = validate(read_upload(upload(tmp_path, [GOOD, duplicate, duplicate])), catalogue, "2025S1")
+    assert [o.row_no for o in result.accepted] == [5]
+    assert [(r.row_no, r.reason_code) for r in result.rejected] == [(6, "duplicate"), (7, "duplicate")]
+    assert all("Trùng với dòng 5 " in r.reason_vi for r in result.rejected)
+
+
+def test_value_within_tolerance_is_accepted_and_the_computed_value_wins(tmp_path, catalogue):
+    rows = [row(numerator=1, denominator=3, value="33,35"), row("026", numerator=0, denominator=0, value=0)]
+    result = validate(read_upload(upload(tmp_path, rows)), catalogue, "2025S1")
+    assert result.rejected == []
+    assert [o.value for o in result.accepted] == [Decimal("33.3333"), None]
+
+
+def test_leading_zeros_dropped_by_excel_are_restored(tmp_path, catalogue):
+    result = validate(
+        read_upload(upload(tmp_path, [row(24, numerator=1, denominator=2)])), catalogue, "2025S1"
+    )
+    assert [o.unit_code for o in result.accepted] == ["024"]
+
+
+def test_uploading_unit_fills_rows_without_a_unit(tmp_path, catalogue):
+    path = upload(tmp_path, [row(None, "DIST_MOBILE_UNIVERSAL", value=1)])
+    result = validate(read_upload(path), catalogue, "2025S1", unit_code="024")
+    observation = result.accepted[0]
+    assert (observation.unit_code, observation.numerator, observation.denominator, observation.value) == (
+        "024",
+        1,
+        1,
+        1,
+    )
+
+
+def test_csv_formula_injection_is_rejected(tmp_path, catalogue):
+    path = tmp_path / "inject.csv"
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["Mã đơn vị", "Mã chỉ tiêu", "Tử số", "Mẫu số", "Ghi chú"])
+        writer.writerow(["024", "DIST_HOUSEHOLD_BROADBAND", "1", "2", "=cmd|' /C calc'!A0"])
+        writer.writerow(["024", "DIST_COMMUNE_BROADBAND", "+cmd|' /C calc'!A0", "2", ""])
+        writer.writerow(["024", "DIST_ECOMMERCE_PRODUCTS", "-1+1", "2", ""])
+        # A note starting with "-" is refused too: a spreadsheet opening it would run it as a formula.
+        writer.writerow(["024", "DIST_DIGITAL_BUSINESSES", "-", "2", "- không có"])
+    result = validate(read_upload(path), catalogue, "2025S1")
+    assert [(r.row_no, r.reason_code) for r in result.rejected] == [
+        (2, "formula"),
+        (3, "formula"),
+        (4, "formula"),
+        (5, "formula"),
+    ]
+    assert "Ô E2 (Ghi chú) chứa công thức '=cmd|' /C calc'!A0'" in result.rejected[0].reason_vi
+    assert result.accepted == []
+
+
+def test_formula_cells_from_excel_are_never_evaluated(tmp_path, catalogue):
+    path = upload(
+        tmp_path, [row(numerator="=G5", denominator=100), row("026", numerator=1, denominator="=1+1")]
+    )
+    result = validate(read_upload(path), catalogue, "2025S1")
+    assert result.accepted == []
+    assert [(r.row_no, r.reason_code) for r in result.rejected] == [(5, "formula"), (6, "formula")]
+    assert result.rejected[1].reason_vi.startswith("Ô F6 (Mẫu số) chứa công thức '=1+1'")
+
+
+def test_unit_codes_are_case_insensitive(tmp_path, catalogue):
+    path = upload(tmp_path, [row("02.snv", "DEPT_DATA_WAREHOUSE", value="0")])
+    result = validate(read_upload(path), catalogue, "2025S1")
+    assert [(o.unit_code, o.value) for o in result.accepted] == [("02.SNV", 0)]

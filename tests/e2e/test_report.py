@@ -1,0 +1,293 @@
+"""The semi-annual report from real published marts, opened in openpyxl and rendered by Chromium."""
+
+import re
+import struct
+import subprocess
+import zlib
+from html.parser import HTMLParser
+from pathlib import Path
+
+import openpyxl
+import pytest
+from openpyxl.chart import BarChart, LineChart
+
+from dxw import dagrun
+from dxw.cli import INGEST_DAGS
+from dxw.reports import ReportNotPublished, vn_number, vn_percent, write_report
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+
+CHROMIUM = Path("/usr/bin/chromium")
+HALF_YEARS = ["2024S2", "2025S1"]
+
+
+@pytest.fixture(scope="module")
+def published(simulator):
+    """A warehouse where 2024S2 and then 2025S1 went through ingestion, transformation and publishing."""
+    from tests.conftest import reset_warehouse
+
+    reset_warehouse()
+    for dag_id in INGEST_DAGS:  # every source the pipeline ingests, served by the bundled simulator
+        dagrun.run(dag_id, {"periods": HALF_YEARS, "source_url": simulator.url})
+    dagrun.run("transform_warehouse")
+    for period in HALF_YEARS:
+        dagrun.run("semiannual_marts", {"period": period})
+
+
+@pytest.fixture(scope="module")
+def report(published, tmp_path_factory):
+    return write_report("2025S1", tmp_path_factory.mktemp("report"))
+
+
+class Rows(HTMLParser):
+    """Cell texts of every ``<tr data-unit|data-indicator>``, keyed by (section id, key)."""
+
+    def __init__(self):
+        super().__init__()
+        self.rows: dict[tuple[str, str], list[str]] = {}
+        self.sections: list[str] = []
+        self.row: list[str] | None = None
+        self.key: tuple[str, str] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "section":
+            self.sections.append(attrs.get("id", ""))
+        elif tag == "tr" and ("data-unit" in attrs or "data-indicator" in attrs):
+            self.key = (self.sections[-1], attrs.get("data-unit") or attrs["data-indicator"])
+            self.row = []
+        elif tag == "td" and self.row is not None:
+            self.row.append("")
+
+    def handle_endtag(self, tag):
+        if tag == "section":
+            self.sections.pop()
+        elif tag == "tr" and self.row is not None:
+            self.rows[self.key] = self.row
+            self.row = None
+
+    def handle_data(self, data):
+        if self.row:
+            self.row[-1] += data
+
+
+def table_rows(page: str) -> dict[tuple[str, str], list[str]]:
+    parser = Rows()
+    parser.feed(page)
+    return parser.rows
+
+
+def chromium(*args: str, profile: Path) -> subprocess.CompletedProcess:
+    assert CHROMIUM.exists(), "Chromium is missing at /usr/bin/chromium: `make chromium` installs it"
+    return subprocess.run(
+        [
+            str(CHROMIUM),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--no-first-run",
+            f"--user-data-dir={profile}",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=True,
+    )
+
+
+def png_pixels(path: Path) -> tuple[int, int, list[bytes], int]:
+    """Width, height, unfiltered scanlines and channels of an 8-bit RGB(A) PNG (no imaging library)."""
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat, width = 8, b"", 0
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        body = data[pos + 8 : pos + 8 + length]
+        if kind == b"IHDR":
+            width, height, depth, colour = struct.unpack(">IIBB", body[:10])
+            assert depth == 8
+            assert colour in (2, 6)
+            channels = 3 if colour == 2 else 4
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + length
+    raw = zlib.decompress(idat)
+    stride = width * channels
+    lines, previous = [], bytearray(stride)
+    for y in range(height):
+        kind, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)])
+        for i in range(stride):
+            left = line[i - channels] if i >= channels else 0
+            up = previous[i]
+            if kind == 1:
+                line[i] = (line[i] + left) & 0xFF
+            elif kind == 2:
+                line[i] = (line[i] + up) & 0xFF
+            elif kind == 3:
+                line[i] = (line[i] + (left + up) // 2) & 0xFF
+            elif kind == 4:
+                corner = previous[i - channels] if i >= channels else 0
+                p = left + up - corner
+                pa, pb, pc = abs(p - left), abs(p - up), abs(p - corner)
+                line[i] = (line[i] + (left if pa <= pb and pa <= pc else up if pb <= pc else corner)) & 0xFF
+        lines.append(bytes(line))
+        previous = line
+    return width, height, lines, channels
+
+
+def test_report_files_are_written(report):
+    assert report.html.name == "bao-cao-2025S1.html"
+    assert report.html.stat().st_size > 20_000
+    assert report.xlsx.name == "bao-cao-2025S1.xlsx"
+    assert report.xlsx.stat().st_size > 10_000
+
+
+def test_a_half_year_never_published_is_refused_by_name(published, tmp_path):
+    with pytest.raises(ReportNotPublished, match="2025S2"):
+        write_report("2025S2", tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_html_holds_the_published_figures(report, conn):
+    page = report.html.read_text(encoding="utf-8")
+    assert page.startswith('<!DOCTYPE html>\n<html lang="vi">')
+    for heading in (
+        "Báo cáo kết quả chuyển đổi số 6 tháng đầu năm 2025",
+        "Tóm tắt kết quả toàn tỉnh",
+        "Kết quả theo cấp",
+        "Đơn vị đủ điều kiện đề xuất khen thưởng",
+        "Phụ lục A. Chất lượng dữ liệu",
+        "Phụ lục B. Tình hình thực hiện chế độ báo cáo",
+        "15/12/2024 – 14/06/2025",
+    ):
+        assert heading in page
+    rows = table_rows(page)
+
+    # The province row of the summary is the province's row of the mart.
+    value, num, den, change = conn.execute(
+        "select value, numerator, denominator, change_since_previous from marts.mart_semiannual_indicator "
+        "where period_id = '2025S1' and unit_structure = 'before_2025' and unit_code = '02' "
+        "and indicator_code = 'PS_FULL_ONLINE'"
+    ).fetchone()
+    province = rows[("tom-tat", "PS_FULL_ONLINE")]
+    assert province[2] == vn_percent(value, 2)
+    assert province[3] == f"{vn_number(num)} / {vn_number(den)}"
+    assert change is not None
+    assert province[6] == f"{change:+.2f}".replace(".", ",")
+
+    # A district's figures are the mart's.
+    for indicator in ("DIST_WORK_DOSSIERS_SIGNED", "PS_FULL_ONLINE"):
+        value, met = conn.execute(
+            "select value, target_met from marts.mart_semiannual_indicator where period_id = '2025S1' "
+            "and unit_structure = 'before_2025' and unit_code = '034' and indicator_code = %s",
+            (indicator,),
+        ).fetchone()
+        cells = rows[("cap-district", "034")]
+        assert cells[1] == "Huyện Bắc Quang"
+        assert any(cell.startswith(vn_percent(value, 2)) and ("✓" if met else "✗") in cell for cell in cells)
+
+    # Every Prime Minister's certificate candidate district is listed with its rank and figures.
+    candidates = conn.execute(
+        """
+        select unit_code, unit_name, candidate_rank, value,
+               (select count(*) from marts.mart_award_eligibility as h
+                where h.unit_code = a.unit_code and h.award_code = a.award_code and h.eligible
+                  and h.unit_structure = a.unit_structure and h.period_id in ('2024S2', '2025S1'))
+        from marts.mart_award_eligibility as a
+        where period_id = '2025S1' and unit_structure = 'before_2025' and eligible
+          and award_code = 'PM_CERTIFICATE' and unit_level = 'district'
+        """
+    ).fetchall()
+    assert candidates
+    heading = f"Bằng khen của Thủ tướng Chính phủ – Cấp huyện (ngưỡng ≥ 80 %): {len(candidates)} đơn vị"
+    assert heading in page
+    for code, name, rank, value, eligible_periods in candidates:
+        cells = rows[("award-PM_CERTIFICATE-district", code)]
+        assert cells[:2] == [str(rank), name]
+        assert cells[4] == vn_percent(value, 2)
+        assert cells[7] == f"{eligible_periods}/2"  # half-years eligible, of the two published
+
+    # The annex names the gate run the publish relied on.
+    gate = conn.execute(
+        "select gate_run_id from marts_audit.publish_log where period_id = '2025S1' order by publish_id desc"
+    ).fetchone()[0]
+    assert f"số {gate}, bộ kiểm tra mart_semiannual_indicator" in page
+    assert "Các kỳ đã công bố: 2024S2, 2025S1." in page
+
+
+def test_workbook_has_the_sheets_figures_and_charts(report, conn):
+    book = openpyxl.load_workbook(report.xlsx)
+    assert book.sheetnames == [
+        "Tóm tắt",
+        "Theo cấp",
+        "Biểu đồ",
+        "Khen thưởng",
+        "Chất lượng dữ liệu",
+        "Tuân thủ báo cáo",
+    ]
+    assert [type(c) for c in book["Biểu đồ"]._charts] == [BarChart, BarChart, LineChart, BarChart, BarChart]
+    levels = book["Theo cấp"]
+    assert levels.freeze_panes == "A2"
+    header = [c.value for c in levels[1]]
+    rows = [
+        dict(zip(header, values, strict=True)) for values in levels.iter_rows(min_row=2, values_only=True)
+    ]
+    mart = conn.execute(
+        "select unit_code, indicator_code, value, numerator from marts.mart_semiannual_indicator "
+        "where period_id = '2025S1' and unit_structure = 'before_2025'"
+    ).fetchall()
+    assert len(rows) == len(mart)
+    sheet = {(r["Mã đơn vị"], r["Mã chỉ tiêu"]): r for r in rows}
+    for code, indicator, value, numerator in mart:
+        row = sheet[(code, indicator)]
+        assert row["Giá trị"] == pytest.approx(float(value) / 100)
+        assert row["Tử số"] == pytest.approx(float(numerator))
+    eligible = conn.execute(
+        "select count(*) from marts.mart_award_eligibility "
+        "where period_id = '2025S1' and unit_structure = 'before_2025' and eligible"
+    ).fetchone()[0]
+    assert book["Khen thưởng"].max_row == 1 + eligible
+    compliance = conn.execute(
+        "select count(*) from marts.mart_reporting_compliance where period_id = '2025S1'"
+    ).fetchone()[0]
+    assert book["Tuân thủ báo cáo"].max_row == 1 + compliance
+
+
+def test_chromium_renders_the_charts(report, tmp_path, conn):
+    dom = chromium("--dump-dom", report.html.as_uri(), profile=tmp_path / "profile").stdout
+    svgs = re.findall(r'<svg[^>]*class="chart".*?</svg>', dom, re.S)
+    assert len(svgs) == 5  # two district indicators, the trend, two commune histograms
+    district, _, trend, *communes = svgs
+    assert district.count('class="bar"') == 11
+    assert 'class="target"' in district
+    paths = re.findall(r'<path class="series" d="([^"]+)"', trend)
+    # One line per indicator the province has a value for in both half-years.
+    (lines,) = conn.execute(
+        "select count(*) from (select indicator_code from marts.mart_semiannual_indicator "
+        "where unit_code = '02' and unit_structure = 'before_2025' and period_id = any(%s) "
+        "and value is not null group by indicator_code having count(*) = 2) as both_halves",
+        (HALF_YEARS,),
+    ).fetchone()
+    assert len(paths) == lines >= 6
+    assert all(re.fullmatch(r"M[\d. ]+L[\d. ]+", d) for d in paths)
+    for histogram in communes:
+        assert 'class="bar"' in histogram
+        assert 'class="marker"' in histogram
+
+    screenshot = tmp_path / "report.png"
+    chromium(
+        f"--screenshot={screenshot}", "--window-size=1280,2400", report.html.as_uri(), profile=tmp_path / "p2"
+    )
+    assert screenshot.stat().st_size > 50_000  # a blank page of this size compresses to ~15 KB
+    width, height, lines, channels = png_pixels(screenshot)
+    assert (width, height) == (1280, 2400)
+    colours, inked = set(), 0
+    for line in lines[::8]:
+        pixels = [line[i : i + 3] for i in range(0, len(line), channels * 4)]
+        colours.update(pixels)
+        inked += sum(1 for p in pixels if p != b"\xff\xff\xff")
+    assert len(colours) > 50  # text, tables and the coloured bars, not a blank or single-colour page
+    assert inked / (len(lines[::8]) * width / 4) > 0.03

@@ -1,0 +1,148 @@
+"""Fuzzed unit uploads (hypothesis): reading never crashes, and no bad row is ever accepted.
+
+Files are built from cells a clerk (or an attacker) might type: codes of real and unknown
+units and indicators, numbers in every Vietnamese and foreign notation, formulas, control
+characters, NFD text, blanks; as xlsx and as CSV. Whatever the file, the upload either refuses
+it with an :class:`UploadError` (a Vietnamese reason for the unit) or splits it into accepted
+observations that satisfy every rule the raw gate checks, and rejections that say why.
+"""
+
+import csv
+import unicodedata
+from decimal import Decimal
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+from openpyxl import Workbook
+
+from dxw.uploads import UploadError, load_catalogue, read_upload, validate
+from dxw.uploads.template import HEADERS
+
+pytestmark = pytest.mark.reliability
+
+PERIOD = "2025S1"
+CATALOGUE = load_catalogue()
+UPLOADABLE = sorted(i.code for i in CATALOGUE.indicators if i.is_upload)
+
+number_text = st.one_of(
+    st.integers(-10, 10**7).map(str),
+    st.decimals(-5, 10**6, places=2, allow_nan=False).map(lambda d: str(d).replace(".", ",")),
+    st.integers(0, 10**7).map(lambda n: f"{n:,}".replace(",", ".")),
+    st.integers(0, 10**7).map(lambda n: f"{n:,}"),
+    st.floats(0, 100, allow_nan=False).map(lambda f: f"{f:.1f} %"),
+    st.sampled_from(["không có", "khong co", "-", "", " ", "N/A", "1e9", "0x10", "∞", "12/05"]),
+    st.sampled_from(["=1+1", '=HYPERLINK("http://x")', "+cmd|' /C calc'!A0", "@SUM(A1)", "-2+3"]),
+)
+cell = st.one_of(
+    number_text,
+    st.integers(-1000, 10**6),
+    st.floats(-1e6, 1e6),
+    st.sampled_from([float("nan"), float("inf"), float("-inf")]),
+    st.text(max_size=12),
+    st.none(),
+)
+unit_code = st.one_of(
+    st.sampled_from(["024", "026", "027", "00691", "02", "02.SNV", "08", "99999", "24", " 024 ", ""]),
+    st.text(max_size=6),
+)
+indicator_code = st.one_of(st.sampled_from([*UPLOADABLE, "PS_ON_TIME", "X", ""]), st.text(max_size=8))
+row = st.tuples(
+    unit_code,
+    st.text(max_size=10),
+    indicator_code,
+    st.text(max_size=10),
+    st.sampled_from([PERIOD, "2025S2", "2025", "", "6 tháng đầu năm 2025"]),
+    cell,
+    cell,
+    cell,
+    st.one_of(st.none(), st.text(max_size=20)),
+)
+upload = st.fixed_dictionaries(
+    {
+        "rows": st.lists(row, max_size=12),
+        "title_rows": st.integers(0, 4),
+        "nfd_headers": st.booleans(),
+        "as_csv": st.booleans(),
+        "delimiter": st.sampled_from([",", ";", "\t"]),
+    }
+)
+
+
+def write_file(folder, spec) -> object:
+    headers = [unicodedata.normalize("NFD", h) if spec["nfd_headers"] else h for h in HEADERS]
+    lines = [["BÁO CÁO"] for _ in range(spec["title_rows"])] + [headers, *map(list, spec["rows"])]
+    if spec["as_csv"]:
+        path = folder / "tep.csv"
+        with path.open("w", newline="", encoding="utf-8-sig") as handle:
+            csv.writer(handle, delimiter=spec["delimiter"]).writerows(
+                ["" if v is None else v for v in line] for line in lines
+            )
+        return path
+    book = Workbook()
+    for line in lines:
+        book.active.append([_xlsx_safe(v) for v in line])
+    path = folder / "tep.xlsx"
+    book.save(path)
+    return path
+
+
+def _xlsx_safe(value):
+    """openpyxl refuses control characters and NaN/inf in cells; a real file cannot hold them either."""
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return str(value)
+    if isinstance(value, str):
+        return "".join(ch for ch in value if ch in "\t\n" or unicodedata.category(ch) != "Cc")
+    return value
+
+
+GOOD_ROW = ("024", "", "DIST_HOUSEHOLD_BROADBAND", "", PERIOD, "12.345", "20.000", "61,7 %", None)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(spec=upload)
+@example(spec={"rows": [GOOD_ROW], "title_rows": 2, "nfd_headers": True, "as_csv": False, "delimiter": ","})
+@example(
+    spec={
+        "rows": [GOOD_ROW, GOOD_ROW],
+        "title_rows": 0,
+        "nfd_headers": False,
+        "as_csv": True,
+        "delimiter": ";",
+    }
+)
+def test_fuzzed_uploads_never_crash_and_never_accept_a_bad_row(tmp_path, spec):
+    path = write_file(tmp_path, spec)
+    try:
+        parsed = read_upload(path)
+        result = validate(parsed, CATALOGUE, PERIOD, unit_code="024")
+    except UploadError as refused:
+        refusal = (refused.reason_vi, refused.code)
+        assert all(refusal), refusal
+        return
+    assert len(result.accepted) + len(result.rejected) == len(parsed.rows)
+    if spec["rows"] and spec["rows"][0] == GOOD_ROW:
+        assert [(o.numerator, o.denominator) for o in result.accepted] == [(12345, 20000)]
+    seen = set()
+    for obs in result.accepted:
+        unit = CATALOGUE.unit(obs.unit_code, PERIOD)
+        indicator = CATALOGUE.indicator(obs.indicator_code)
+        assert unit is not None
+        assert CATALOGUE.may_report_for(CATALOGUE.unit("024", PERIOD), unit, PERIOD)
+        assert indicator is not None
+        assert indicator.is_upload
+        assert unit.level in indicator.levels
+        assert obs.period_id == PERIOD
+        assert (obs.unit_code, obs.indicator_code) not in seen
+        seen.add((obs.unit_code, obs.indicator_code))
+        if indicator.is_flag:
+            assert obs.value in (Decimal(0), Decimal(1))
+        else:
+            assert obs.numerator is not None
+            assert obs.denominator is not None
+            assert 0 <= obs.numerator <= obs.denominator
+            assert obs.numerator == obs.numerator.to_integral_value()
+            assert obs.value is None or 0 <= obs.value <= 100
+    for rejection in result.rejected:
+        assert rejection.reason_vi
+        assert rejection.reason_code
