@@ -51,6 +51,20 @@ def cmd_db_grant(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_db_scope(args: argparse.Namespace) -> int:
+    from dxw import database, roles
+
+    settings = get_settings()
+    urls = database.resolve(settings)
+    database.ensure_databases(urls)
+    password = os.environ.get(args.password_env) if args.password_env else None
+    with database.connect(settings, autocommit=True) as conn:
+        for line in roles.grant(conn, settings):
+            _say(line)
+        _say(roles.scope(conn, args.login, args.unit, password))
+    return 0
+
+
 def cmd_db_start(args: argparse.Namespace) -> int:
     from dxw import database, embedded_pg
 
@@ -364,6 +378,15 @@ def build_parser() -> argparse.ArgumentParser:
         db_commands,
     )
     add("stop", cmd_db_stop, "Stop the embedded PostgreSQL cleanly.", db_commands)
+    scoped = add(
+        "scope",
+        cmd_db_scope,
+        "Create a BI login that sees only one unit's rows and those of the units under it (RLS).",
+        db_commands,
+    )
+    scoped.add_argument("login", help="the login to create or re-scope, e.g. bi_huyen_024")
+    scoped.add_argument("--unit", required=True, help="the unit it may see, e.g. 024 (a district)")
+    scoped.add_argument("--password-env", help="environment variable holding the login's password")
 
     simulator = commands.add_parser(
         "simulator",

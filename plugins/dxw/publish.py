@@ -16,6 +16,8 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from dxw import roles
+
 log = logging.getLogger(__name__)
 
 BUILD_SCHEMA = "marts_build"
@@ -111,6 +113,8 @@ def publish(
                 conn.execute(sql.SQL("comment on table {} is {}").format(target, sql.Literal(comment)))
             rows, digest = table_checksum(conn, PUBLISHED_SCHEMA, table)
             published.append(PublishedTable(table, rows, digest))
+        # Re-created tables get their row-level security before the swap is visible.
+        roles.apply_row_security(conn)
         conn.execute(
             "insert into marts_audit.publish_log (run_id, period_id, gate_run_id, tables) "
             "values (%s, %s, %s, %s)",

@@ -12,6 +12,7 @@ COMMANDS = [
     ["db", "start"],
     ["db", "stop"],
     ["db", "grant"],
+    ["db", "scope"],
     ["simulator"],
     ["simulator", "serve"],
     ["run"],
