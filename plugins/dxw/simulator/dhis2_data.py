@@ -17,10 +17,9 @@ from pathlib import Path
 from dxw.periods import Period
 from dxw.settings import get_settings
 from dxw.simulator.portal_data import FIRST_YEAR, LAST_YEAR, _rng, _step
+from dxw.sources.dhis2 import CSV_COLUMNS, DATA_SET_CODE, DEFAULT_COMBO, FIELDS
 from dxw.units import SEED_VALID_FROM, Unit, dhis2_uid, legacy_units
 
-DATA_SET_CODE = "DXW_SIXMONTHLY"
-DEFAULT_COMBO = "HllvX50cXC0"  # DHIS2's UID of the default category option combo
 STORED_BY = "bao-cao-tinh"
 
 
@@ -84,36 +83,8 @@ def data_values(period: Period) -> list[dict[str, str]]:
     return values
 
 
-CSV_COLUMNS = (
-    "dataelement",
-    "period",
-    "orgunit",
-    "catoptcombo",
-    "attroptcombo",
-    "value",
-    "storedby",
-    "lastupdated",
-    "comment",
-    "followup",
-)
-_CSV_FIELDS = dict(
-    zip(
-        CSV_COLUMNS,
-        (
-            "dataElement",
-            "period",
-            "orgUnit",
-            "categoryOptionCombo",
-            "attributeOptionCombo",
-            "value",
-            "storedBy",
-            "lastUpdated",
-            "comment",
-            "followup",
-        ),
-        strict=True,
-    )
-)
+# DHIS2's CSV export layout: the same columns, in the same order, as the JSON value fields.
+_CSV_FIELDS = dict(zip(CSV_COLUMNS, FIELDS, strict=True))
 
 
 def as_json(period: Period) -> dict:
