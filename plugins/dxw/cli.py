@@ -204,7 +204,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _run_dags(_pipeline(args.first, args.last, [args.show]), quiet=not args.verbose)
     from dxw import report
 
-    for table in (report.attainment_table, report.scorecard_table, report.award_table):
+    for table in (report.attainment_table, report.scorecard_table, report.award_table, report.uploads_table):
         _say()
         _say(table(args.show))
     from dxw.reports import write_report

@@ -72,6 +72,33 @@ def attainment_table(period_id: str) -> str:
     return "\n".join(lines)
 
 
+UPLOADS_SQL = """
+select scope, status, coalesce((details ->> 'accepted')::int, 0), coalesce((details ->> 'rejected')::int, 0),
+       details ->> 'file'
+from raw.load_batch
+where dataset = 'unit_upload_observations' and period_id = %s
+order by batch_id
+"""
+
+
+def uploads_table(period_id: str) -> str:
+    """What the units' uploads for a half-year became: rows accepted and rejected per file."""
+    period = parse(period_id)
+    with database.connect() as conn:
+        if not conn.execute("select to_regclass('raw.load_batch')").fetchone()[0]:
+            return f"No unit uploads for {period.id}."
+        rows = conn.execute(UPLOADS_SQL, (period.id,)).fetchall()
+    if not rows:
+        return f"No unit uploads for {period.id}."
+    lines = [
+        f"Unit uploads {period.id}: {len(rows)} file(s)",
+        f"{'unit':<8} {'status':<10} {'accepted':>8} {'rejected':>8}  file",
+    ]
+    for unit, status, accepted, rejected, name in rows:
+        lines.append(f"{unit or '?':<8} {status:<10} {accepted:>8} {rejected:>8}  {name or ''}")
+    return "\n".join(lines)
+
+
 def next_steps() -> list[str]:
     settings = get_settings()
     urls = database.resolve(settings)
@@ -174,7 +201,10 @@ def scorecard_table(period_id: str) -> str:
         lines.append(
             f"{LEVEL_NAMES[level]:<18} {units:>5} {targets:>7} {measured:>8} {met:>5} {share:>6}  {best}"
         )
-    lines.append("(Indicators from unit uploads and reporting systems are not connected yet: not measured.)")
+    lines.append(
+        "(A targeted indicator without a figure for the half-year, e.g. a form a unit has not sent, counts"
+    )
+    lines.append(" as applicable but not measured.)")
     return "\n".join(lines)
 
 
