@@ -10,15 +10,13 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import psycopg
-
 from dxw import database, uploads
-from dxw.ingest import DHIS2_DATASET, UPLOAD_DATASET, audit_batch
+from dxw.ingest import DHIS2_DATASET, UPLOAD_DATASET, land_gated
 from dxw.landing import copy
 from dxw.periods import Period, parse
 from dxw.quality import QualityGateFailed
@@ -127,7 +125,7 @@ def import_dhis2_file(
                 else:
                     summary.ignored += 1
             period_values.sort(key=lambda v: tuple(v[k] for k in dhis2.KEY))
-            landed = _land_gated(
+            landed = land_gated(
                 conn,
                 DHIS2_DATASET,
                 pid,
@@ -139,26 +137,6 @@ def import_dhis2_file(
             summary.batches[pid] = (landed.batch_id, landed.status)
     log.info("%s: %s", document.name, summary.text().replace("\n", " | "))
     return summary
-
-
-def _land_gated(
-    conn: psycopg.Connection,
-    dataset: copy.Dataset,
-    period_id: str,
-    records: list[dict[str, Any]],
-    documents: list[copy.Document],
-    details: dict[str, Any],
-    settings: Settings,
-    scope: str = "",
-) -> copy.LoadResult:
-    """Land a batch staged and let its raw gate promote it (or reject it and raise)."""
-    result = copy.land(
-        conn, dataset, period_id, records, details=details, staged=True, documents=documents, scope=scope
-    )
-    if result.status == "staged":
-        audit_batch(conn, dataset, result, settings)
-        result = replace(result, status="loaded")
-    return result
 
 
 # -- Unit uploads ------------------------------------------------------------------------------
@@ -203,7 +181,8 @@ def import_upload(
         parsed = uploads.read_upload(path, max_bytes=settings.upload_max_bytes)
         period = _upload_period(parsed, period_id)
         unit = unit_code or _upload_unit(parsed)
-        validation = uploads.validate(parsed, uploads.load_catalogue(), period.id, unit)
+        catalogue = uploads.load_catalogue()
+        validation = uploads.validate(parsed, catalogue, period.id, unit)
     except uploads.UploadError as exc:
         with database.connect(settings, autocommit=True) as conn:
             copy.record_source_failure(
@@ -233,7 +212,9 @@ def import_upload(
         report=report,
         reasons=dict(Counter(r.reason_code for r in validation.rejected)),
     )
-    records = [_upload_record(o, unit, name, period) for o in validation.accepted]
+    records = [
+        _upload_record(o, unit, name, catalogue.unit(o.unit_code, period)) for o in validation.accepted
+    ]
     details = {"file": name, "accepted": outcome.accepted, "rejected": outcome.rejected}
     document = copy.Document(name, _media_type(path), path.read_bytes())
     with database.connect(settings, autocommit=True) as conn:
@@ -250,9 +231,7 @@ def import_upload(
             )
             return outcome
         try:
-            landed = _land_gated(
-                conn, UPLOAD_DATASET, period.id, records, [document], details, settings, unit
-            )
+            landed = land_gated(conn, UPLOAD_DATASET, period.id, records, [document], details, settings, unit)
         except QualityGateFailed as exc:
             # The row checks should have caught it: the batch stays rejected for the engineers.
             log.error("%s: accepted rows failed the raw gate: %s", name, exc)
@@ -288,8 +267,9 @@ def _upload_unit(parsed: uploads.ParsedUpload) -> str:
     return codes.pop()
 
 
-def _upload_record(obs: uploads.Observation, submitter: str, file_name: str, period: Period) -> dict:
-    version = uploads.load_catalogue().unit(obs.unit_code, period)
+def _upload_record(
+    obs: uploads.Observation, submitter: str, file_name: str, version: uploads.UnitRef | None
+) -> dict:
     return {
         "submittedBy": submitter,
         "unitCode": obs.unit_code,

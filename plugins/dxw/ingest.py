@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import partial
 from operator import itemgetter
+from typing import Any
 
 import psycopg
 
@@ -96,19 +97,30 @@ def ingest(
             raise
         # Sources page in an order of their own; in key order the same content has the same checksum.
         delivery.records.sort(key=itemgetter(*feed.dataset.key))
-        result = copy.land(
-            conn,
-            feed.dataset,
-            period.id,
-            delivery.records,
-            staged=True,
-            documents=delivery.documents,
-            details={"url": base_url, "fetch_seconds": round(time.monotonic() - started, 3)},
+        details = {"url": base_url, "fetch_seconds": round(time.monotonic() - started, 3)}
+        return land_gated(
+            conn, feed.dataset, period.id, delivery.records, delivery.documents, details, settings
         )
-        if result.status == "staged":
-            audit_batch(conn, feed.dataset, result, settings)
-            result = replace(result, status="loaded")
-        return result
+
+
+def land_gated(
+    conn: psycopg.Connection,
+    dataset: copy.Dataset,
+    period_id: str,
+    records: list[dict[str, Any]],
+    documents: list[copy.Document],
+    details: dict[str, Any],
+    settings: Settings,
+    scope: str = "",
+) -> copy.LoadResult:
+    """Land a batch staged and let its raw gate promote it (or reject it and raise)."""
+    result = copy.land(
+        conn, dataset, period_id, records, details=details, staged=True, documents=documents, scope=scope
+    )
+    if result.status == "staged":
+        audit_batch(conn, dataset, result, settings)
+        result = replace(result, status="loaded")
+    return result
 
 
 def ensure_raw_tables(settings: Settings | None = None) -> None:

@@ -112,3 +112,14 @@ def test_faults_can_be_queued_over_http_for_drills(settings, sim):
     assert sim.faults_served == ["500", "500"]
     refused = requests.post(sim.url + "/_simulator/faults", json={"fault": "gremlins"}, timeout=5)
     assert refused.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("spec", "queued"),
+    [("429:2", ("429", 2)), ("500", ("500", 1)), ("rename:fullCount", ("rename:fullCount", 1)),
+     ("rename:fullCount:3", ("rename:fullCount", 3))],
+)  # fmt: skip
+def test_serve_reads_fault_specs(spec, queued):
+    from dxw.simulator.server import fault_spec
+
+    assert fault_spec(spec) == queued

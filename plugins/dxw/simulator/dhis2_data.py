@@ -17,8 +17,8 @@ from pathlib import Path
 from dxw.periods import Period
 from dxw.settings import get_settings
 from dxw.simulator.portal_data import FIRST_YEAR, LAST_YEAR, _rng, _step
-from dxw.sources.dhis2 import CSV_COLUMNS, DATA_SET_CODE, DEFAULT_COMBO, FIELDS
-from dxw.units import SEED_VALID_FROM, Unit, dhis2_uid, legacy_units
+from dxw.sources.dhis2 import CSV_COLUMNS, DEFAULT_COMBO, FIELDS, data_set_uid
+from dxw.units import SEED_VALID_FROM, Unit, legacy_units
 
 STORED_BY = "bao-cao-tinh"
 
@@ -39,10 +39,6 @@ def data_elements(seeds_dir: Path | None = None) -> tuple[DataElement, ...]:
             DataElement(row["data_element_uid"], row["data_element_code"], row["indicator_code"], row["part"])
             for row in csv.DictReader(handle)
         )
-
-
-def data_set_uid() -> str:
-    return dhis2_uid(f"ds:{DATA_SET_CODE}")
 
 
 def reporting_units() -> list[Unit]:

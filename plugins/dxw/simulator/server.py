@@ -406,12 +406,17 @@ def start_in_thread(host: str = "127.0.0.1", port: int = 0) -> SimulatorServer:
     return SimulatorServer(httpd, thread)
 
 
+def fault_spec(spec: str) -> tuple[str, int]:
+    """``429:2`` -> (``429``, 2); ``500`` and ``rename:fullCount`` answer one request."""
+    fault, colon, times = spec.rpartition(":")
+    return (fault, int(times)) if colon and times.isdigit() else (spec, 1)
+
+
 def serve_forever(host: str = "127.0.0.1", port: int = 8765, faults: tuple[str, ...] = ()) -> None:
     """Serve in the foreground until interrupted (``dxw simulator serve``); ``faults`` as ``429:2``."""
     server = SimulatorServer(_make_server(host, port))
     for spec in faults:
-        fault, _, times = spec.rpartition(":") if spec.rsplit(":", 1)[-1].isdigit() else (spec, "", "1")
-        server.inject(fault, int(times))
+        server.inject(*fault_spec(spec))
     log.info("source simulator listening on %s", server.url)
     try:
         server.httpd.serve_forever()
