@@ -107,3 +107,12 @@ def test_old_raw_tables_with_a_payload_column_are_migrated(conn, empty_warehouse
     )
     assert copy.land(conn, DATASET, "2025S1", RECORDS).rows == 2
     assert raw_rows(conn) == [("024", 10, 0.5, "2025S1"), ("026", 7, 1.0, "2025S1")]
+
+
+def test_a_ledger_of_an_earlier_release_gets_its_scope_and_document_table(conn, empty_warehouse):
+    copy.ensure_tables(conn, [])
+    conn.execute("drop table raw.source_document")
+    conn.execute("alter table raw.load_batch drop column scope")
+    assert copy.land(conn, DATASET, "2025S1", RECORDS).rows == 2
+    assert conn.execute("select scope from raw.load_batch").fetchall() == [("",)]
+    assert conn.execute("select to_regclass('raw.source_document') is not null").fetchone() == (True,)

@@ -120,14 +120,25 @@ class LoadError(RuntimeError):
     """A batch could not be landed; nothing of it was written."""
 
 
+_LEDGER_CURRENT = """
+select to_regclass('raw.source_document') is not null and exists (
+    select 1 from pg_attribute
+    where attrelid = to_regclass('raw.load_batch') and attname = 'scope' and not attisdropped
+)
+"""
+
+
 def ensure_tables(conn: psycopg.Connection, datasets: Sequence[Dataset]) -> None:
     """Create the ledger and the datasets' raw tables when missing, in a transaction of its own."""
     with conn.transaction():
         # Concurrent first loads would race on the catalogue: one DDL writer at a time.
         conn.execute("select pg_advisory_xact_lock(hashtextextended('dxw.raw.ddl', 0))")
-        conn.execute(LEDGER_DDL)
-        # Ledgers of earlier releases had no scope (the submitting unit of an upload).
-        conn.execute("alter table raw.load_batch add column if not exists scope text not null default ''")
+        # Every batch passes here: only a missing or older ledger gets DDL, whose table locks
+        # would otherwise queue behind (and block) the readers of the ledger.
+        if not conn.execute(_LEDGER_CURRENT).fetchone()[0]:
+            conn.execute(LEDGER_DDL)
+            # Ledgers of earlier releases had no scope (the submitting unit of an upload).
+            conn.execute("alter table raw.load_batch add column if not exists scope text not null default ''")
         for dataset in datasets:
             table = sql.Identifier(RAW_SCHEMA, dataset.name)
             typed = sql.SQL(", ").join(
