@@ -18,12 +18,14 @@ CHROMIUM ?= /usr/bin/chromium
 help:  ## Show the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-# uv is bootstrapped with pip into the interpreter when missing, and run as `python -m uv`:
-# pip puts its script where PATH may not look (pyenv shims are not rehashed).
+# uv is bootstrapped with pip into the interpreter when missing, and run as `python -m uv`.
+# Bytecode is compiled at install: Airflow imports (and so every DAG file parse) take a third of
+# the time when nothing has to be compiled at import, even where PYTHONDONTWRITEBYTECODE is set.
+# pip puts uv's script where PATH may not look (pyenv shims are not rehashed), hence `python -m uv`.
 UV := $(PYTHON) -m uv
 $(STAMP): pyproject.toml uv.lock
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
-	$(UV) sync --frozen --python $(PYTHON)
+	$(UV) sync --frozen --compile-bytecode --python $(PYTHON)
 	@touch $@
 
 $(MANIFEST): $(STAMP) $(DBT_SOURCES)
