@@ -104,3 +104,27 @@ def test_a_broken_delivery_lands_nothing_and_the_retry_lands_it_once(
     retried = ingest(dataset, "2025S1", simulator.url, settings)
     assert (retried.status, retried.rows) == ("loaded", rows)
     assert raw_count(conn, dataset) == rows
+
+
+def test_the_reporting_system_gate_refuses_a_batch_with_a_duplicated_data_value(conn, empty_warehouse):
+    """The gate checks uniqueness on its own (one aggregation), not trusting the connector's check."""
+    from dxw.ingest import DHIS2_DATASET, audit_batch, ensure_raw_tables
+    from dxw.landing import copy
+    from dxw.settings import get_settings
+    from dxw.sources import dhis2
+
+    ensure_raw_tables()
+    value = dict.fromkeys(dhis2.FIELDS, "")
+    value.update(dataElement="TSOkheuACkg", period="2025S1", orgUnit="Abcdefghij1", value="4")
+    value.update(categoryOptionCombo=dhis2.DEFAULT_COMBO, attributeOptionCombo=dhis2.DEFAULT_COMBO)
+    other = {**value, "dataElement": "LN9VTJBErqV"}
+    settings = get_settings()
+
+    clean = copy.land(conn, DHIS2_DATASET, "2025S1", [value, other], staged=True)
+    audit_batch(conn, DHIS2_DATASET, clean, settings)  # passes: promoted
+
+    doubled = copy.land(conn, DHIS2_DATASET, "2025S1", [value, other, {**value, "value": "5"}], staged=True)
+    with pytest.raises(quality.QualityGateFailed) as failed:
+        audit_batch(conn, DHIS2_DATASET, doubled, settings)
+    assert "one value per data element, period, org unit and option combos" in str(failed.value)
+    assert current_batch(conn, "dhis2_data_values") == (clean.batch_id,)

@@ -149,6 +149,7 @@ def ensure_tables(conn: psycopg.Connection, datasets: Sequence[Dataset]) -> None
                 sql.SQL("create table if not exists {} ({}, {})").format(table, _BATCH_COLUMNS, typed)
             )
             _upgrade(conn, dataset)
+            _ensure_batch_index(conn, dataset)
 
 
 # The batch columns are filled by the server from transaction settings, so the rows streamed by
@@ -180,6 +181,25 @@ def _upgrade(conn: psycopg.Connection, dataset: Dataset) -> None:
             "alter column period_id set default current_setting('dxw.period_id')"
         ).format(sql.Identifier(RAW_SCHEMA, dataset.name), sql.Identifier(f"{dataset.name}_batch_id_fkey"))
     )
+
+
+def _ensure_batch_index(conn: psycopg.Connection, dataset: Dataset) -> None:
+    """A BRIN index on batch_id: a batch's rows are found without scanning the whole table.
+
+    Batches are appended in batch order, so each block range holds one or a few batches: the
+    index is a few pages, and keeping it costs COPY next to nothing (a B-tree would cost the
+    loader about a fifth of its speed). The raw gate and staging read batch by batch.
+    """
+    index = f"{dataset.name}__batch_id"
+    exists = conn.execute(
+        "select 1 from pg_indexes where schemaname = %s and indexname = %s", (RAW_SCHEMA, index)
+    ).fetchone()
+    if not exists:
+        conn.execute(
+            sql.SQL("create index {} on {} using brin (batch_id)").format(
+                sql.Identifier(index), sql.Identifier(RAW_SCHEMA, dataset.name)
+            )
+        )
 
 
 def _latest_checksum(
@@ -373,6 +393,24 @@ def _record_failure(
 def promote(conn: psycopg.Connection, batch_id: int) -> None:
     """A staged batch passed its gate: make it the dataset's current batch."""
     _finish_staged(conn, batch_id, "loaded", None)
+    dataset = conn.execute("select dataset from raw.load_batch where batch_id = %s", (batch_id,)).fetchone()[
+        0
+    ]
+    refresh_statistics(conn, dataset)
+
+
+def refresh_statistics(conn: psycopg.Connection, dataset_name: str) -> None:
+    """ANALYZE a raw table when a batch passed its gate, before anything plans a query on it.
+
+    Autovacuum gets there within a minute or so, but the transform runs right after ingestion,
+    and a table the planner has no statistics for is guessed at a few thousand rows: a national
+    half-year is 831,600. Samples 30,000 rows whatever the table's size: a fraction of a second.
+    """
+    try:
+        conn.execute(sql.SQL("analyze {}").format(sql.Identifier(RAW_SCHEMA, dataset_name)))
+        conn.execute("analyze raw.load_batch")
+    except psycopg.Error as exc:  # the batch is landed either way; autovacuum will catch up
+        log.warning("could not analyze raw.%s: %s", dataset_name, exc)
 
 
 def reject(conn: psycopg.Connection, batch_id: int, reason: str) -> None:
