@@ -99,7 +99,13 @@ def cmd_simulator_serve(args: argparse.Namespace) -> int:
     settings = get_settings()
     port = args.port if args.port is not None else (settings.simulator_port or 8765)
     _say(f"source simulator on http://{args.host or settings.simulator_host}:{port} (Ctrl-C stops it)")
-    serve_forever(args.host or settings.simulator_host, port, tuple(args.fault))
+    national = None
+    if args.national:
+        from dxw.simulator.national import NationalWorld
+
+        national = NationalWorld()
+        _say(f"reporting system: the national world, {len(national.communes):,} communes")
+    serve_forever(args.host or settings.simulator_host, port, tuple(args.fault), national)
     return 0
 
 
@@ -404,6 +410,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         help="queue a fault for the next requests, e.g. 429:2, 500, timeout, rename:fullCount (repeatable)",
+    )
+    serve.add_argument(
+        "--national",
+        action="store_true",
+        help="serve the reporting system of a whole country (10,395 communes; see bench/national.py)",
     )
 
     run = add("run", cmd_run, "Run one DAG to completion through Airflow (dag.test).")

@@ -58,6 +58,9 @@ class Settings:
     # Unit uploads (dxw.imports): the landing folder the upload DAG watches, and the size limit.
     upload_dir: Path | None = None
     upload_max_bytes: int = 10 * 1024 * 1024
+    # The reporting system's org units to pull the data set for, each with its children (one
+    # request each, which keeps answers bounded); empty means the province's root org unit.
+    reporting_org_units: tuple[str, ...] = ()
 
     @property
     def dbt_project_dir(self) -> Path:
@@ -134,4 +137,5 @@ def get_settings() -> Settings:
         publish_deadline_days=int(_env("DXW_PUBLISH_DEADLINE_DAYS", "15")),
         upload_dir=Path(os.environ["DXW_UPLOAD_DIR"]).resolve() if os.environ.get("DXW_UPLOAD_DIR") else None,
         upload_max_bytes=int(_env("DXW_UPLOAD_MAX_BYTES", str(10 * 1024 * 1024))),
+        reporting_org_units=_env_list("DXW_REPORTING_ORG_UNITS"),
     )

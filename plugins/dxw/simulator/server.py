@@ -45,6 +45,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from dxw.periods import Period, PeriodError, parse
 from dxw.simulator import dhis2_data, dms_data, portal_data
+from dxw.simulator.national import NationalWorld
 
 log = logging.getLogger(__name__)
 
@@ -139,9 +140,11 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     faults: _FaultQueue
     timeout_seconds: float = 3.0
+    # The reporting system of the whole country instead of the province's (dxw.simulator.national).
+    national: NationalWorld | None = None
 
 
-def dhis2_data_value_set(query: dict[str, list[str]]) -> Period:
+def dhis2_data_value_set(query: dict[str, list[str]], national: NationalWorld | None = None) -> Period:
     """Check a ``dataValueSets`` query the way DHIS2 does; return its period."""
     if query.get("dataSet", [""])[0] != dhis2_data.data_set_uid():
         raise BadRequest(f"dataSet must be {dhis2_data.data_set_uid()} (the only data set served)")
@@ -149,8 +152,15 @@ def dhis2_data_value_set(query: dict[str, list[str]]) -> Period:
         period = parse(query.get("period", [""])[0])
     except PeriodError as exc:
         raise BadRequest(f"period is required (SixMonthly, e.g. 2025S1): {exc}") from exc
-    if period.kind != "halfyear" or not portal_data.FIRST_YEAR <= period.year <= portal_data.LAST_YEAR:
+    holds = (
+        national.holds(period)
+        if national
+        else period.kind == "halfyear" and portal_data.FIRST_YEAR <= period.year <= portal_data.LAST_YEAR
+    )
+    if not holds:
         raise BadRequest("period must be a SixMonthly period the system holds (e.g. 2025S1)")
+    if national and query.get("orgUnit", [""])[0] not in ("", *national.province_uids):
+        raise BadRequest("orgUnit must be a province (with children=true) or left out")
     return period
 
 
@@ -206,12 +216,14 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             self._answer_dms_with_fault(self.server.faults.pop(), page)
         elif url.path in DHIS2_PATHS:
+            query = parse_qs(url.query)
             try:
-                period = dhis2_data_value_set(parse_qs(url.query))
+                period = dhis2_data_value_set(query, self.server.national)
             except BadRequest as exc:
                 self._send(HTTPStatus.CONFLICT, {"httpStatus": "Conflict", "message": str(exc)})
                 return
-            self._answer_dhis2_with_fault(self.server.faults.pop(), DHIS2_PATHS[url.path], period)
+            org_unit = query.get("orgUnit", [""])[0] or None
+            self._answer_dhis2_with_fault(self.server.faults.pop(), DHIS2_PATHS[url.path], period, org_unit)
         else:
             self._send(HTTPStatus.NOT_FOUND, {"success": False, "message": f"no route {self.path}"})
 
@@ -267,9 +279,19 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._send(HTTPStatus.OK, {"queued": body["fault"], "times": int(body.get("times", 1))})
 
-    def _answer_dhis2_with_fault(self, fault: str | None, media: str, period: Period) -> None:
+    def _answer_dhis2_with_fault(
+        self, fault: str | None, media: str, period: Period, org_unit: str | None = None
+    ) -> None:
         kind, _, arg = (fault or "").partition(":")
-        document = dhis2_data.as_json(period)
+        national = self.server.national
+        if national and not fault:
+            # The country's answers are large: no per-value dicts unless a fault edits them.
+            if media == "csv":
+                self._send_csv(national.as_csv(period, org_unit))
+            else:
+                self._send(HTTPStatus.OK, national.as_json(period, org_unit))
+            return
+        document = national.as_json(period, org_unit) if national else dhis2_data.as_json(period)
         if kind == "rename":
             for value in document["dataValues"]:
                 value[f"{arg}V2"] = value.pop(arg)
@@ -287,11 +309,14 @@ class _Handler(BaseHTTPRequestHandler):
         if kind in ("500", "429", "timeout"):
             self._answer_with_fault(fault, "", {}, document)
             return
-        text = dhis2_data.as_csv(period) if kind != "rename" else _renamed_csv(document, arg)
-        if kind in ("inflate", "duplicate-page"):
-            text = _values_csv(document)
+        text = _values_csv(document) if kind != "rename" else _renamed_csv(document, arg)
+        if kind == "" and not national:
+            text = dhis2_data.as_csv(period)
+        self._send_csv(text, truncate=kind == "truncate")
+
+    def _send_csv(self, text: str, truncate: bool = False) -> None:
         payload = text.encode()
-        if kind == "truncate":
+        if truncate:
             payload = payload[: len(payload) // 2]
         self.send_response(HTTPStatus.OK)
         self.send_header("Content-Type", "application/csv; charset=utf-8")
@@ -392,15 +417,21 @@ class SimulatorServer:
         self.stop()
 
 
-def _make_server(host: str, port: int) -> _Server:
+def _make_server(host: str, port: int, national: NationalWorld | None = None) -> _Server:
     httpd = _Server((host, port), _Handler)
     httpd.faults = _FaultQueue()
+    httpd.national = national
     return httpd
 
 
-def start_in_thread(host: str = "127.0.0.1", port: int = 0) -> SimulatorServer:
-    """Start the simulator in a background thread (port 0 picks a free port)."""
-    httpd = _make_server(host, port)
+def start_in_thread(
+    host: str = "127.0.0.1", port: int = 0, national: NationalWorld | None = None
+) -> SimulatorServer:
+    """Start the simulator in a background thread (port 0 picks a free port).
+
+    With ``national``, its reporting system serves that country-sized world instead of the province.
+    """
+    httpd = _make_server(host, port, national)
     thread = threading.Thread(target=httpd.serve_forever, name="dxw-simulator", daemon=True)
     thread.start()
     return SimulatorServer(httpd, thread)
@@ -412,9 +443,14 @@ def fault_spec(spec: str) -> tuple[str, int]:
     return (fault, int(times)) if colon and times.isdigit() else (spec, 1)
 
 
-def serve_forever(host: str = "127.0.0.1", port: int = 8765, faults: tuple[str, ...] = ()) -> None:
+def serve_forever(
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    faults: tuple[str, ...] = (),
+    national: NationalWorld | None = None,
+) -> None:
     """Serve in the foreground until interrupted (``dxw simulator serve``); ``faults`` as ``429:2``."""
-    server = SimulatorServer(_make_server(host, port))
+    server = SimulatorServer(_make_server(host, port, national))
     for spec in faults:
         server.inject(*fault_spec(spec))
     log.info("source simulator listening on %s", server.url)

@@ -18,7 +18,7 @@ import logging
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -175,7 +175,7 @@ def resolve(
     result = ImportResult()
     seen: dict[tuple[str, ...], int] = {}
     for index, raw in enumerate(values, start=1):
-        value = {name: "" if raw.get(name) is None else str(raw.get(name)).strip() for name in FIELDS}
+        value = {name: _text(raw.get(name)) for name in FIELDS}
         problem = _check(value, id_scheme, period, where, unit_uid_by_code)
         if problem:
             result.conflicts.append(Conflict(problem[0], problem[1], index))
@@ -211,7 +211,7 @@ def _check(
     if unit not in where.unit_by_uid:
         return value["orgUnit"], "Organisation unit not found or not accessible"
     try:
-        value_period = parse(value["period"])
+        value_period = _period(value["period"])
     except PeriodError:
         return value["period"] or "(none)", "Period not valid"
     if value_period.kind != "halfyear":
@@ -231,6 +231,16 @@ def _check(
     return None
 
 
+def _text(cell: Any) -> str:
+    if cell.__class__ is str:
+        return cell.strip()
+    return "" if cell is None else str(cell).strip()
+
+
+# A data value set names a handful of periods over and over: parse each once.
+_period = lru_cache(maxsize=256)(parse)
+
+
 def data_set_uid() -> str:
     from dxw.units import dhis2_uid
 
@@ -244,21 +254,27 @@ def fetch(settings: Settings, base_url: str, period: Period) -> Delivery:
     """
     if period.kind != "halfyear":
         raise SourceError(f"the reporting system's data set is SixMonthly, not {period.kind}")
-    params = {"dataSet": data_set_uid(), "period": period.id, "orgUnit": _root_uid(), "children": "true"}
+    values: list[dict[str, Any]] = []
+    documents = []
     with http.session(settings) as session:
         url = base_url.rstrip("/") + PATH
-        document, raw = http.fetch_page(session, settings, DATASET, 1, "GET", url, params=params)
-    try:
-        values = values_of(document)
-    except ContractError as exc:
-        raise ContractError(f"{DATASET}: {exc}") from exc
+        # One request per configured org unit and its children: a country's data set in one
+        # answer would be hundreds of megabytes.
+        for number, org_unit in enumerate(settings.reporting_org_units or (_root_uid(),), start=1):
+            params = {"dataSet": data_set_uid(), "period": period.id, "orgUnit": org_unit, "children": "true"}
+            document, raw = http.fetch_page(session, settings, DATASET, number, "GET", url, params=params)
+            try:
+                values.extend(values_of(document))
+            except ContractError as exc:
+                raise ContractError(f"{DATASET}: {exc}") from exc
+            documents.append(raw)
     _check_shape(values)
     result = resolve(values, period=period)
     if result.conflicts:
         shown = "; ".join(f"{c.object}: {c.value}" for c in result.conflicts[:5])
         raise ContractError(f"{DATASET}: {len(result.conflicts)} values cannot be placed ({shown})")
     log.info("%s %s: %d values", DATASET, period, len(result.values))
-    return Delivery(result.values, [raw])
+    return Delivery(result.values, documents)
 
 
 def _check_shape(values: list[dict[str, Any]]) -> None:

@@ -1,0 +1,133 @@
+"""The national world of the simulator (bench/national.py), on a country small enough for a test."""
+
+import csv
+import dataclasses
+
+import pytest
+import requests
+
+from dxw.periods import parse
+from dxw.settings import get_settings
+from dxw.simulator import start_in_thread
+from dxw.simulator.national import NationalWorld
+from dxw.sources import dhis2
+
+WORLD = NationalWorld(
+    provinces=3,
+    districts_per_province=2,
+    communes_per_district=4,
+    indicators=3,
+    first_year=2024,
+    last_year=2025,
+)
+PERIOD = parse("2025S1")
+
+
+@pytest.fixture(scope="module")
+def seeds(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("seeds")
+    source = get_settings().dbt_project_dir / "seeds"
+    for name in ("indicators.csv", "award_rules.csv"):
+        (folder / name).write_bytes((source / name).read_bytes())
+    WORLD.write_seeds(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def server():
+    with start_in_thread(national=WORLD) as running:
+        yield running
+
+
+def test_the_country_has_the_shape_asked_for():
+    levels = [unit.level for unit in WORLD.units]
+    assert levels.count("province") == 3
+    assert levels.count("district") == 6
+    assert levels.count("commune") == 24
+    assert len({unit.code for unit in WORLD.units}) == len(WORLD.units)
+    assert len({unit.uid for unit in WORLD.units}) == len(WORLD.units)
+    assert [p.id for p in WORLD.periods()] == ["2024S1", "2024S2", "2025S1", "2025S2"]
+    assert NationalWorld().communes[-1].code == "10395"  # the default: about the communes before 2025
+
+
+def test_figures_are_deterministic_plausible_and_rise_towards_2025():
+    for commune in range(len(WORLD.communes)):
+        for indicator in range(WORLD.indicators):
+            numerator, denominator = WORLD.figures(commune, indicator, PERIOD)
+            assert (numerator, denominator) == WORLD.figures(commune, indicator, PERIOD)
+            assert 0 <= numerator <= denominator
+    first, last = NationalWorld().periods()[0], NationalWorld().periods()[-1]
+    world = NationalWorld()
+
+    def share(period):
+        pairs = [world.figures(c, i, period) for c in range(0, 10395, 97) for i in range(40)]
+        return sum(n for n, _ in pairs) / sum(d for _, d in pairs)
+
+    assert share(first) < share(last)
+
+
+def test_the_seeds_describe_the_country(seeds):
+    with (seeds / "units.csv").open(encoding="utf-8") as handle:
+        units = list(csv.DictReader(handle))
+    assert len(units) == len(WORLD.units)
+    codes = {u["code"] for u in units}
+    assert all(u["parent_code"] in codes for u in units if u["level"] != "province")
+    with (seeds / "indicators.csv").open(encoding="utf-8") as handle:
+        assert [row["indicator_code"] for row in csv.DictReader(handle)] == list(WORLD.indicator_codes)
+    where = dhis2.mapping(seeds)
+    assert len(where.elements_by_uid) == 2 * WORLD.indicators
+    assert set(where.unit_by_uid) == {unit.uid for unit in WORLD.units}
+
+
+def test_each_province_is_served_with_its_communes_and_the_whole_reconciles(server, seeds):
+    values = []
+    for province in WORLD.province_uids:
+        answer = requests.get(
+            f"{server.url}/api/dataValueSets.json",
+            params={
+                "dataSet": dhis2.data_set_uid(),
+                "period": PERIOD.id,
+                "orgUnit": province,
+                "children": "true",
+            },
+            timeout=10,
+        )
+        answer.raise_for_status()
+        values.extend(dhis2.values_of(answer.json()))
+    assert len(values) == len(WORLD.communes) * WORLD.indicators * 2
+
+    result = dhis2.resolve(values, period=PERIOD, where=dhis2.mapping(seeds))
+    assert result.conflicts == []
+    by_part = {"numerator": 0, "denominator": 0}
+    parts = {uid: part for uid, _, _, part in WORLD.data_elements}
+    for value in result.values:
+        by_part[parts[value["dataElement"]]] += int(value["value"])
+    assert (len(result.values) // 2, by_part["numerator"], by_part["denominator"]) == WORLD.truth(PERIOD)
+
+
+def test_the_csv_export_carries_the_same_values(server):
+    province = WORLD.province_uids[1]
+    query = {"dataSet": dhis2.data_set_uid(), "period": PERIOD.id, "orgUnit": province}
+    as_json = requests.get(f"{server.url}/api/dataValueSets.json", params=query, timeout=10).json()
+    as_csv = requests.get(f"{server.url}/api/dataValueSets.csv", params=query, timeout=10).content
+    assert dhis2.parse_document(as_csv, "csv") == dhis2.values_of(as_json)
+
+
+def test_an_org_unit_that_is_not_a_province_is_refused(server):
+    commune = WORLD.communes[0].uid
+    answer = requests.get(
+        f"{server.url}/api/dataValueSets.json",
+        params={"dataSet": dhis2.data_set_uid(), "period": PERIOD.id, "orgUnit": commune},
+        timeout=10,
+    )
+    assert answer.status_code == 409
+    assert "orgUnit" in answer.json()["message"]
+
+
+def test_the_connector_pulls_one_subtree_per_configured_org_unit(server, seeds, monkeypatch):
+    national = dhis2.mapping(seeds)  # the connector places values through the country's seeds
+    monkeypatch.setattr(dhis2, "mapping", lambda seeds_dir=None: national)
+    settings = dataclasses.replace(get_settings(), reporting_org_units=WORLD.province_uids)
+    delivery = dhis2.fetch(settings, server.url, PERIOD)
+    assert len(delivery.documents) == len(WORLD.province_uids)
+    assert len(delivery.records) == len(WORLD.communes) * WORLD.indicators * 2
