@@ -1,6 +1,19 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='period_id',
+    on_schema_change='append_new_columns',
+    pre_hook="set local enable_nestloop = off",
+    post_hook="{{ signature_index() }}",
+) }}
+{#- Incremental by half-year, following fct_indicator_observation (macros/incremental_periods.sql). -#}
+{%- set rebuilt = changed_periods(upstream=ref('fct_indicator_observation')) %}
+
 with observations as (
     select * from {{ ref('fct_indicator_observation') }}
-    where period_id ~ '^[0-9]{4}S[12]$' and unit_structure = 'before_2025'
+    where
+        period_id ~ '^[0-9]{4}S[12]$' and unit_structure = 'before_2025'
+    {{ where_changed_period('period_id', rebuilt, 'and') }}
 ),
 
 units as (
@@ -23,7 +36,11 @@ deadlines as (
 ),
 
 reported_periods as (
-    select distinct period_id from observations
+    select
+        period_id,
+        min(load_signature) as load_signature
+    from observations
+    group by period_id
 ),
 
 -- Every indicator of the catalogue that applies to the unit's level, for every half-year with data.
@@ -73,9 +90,11 @@ final as (
         per_unit.first_received_at,
         per_unit.last_received_at,
         (per_unit.first_received_at at time zone 'Asia/Ho_Chi_Minh')::date
-        <= periods.decree09_end + deadlines.days_after_cutoff as on_time
+        <= periods.decree09_end + deadlines.days_after_cutoff as on_time,
+        reported_periods.load_signature
     from per_unit
     inner join periods on per_unit.period_id = periods.period_id
+    inner join reported_periods on per_unit.period_id = reported_periods.period_id
     cross join deadlines
 )
 

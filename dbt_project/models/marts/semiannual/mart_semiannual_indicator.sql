@@ -1,6 +1,23 @@
+{#-
+  Incremental by half-year (macros/incremental_periods.sql): a changed half-year is rebuilt
+  with the next one, whose change_since_previous it moves; the value of the half-year before a
+  rebuilt one comes from this table when that half-year is not rebuilt itself.
+-#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='period_id',
+    on_schema_change='append_new_columns',
+    pre_hook="set local enable_nestloop = off",
+    post_hook="{{ signature_index() }}",
+) }}
+{%- set rebuilt = halfyears_and_next(changed_periods(upstream=ref('fct_indicator_observation'))) %}
+
 with observations as (
     select * from {{ ref('fct_indicator_observation') }}
-    where period_id ~ '^[0-9]{4}S[12]$' and is_official
+    where
+        period_id ~ '^[0-9]{4}S[12]$' and is_official
+    {{ where_changed_period('period_id', rebuilt, 'and') }}
 ),
 
 memberships as (
@@ -25,7 +42,9 @@ aggregated as (
         sum(observations.numerator) as numerator,
         sum(observations.denominator) as denominator,
         count(distinct observations.unit_code) as reporting_units,
-        max(observations.loaded_at) as last_loaded_at
+        max(observations.loaded_at) as last_loaded_at,
+        -- One per half-year: the state of the facts it was built from.
+        min(observations.load_signature) as load_signature
     from observations
     inner join memberships
         on
@@ -43,6 +62,19 @@ measured as (
         aggregated.*,
         {{ safe_ratio('aggregated.numerator', 'aggregated.denominator') }} as value
     from aggregated
+),
+
+-- Every value a rebuilt half-year may be compared with: its own and, on an incremental build,
+-- those of the half-years just before the rebuilt ones, as this table holds them.
+known_values as (
+    select
+        unit_structure,
+        unit_code,
+        indicator_code,
+        period_id,
+        value
+    from measured
+    {{ union_kept_values(previous_halfyears_not_in(rebuilt)) }}
 ),
 
 final as (
@@ -70,23 +102,27 @@ final as (
             when units.unit_level = any(indicators.applicable_levels)
                 then measured.value - indicators.target_value
         end as gap_to_target,
-        measured.value - lag(measured.value) over (
-            partition by measured.unit_structure, measured.unit_code, measured.indicator_code
-            order by measured.period_id
-        ) as change_since_previous,
+        measured.value - previous.value as change_since_previous,
         rank() over (
             partition by
                 measured.unit_structure, measured.indicator_code, measured.period_id, units.unit_level
             order by measured.value desc nulls last
         )::integer as rank_in_level,
         measured.reporting_units::integer as reporting_units,
-        measured.last_loaded_at
+        measured.last_loaded_at,
+        measured.load_signature
     from measured
     inner join units
         on
             measured.unit_code = units.unit_code
             and measured.unit_structure = units.unit_structure
     inner join indicators on measured.indicator_code = indicators.indicator_code
+    left join known_values as previous
+        on
+            measured.unit_structure = previous.unit_structure
+            and measured.unit_code = previous.unit_code
+            and measured.indicator_code = previous.indicator_code
+            and {{ previous_halfyear('measured.period_id') }} = previous.period_id
 )
 
 select * from final

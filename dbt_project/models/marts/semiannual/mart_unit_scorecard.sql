@@ -1,5 +1,17 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='period_id',
+    on_schema_change='append_new_columns',
+    pre_hook="set local enable_nestloop = off",
+    post_hook="{{ signature_index() }}",
+) }}
+{#- Incremental by half-year, following mart_semiannual_indicator (macros/incremental_periods.sql). -#}
+{%- set rebuilt = changed_periods(upstream=ref('mart_semiannual_indicator')) %}
+
 with indicator_figures as (
     select * from {{ ref('mart_semiannual_indicator') }}
+    {{ where_changed_period('period_id', rebuilt) }}
 ),
 
 units as (
@@ -11,7 +23,11 @@ indicators as (
 ),
 
 periods as (
-    select distinct period_id from indicator_figures
+    select
+        period_id,
+        min(load_signature) as load_signature
+    from indicator_figures
+    group by period_id
 ),
 
 -- Every indicator with a plan target that applies to the unit's level, for every half-year.
@@ -59,22 +75,24 @@ scored as (
 
 final as (
     select
-        unit_structure,
-        unit_code,
-        unit_name,
-        unit_level,
-        period_id,
-        indicators_applicable,
-        indicators_measured,
-        indicators_met,
-        round(100.0 * indicators_met / indicators_applicable, 2) as share_met,
-        mean_gap_to_target,
+        scored.unit_structure,
+        scored.unit_code,
+        scored.unit_name,
+        scored.unit_level,
+        scored.period_id,
+        scored.indicators_applicable,
+        scored.indicators_measured,
+        scored.indicators_met,
+        round(100.0 * scored.indicators_met / scored.indicators_applicable, 2) as share_met,
+        scored.mean_gap_to_target,
         rank() over (
-            partition by unit_structure, unit_level, period_id
-            order by indicators_met desc, mean_gap_to_target desc nulls last
-        )::integer as standing_in_level
+            partition by scored.unit_structure, scored.unit_level, scored.period_id
+            order by scored.indicators_met desc, scored.mean_gap_to_target desc nulls last
+        )::integer as standing_in_level,
+        periods.load_signature
     from scored
-    where indicators_measured > 0
+    inner join periods on scored.period_id = periods.period_id
+    where scored.indicators_measured > 0
 )
 
 select * from final

@@ -12,22 +12,29 @@ data_elements as (
     select * from {{ ref('dhis2_data_elements') }}
 ),
 
+-- distinct on rather than row_number() = 1: PostgreSQL estimates its output from the key's
+-- distinct values, where a filter on a window function looks like a few thousand rows and
+-- sends a national build (millions of values) into nested loops.
 loaded as (
-    select
+    select distinct on (
+        source.data_element,
+        source.org_unit,
+        source.period,
+        source.category_option_combo,
+        source.attribute_option_combo
+    )
         source.*,
-        ledger.finished_at as loaded_at,
-        row_number() over (
-            partition by
-                source.data_element,
-                source.org_unit,
-                source.period,
-                source.category_option_combo,
-                source.attribute_option_combo
-            order by source.batch_id desc
-        ) as recency
+        ledger.finished_at as loaded_at
     from source
     inner join ledger on source.batch_id = ledger.batch_id
     where ledger.status = 'loaded'
+    order by
+        source.data_element asc,
+        source.org_unit asc,
+        source.period asc,
+        source.category_option_combo asc,
+        source.attribute_option_combo asc,
+        source.batch_id desc
 ),
 
 renamed as (
@@ -44,7 +51,6 @@ renamed as (
         loaded.loaded_at
     from loaded
     inner join data_elements on loaded.data_element = data_elements.data_element_uid
-    where loaded.recency = 1
 ),
 
 final as (

@@ -1,0 +1,248 @@
+-- Jinja control flow; the SQL it emits is linted in the models it lands in.
+-- noqa: disable=all
+{#-
+  Incremental builds by half-year.
+
+  A fact or mart row of period P depends on the batches loaded for P and on the reference data
+  (units, crosswalk, indicators, precedence). `period_load_signatures()` names that state, per
+  period, as one bigint; a model stores it in its `load_signature` column. On an incremental
+  run, `changed_periods()` lists the periods whose signature moved (a new or re-delivered
+  batch, a changed catalogue) or that the model does not hold yet, and the model rebuilds
+  exactly those (delete+insert on period_id). The list is rendered as literals, so PostgreSQL
+  pushes it into the staging views: only the changed half-years are read.
+-#}
+
+{#- Rows of (period_id, load_signature). Models resolve the tables with ref() and source(),
+    which records them as parents; tests (`by_graph`) look them up in the graph, since a test
+    may not acquire parents at run time. -#}
+{% macro period_load_signatures(by_graph=false) -%}
+    {%- if by_graph -%}
+        {%- set ledger = _graph_relation('source.' ~ project_name ~ '.raw_ledger.load_batch') -%}
+        {%- set references = [] -%}
+        {%- for seed in ['unit_crosswalk', 'units', 'indicators', 'source_precedence'] -%}
+            {%- do references.append(_graph_relation('seed.' ~ project_name ~ '.' ~ seed)) -%}
+        {%- endfor -%}
+    {%- else -%}
+        {%- set ledger = source('raw_ledger', 'load_batch') -%}
+        {%- set references = [ref('unit_crosswalk'), ref('units'), ref('indicators'), ref('source_precedence')] -%}
+    {%- endif -%}
+    select
+        ledger.period_id,
+        hashtextextended(
+            string_agg(ledger.batch_id::text, ',' order by ledger.batch_id)
+            || '|' || (
+                select md5(string_agg(reference_row, E'\n' order by reference_row))
+                from (
+                    {%- for reference in references %}
+                    select reference_table::text as reference_row from {{ reference }} as reference_table
+                    {{- "\n                    union all" if not loop.last }}
+                    {%- endfor %}
+                ) as reference_rows
+            ),
+            0
+        ) as load_signature
+    from {{ ledger }} as ledger
+    where ledger.status = 'loaded'
+    group by ledger.period_id
+{%- endmacro %}
+
+
+{% macro _graph_relation(unique_id) -%}
+    {%- set node = graph.nodes.get(unique_id) or graph.sources.get(unique_id) -%}
+    {{ return(api.Relation.create(
+        database=node.database, schema=node.schema, identifier=node.identifier or node.alias
+    )) }}
+{%- endmacro %}
+
+
+{#- The half-years whose rows in `relation` no longer match `expected` (rows of period_id and
+    load_signature: the loads for the fact table, the fact table for a mart), or that it does not
+    hold yet; none (all of them) on a full refresh or before the relation's first build. -#}
+{% macro periods_to_build(relation, expected=none) -%}
+    {%- if not execute or flags.FULL_REFRESH or relation is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {#- Built by a release without signatures: rebuilt whole, and the column is added. -#}
+    {%- if 'load_signature' not in (adapter.get_columns_in_relation(relation) | map(attribute='name') | list) -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set query -%}
+        with expected as (
+            {{ expected or period_load_signatures() }}
+        ),
+
+        built as (
+            {{ signatures_of(relation) }}
+        )
+
+        select expected.period_id
+        from expected
+        left join built on expected.period_id = built.period_id
+        where built.load_signature is distinct from expected.load_signature
+        order by 1
+    {%- endset -%}
+    {{ return(run_query(query).columns[0].values() | list) }}
+{%- endmacro %}
+
+
+{#- The distinct (period_id, load_signature) of an incremental model, read by skipping through
+    its index (signature_index()): a dozen index probes instead of scanning millions of rows. -#}
+{% macro signatures_of(relation) -%}
+    select period_id, load_signature from (
+        with recursive signatures as (
+            (
+                select period_id, load_signature from {{ relation }}
+                order by period_id, load_signature limit 1
+            )
+            union all
+            select following.period_id, following.load_signature
+            from signatures
+            cross join lateral (
+                select period_id, load_signature from {{ relation }}
+                where (period_id, load_signature) > (signatures.period_id, signatures.load_signature)
+                order by period_id, load_signature limit 1
+            ) as following
+        )
+        select * from signatures
+    ) as signatures_of
+{%- endmacro %}
+
+
+{#- The post-hook of every model built by half-year. -#}
+{% macro signature_index() -%}
+    create index if not exists {{ this.identifier }}__period_signature on {{ this }} (period_id, load_signature)
+{%- endmacro %}
+
+
+{#- In an incremental model: the half-years to rebuild, or none on a full build. A model built
+    from another incremental one (`upstream`) follows that model's signatures. -#}
+{% macro changed_periods(upstream=none) -%}
+    {%- if not execute or not is_incremental() -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set expected = none if upstream is none else signatures_of(upstream) -%}
+    {{ return(periods_to_build(this, expected)) }}
+{%- endmacro %}
+
+
+{#- Scoping tests to the half-years that changed. Tests run before the models built from what
+    they test, so the half-years a downstream model is about to rebuild are the ones that changed
+    in the tested relation; the other half-years were tested when they were built and have not
+    changed since (their signatures say so). A full build tests everything.
+
+    `column` is a half-year the next build of `downstream` rebuilds: from the loads for the fact
+    table (the default), from the tested `relation` for a model built from it. -#}
+{% macro periods_to_build_condition(column, downstream='fct_indicator_observation', relation=none) -%}
+    {%- if not execute -%}
+        {{ return('true') }}
+    {%- endif -%}
+    {%- set node = graph.nodes['model.' ~ project_name ~ '.' ~ downstream] -%}
+    {%- set expected = period_load_signatures(by_graph=true) if relation is none else signatures_of(relation) -%}
+    {%- set periods = periods_to_build(adapter.get_relation(node.database, node.schema, node.alias), expected) -%}
+    {{ return('true' if periods is none else period_in(column, periods)) }}
+{%- endmacro %}
+
+
+{#- dbt's test filter, with the placeholders a test's `where` may use:
+    `__periods_to_build__` (the half-years the fact table's next build reads) and
+    `__periods_to_build__:<model>` (the half-years <model>, built from the tested relation,
+    is about to rebuild). -#}
+{% macro default__get_where_subquery(relation) -%}
+    {%- set where = config.get('where') or '' -%}
+    {%- set placeholder = modules.re.search('__periods_to_build__(?::(\\w+))?', where) -%}
+    {%- if placeholder -%}
+        {%- set condition = periods_to_build_condition('period_id') if not placeholder.group(1) else
+            periods_to_build_condition('period_id', placeholder.group(1), relation) -%}
+        {%- set where = where | replace(placeholder.group(0), condition) -%}
+    {%- endif -%}
+    {%- if where -%}
+        {%- set filtered -%}
+            (select * from {{ relation }} where {{ where }}) dbt_subquery
+        {%- endset -%}
+        {%- do return(filtered) -%}
+    {%- else -%}
+        {%- do return(relation) -%}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{% macro period_in(column, periods) -%}
+    {{ column }} in (
+        {%- for period in periods %}'{{ period }}'{{ ", " if not loop.last }}{% endfor -%}
+        {%- if not periods %}null{% endif -%}
+    )
+{%- endmacro %}
+
+
+{#- `where|and <column> in (<the changed periods>)` on an incremental run; nothing on a full build. -#}
+{% macro where_changed_period(column, periods, keyword='where') -%}
+    {%- if periods is not none %}{{ keyword }} {{ period_in(column, periods) }}{% endif -%}
+{%- endmacro %}
+
+
+{#- Half-year arithmetic on ids such as 2025S1 (other period ids are left out). -#}
+{% macro _halfyear_index(period) -%}
+    {%- if period is string and period | length == 6 and period[4] == 'S' and period[5] in '12' -%}
+        {{ return(period[:4] | int * 2 + period[5] | int - 1) }}
+    {%- endif -%}
+    {{ return(none) }}
+{%- endmacro %}
+
+
+{% macro _halfyear_id(index) -%}
+    {{ return((index // 2) ~ 'S' ~ (index % 2 + 1)) }}
+{%- endmacro %}
+
+
+{#- The half-years of `periods` and the ones after them; none stays none (a full build). -#}
+{% macro halfyears_and_next(periods) -%}
+    {%- if periods is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set ids = [] -%}
+    {%- for period in periods -%}
+        {%- set index = _halfyear_index(period) -%}
+        {%- if index is not none -%}
+            {%- do ids.extend([_halfyear_id(index), _halfyear_id(index + 1)]) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(ids | unique | sort | list) }}
+{%- endmacro %}
+
+
+{#- The half-years just before those of `periods` that are not in `periods`: an incremental
+    build reads their values from the table; none or an empty list on a full build. -#}
+{% macro previous_halfyears_not_in(periods) -%}
+    {%- if periods is none -%}
+        {{ return([]) }}
+    {%- endif -%}
+    {%- set ids = [] -%}
+    {%- for period in periods -%}
+        {%- set index = _halfyear_index(period) -%}
+        {%- if index is not none and _halfyear_id(index - 1) not in periods -%}
+            {%- do ids.append(_halfyear_id(index - 1)) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(ids | unique | sort | list) }}
+{%- endmacro %}
+
+
+{#- mart_semiannual_indicator, incremental: the values of the half-years in `kept` as the mart
+    holds them, added to the ones being computed. -#}
+{% macro union_kept_values(kept) -%}
+    {%- if kept %}
+    union all
+    select unit_structure, unit_code, indicator_code, period_id, value
+    from {{ this }}
+    where {{ period_in('period_id', kept) }}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- SQL: the half-year before `column` (2025S1 -> 2024S2). -#}
+{% macro previous_halfyear(column) -%}
+    case
+        when right({{ column }}, 1) = '2' then left({{ column }}, 4) || 'S1'
+        else (left({{ column }}, 4)::integer - 1)::text || 'S2'
+    end
+{%- endmacro %}
