@@ -70,8 +70,8 @@ def psql_binary() -> str:
 def bench_loader(url: str, records: list[dict]) -> float:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("drop table if exists raw.bench_observations")
+        copy.ensure_tables(conn, [DATASET])  # the ledger too, on a database that has none yet
         conn.execute("delete from raw.load_batch where dataset = 'bench_observations'")
-        copy.ensure_tables(conn, [DATASET])
         started = time.perf_counter()
         copy.land(conn, DATASET, "bench", records)
         return time.perf_counter() - started

@@ -1,0 +1,209 @@
+"""National scale: 10,395 communes x 40 indicators x 10 half-years through the real paths.
+
+    .venv/bin/python bench/national.py
+
+1. A copy of the dbt project gets the country's reference data (``dxw.simulator.national``):
+   63 provinces, 693 districts, 10,395 communes, 40 indicators (80 DHIS2 data elements).
+2. The simulator serves that country's reporting system over HTTP, in a process of its own
+   (``dxw simulator serve --national``); the DHIS2 connector pulls each half-year one province
+   at a time, and the COPY loader lands it behind its Great Expectations gate: 831,600 data
+   values per half-year, 8.3 M in all. Each landed batch is reconciled with the simulator's truth.
+3. dbt builds the warehouse for the first nine half-years; then the tenth lands, and
+   ``dbt build`` (new half-year, incremental models) is timed against ``dbt build
+   --full-refresh`` (the named baseline: the full rebuild) of the same warehouse. Both must
+   leave byte-identical facts and marts, and the facts must reconcile with the truth.
+
+Runs in its own database (``--database``, dropped at the start) on the configured server; the
+embedded one by default. Takes about a quarter of an hour on 2 cores. Not part of the tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _prepare(workdir: Path, database: str) -> None:
+    """The project copy with national seeds; settings point at it (before dxw reads them)."""
+    from dxw.simulator.national import NationalWorld
+
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    shutil.copytree(
+        REPO / "dbt_project", workdir / "dbt_project", ignore=shutil.ignore_patterns("target", "logs")
+    )
+    shutil.copytree(REPO / "expectations", workdir / "expectations")
+    world = NationalWorld()
+    world.write_seeds(workdir / "dbt_project" / "seeds")
+    os.environ["DXW_HOME"] = os.environ.get("DXW_HOME") or str(REPO / ".dxw")
+    os.environ["DXW_PROJECT_DIR"] = str(workdir)
+    os.environ["DXW_DATABASE_NAME"] = database
+    os.environ["DXW_REPORTING_ORG_UNITS"] = ",".join(world.province_uids)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _start_simulator() -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    process = subprocess.Popen(
+        [str(REPO / ".venv" / "bin" / "dxw"), "simulator", "serve", "--national", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=1):
+                return process, url
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("the national simulator did not start")
+
+
+def _timed_dbt(args: list[str], urls, settings) -> float:
+    from dxw import dbt
+
+    started = time.perf_counter()
+    dbt.run(args, urls.warehouse, settings)
+    return time.perf_counter() - started
+
+
+def _slowest_nodes(settings, count: int = 6) -> str:
+    results = json.loads((settings.dbt_project_dir / "target" / "run_results.json").read_text())["results"]
+    slowest = sorted(results, key=lambda r: r["execution_time"], reverse=True)[:count]
+    # unique ids: model.dxw.<name>, test.dxw.<name>.<hash>
+    return ", ".join(f"{r['unique_id'].split('.')[2][:48]} {r['execution_time']:.1f}s" for r in slowest)
+
+
+def _fingerprints(conn) -> dict[str, tuple[int, str]]:
+    from dxw.publish import table_checksum
+
+    tables = [("core", "fct_indicator_observation")] + [
+        ("marts_build", name)
+        for (name,) in conn.execute(
+            "select table_name from information_schema.tables where table_schema = 'marts_build' order by 1"
+        )
+    ]
+    return {f"{schema}.{table}": table_checksum(conn, schema, table) for schema, table in tables}
+
+
+def _reconcile_facts(conn, world) -> None:
+    """Commune observations per half-year in the facts against the simulator's truth."""
+    facts = {
+        period: (count, numerators, denominators)
+        for period, count, numerators, denominators in conn.execute(
+            "select period_id, count(*), sum(numerator)::bigint, sum(denominator)::bigint "
+            "from core.fct_indicator_observation where is_official group by period_id"
+        )
+    }
+    for period in world.periods():
+        truth = world.truth(period)
+        if facts.get(period.id) != truth:
+            raise SystemExit(f"{period.id}: facts {facts.get(period.id)} != simulator truth {truth}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--database", default="dxw_bench_national")
+    parser.add_argument("--workdir", type=Path, default=REPO / ".dxw" / "bench" / "national")
+    args = parser.parse_args()
+    _prepare(args.workdir, args.database)
+
+    import psycopg
+    from psycopg import sql
+
+    from dxw import database, ingest
+    from dxw.settings import get_settings
+    from dxw.simulator.national import NationalWorld
+
+    settings = get_settings()
+    urls = database.resolve(settings)
+    with psycopg.connect(urls.maintenance, autocommit=True) as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(args.database)))
+    database.ensure_databases(urls)
+    ingest.ensure_raw_tables(settings)
+    world = NationalWorld()
+    periods = world.periods()
+    print(
+        f"national world: {len(world.communes):,} communes x {world.indicators} indicators x "
+        f"{len(periods)} half-years = {len(world.communes) * world.indicators * len(periods):,} observations",
+        flush=True,
+    )
+
+    simulator, url = _start_simulator()
+    landed = 0
+    started = time.perf_counter()
+    try:
+        for period in periods:
+            t0 = time.perf_counter()
+            result = ingest.ingest("dhis2_data_values", period.id, url, settings)
+            truth_rows = world.truth(period)[0] * 2
+            if result.rows != truth_rows:
+                raise SystemExit(
+                    f"{period.id}: landed {result.rows} data values, the simulator holds {truth_rows}"
+                )
+            landed += result.rows
+            print(
+                f"  {period.id}: {result.rows:,} data values landed in {time.perf_counter() - t0:.1f} s",
+                flush=True,
+            )
+            if period == periods[-2]:
+                ingest_seconds = time.perf_counter() - started
+                first_build = _timed_dbt(["build"], urls, settings)
+                print(f"dbt build, first nine half-years: {first_build:.1f} s", flush=True)
+                started = time.perf_counter()
+        ingest_seconds += time.perf_counter() - started
+    finally:
+        simulator.terminate()
+        simulator.wait(timeout=30)
+    print(
+        f"ingestion: {landed:,} data values in {ingest_seconds:.1f} s "
+        f"({landed / ingest_seconds:,.0f} values/s)"
+    )
+
+    incremental = _timed_dbt(["build"], urls, settings)
+    incremental_nodes = _slowest_nodes(settings)
+    nothing_new = _timed_dbt(["build"], urls, settings)
+    with database.connect(settings, autocommit=True) as conn:
+        after_incremental = _fingerprints(conn)
+    full = _timed_dbt(["build", "--full-refresh"], urls, settings)
+    full_nodes = _slowest_nodes(settings)
+    with database.connect(settings, autocommit=True) as conn:
+        after_full = _fingerprints(conn)
+        _reconcile_facts(conn, world)
+        facts = after_full["core.fct_indicator_observation"][0]
+    differing = sorted(name for name in after_full if after_incremental.get(name) != after_full[name])
+    if differing:
+        raise SystemExit(f"the incremental build and the full rebuild differ in {differing}")
+
+    print()
+    print(f"| dbt build ({facts:,} fact rows) | seconds |")
+    print("|---|---|")
+    print(f"| new half-year (incremental) | {incremental:.1f} |")
+    print(f"| nothing new (incremental) | {nothing_new:.1f} |")
+    print(f"| full rebuild `--full-refresh` (baseline) | {full:.1f} |")
+    print(f"new half-year / full rebuild: {incremental / full:.3f} (goal < 0.15)")
+    print(f"slowest nodes, new half-year: {incremental_nodes}")
+    print(f"slowest nodes, full rebuild:  {full_nodes}")
+    print(
+        f"facts and {len(after_full) - 1} marts identical after both builds; "
+        "facts reconcile with the simulator"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
