@@ -1,17 +1,7 @@
 {#-
-  Incremental by half-year (macros/incremental_periods.sql). Nested loops are off for the build:
-  the staging views' row estimates are far below the millions of rows a national build reads
-  (distinct on, filters on window functions), and with nested loops allowed the planner never
-  finished a 3.7 M-row build that hash joins do in under a minute.
+  Incremental by half-year (configured in dbt_project.yml, macros/incremental_periods.sql): the
+  half-years whose loads or reference data changed are rebuilt.
 -#}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='period_id',
-    on_schema_change='append_new_columns',
-    pre_hook="set local enable_nestloop = off",
-    post_hook="{{ signature_index() }}",
-) }}
 {%- set periods = changed_periods() %}
 
 with observations as (

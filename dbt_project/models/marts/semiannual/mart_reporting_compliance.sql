@@ -1,11 +1,3 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='period_id',
-    on_schema_change='append_new_columns',
-    pre_hook="set local enable_nestloop = off",
-    post_hook="{{ signature_index() }}",
-) }}
 {#- Incremental by half-year, following fct_indicator_observation (macros/incremental_periods.sql). -#}
 {%- set rebuilt = changed_periods(upstream=ref('fct_indicator_observation')) %}
 

@@ -3,14 +3,6 @@
   with the next one, whose change_since_previous it moves; the value of the half-year before a
   rebuilt one comes from this table when that half-year is not rebuilt itself.
 -#}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='period_id',
-    on_schema_change='append_new_columns',
-    pre_hook="set local enable_nestloop = off",
-    post_hook="{{ signature_index() }}",
-) }}
 {%- set rebuilt = halfyears_and_next(changed_periods(upstream=ref('fct_indicator_observation'))) %}
 
 with observations as (
