@@ -3,8 +3,8 @@
 {#-
   Incremental builds by half-year.
 
-  A fact or mart row of period P depends on the batches loaded for P and on the reference data
-  (units, crosswalk, indicators, precedence). `period_load_signatures()` names that state, per
+  A fact or mart row of period P depends on the batches loaded for P, on the reference data
+  (every seed) and on how the figures are computed (var `dxw_transform_version`). `period_load_signatures()` names that state, per
   period, as one bigint; a model stores it in its `load_signature` column. On an incremental
   run, `changed_periods()` lists the periods whose signature moved (a new or re-delivered
   batch, a changed catalogue) or that the model does not hold yet, and the model rebuilds
@@ -12,25 +12,33 @@
   pushes it into the staging views: only the changed half-years are read.
 -#}
 
-{#- Rows of (period_id, load_signature). Models resolve the tables with ref() and source(),
-    which records them as parents; tests (`by_graph`) look them up in the graph, since a test
-    may not acquire parents at run time. -#}
+{#- Rows of (period_id, load_signature): the half-year's loaded batches, every seed's content and
+    the transform version (var `dxw_transform_version`, raised by a release that changes how
+    figures are computed, so that every half-year is rebuilt). Models resolve the tables with
+    ref() and source(), which records them as parents; tests (`by_graph`) look them up in the
+    graph, since a test may not acquire parents at run time. -#}
 {% macro period_load_signatures(by_graph=false) -%}
+    {%- set seeds = [
+        'unit_crosswalk', 'units', 'unit_succession', 'indicators', 'dhis2_data_elements',
+        'source_precedence', 'reporting_deadlines', 'date_spine_bounds', 'award_rules',
+    ] -%}
+    {%- set references = [] -%}
     {%- if by_graph -%}
         {%- set ledger = _graph_relation('source.' ~ project_name ~ '.raw_ledger.load_batch') -%}
-        {%- set references = [] -%}
-        {%- for seed in ['unit_crosswalk', 'units', 'indicators', 'source_precedence'] -%}
+        {%- for seed in seeds -%}
             {%- do references.append(_graph_relation('seed.' ~ project_name ~ '.' ~ seed)) -%}
         {%- endfor -%}
     {%- else -%}
         {%- set ledger = source('raw_ledger', 'load_batch') -%}
-        {%- set references = [ref('unit_crosswalk'), ref('units'), ref('indicators'), ref('source_precedence')] -%}
+        {%- for seed in seeds -%}
+            {%- do references.append(ref(seed)) -%}
+        {%- endfor -%}
     {%- endif -%}
     select
         ledger.period_id,
         hashtextextended(
             string_agg(ledger.batch_id::text, ',' order by ledger.batch_id)
-            || '|' || (
+            || '|{{ var("dxw_transform_version") }}|' || (
                 select md5(string_agg(reference_row, E'\n' order by reference_row))
                 from (
                     {%- for reference in references %}
