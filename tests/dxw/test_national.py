@@ -99,7 +99,7 @@ def test_each_province_is_served_with_its_communes_and_the_whole_reconciles(serv
     result = dhis2.resolve(values, period=PERIOD, where=dhis2.mapping(seeds))
     assert result.conflicts == []
     by_part = {"numerator": 0, "denominator": 0}
-    parts = {uid: part for uid, _, _, part in WORLD.data_elements}
+    parts = {element.uid: element.part for element in WORLD.data_elements}
     for value in result.values:
         by_part[parts[value["dataElement"]]] += int(value["value"])
     assert (len(result.values) // 2, by_part["numerator"], by_part["denominator"]) == WORLD.truth(PERIOD)

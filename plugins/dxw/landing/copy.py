@@ -187,8 +187,8 @@ def _ensure_batch_index(conn: psycopg.Connection, dataset: Dataset) -> None:
     """A BRIN index on batch_id: a batch's rows are found without scanning the whole table.
 
     Batches are appended in batch order, so each block range holds one or a few batches: the
-    index is a few pages, and keeping it costs COPY next to nothing (a B-tree would cost the
-    loader about a fifth of its speed). The raw gate and staging read batch by batch.
+    index is a few pages. Landing 1 M rows (bench/ingest.py's rows, medians of 3): 0.92 s with
+    no index, 0.95 s with this one, 1.32 s with a B-tree. The raw gate reads batch by batch.
     """
     index = f"{dataset.name}__batch_id"
     exists = conn.execute(
@@ -392,11 +392,7 @@ def _record_failure(
 
 def promote(conn: psycopg.Connection, batch_id: int) -> None:
     """A staged batch passed its gate: make it the dataset's current batch."""
-    _finish_staged(conn, batch_id, "loaded", None)
-    dataset = conn.execute("select dataset from raw.load_batch where batch_id = %s", (batch_id,)).fetchone()[
-        0
-    ]
-    refresh_statistics(conn, dataset)
+    refresh_statistics(conn, _finish_staged(conn, batch_id, "loaded", None))
 
 
 def refresh_statistics(conn: psycopg.Connection, dataset_name: str) -> None:
@@ -404,7 +400,8 @@ def refresh_statistics(conn: psycopg.Connection, dataset_name: str) -> None:
 
     Autovacuum gets there within a minute or so, but the transform runs right after ingestion,
     and a table the planner has no statistics for is guessed at a few thousand rows: a national
-    half-year is 831,600. Samples 30,000 rows whatever the table's size: a fraction of a second.
+    half-year is 831,600. Samples 30,000 rows whatever the table's size: 0.22 s on the national
+    table of 8,316,000 values, 0.15 s on 1 M rows.
     """
     try:
         conn.execute(sql.SQL("analyze {}").format(sql.Identifier(RAW_SCHEMA, dataset_name)))
@@ -418,13 +415,16 @@ def reject(conn: psycopg.Connection, batch_id: int, reason: str) -> None:
     _finish_staged(conn, batch_id, "rejected", reason)
 
 
-def _finish_staged(conn: psycopg.Connection, batch_id: int, status: str, error: str | None) -> None:
+def _finish_staged(conn: psycopg.Connection, batch_id: int, status: str, error: str | None) -> str:
+    """Move a staged batch to ``status``; return its dataset."""
     updated = conn.execute(
-        "update raw.load_batch set status = %s, error = %s where batch_id = %s and status = 'staged'",
+        "update raw.load_batch set status = %s, error = %s where batch_id = %s and status = 'staged' "
+        "returning dataset",
         (status, error, batch_id),
-    ).rowcount
-    if updated != 1:
+    ).fetchone()
+    if updated is None:
         raise LoadError(f"batch {batch_id} is not staged: it cannot become {status}")
+    return updated[0]
 
 
 def record_source_failure(

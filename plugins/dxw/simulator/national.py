@@ -19,11 +19,12 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from functools import cached_property
 from pathlib import Path
 
 from dxw.periods import Period
+from dxw.simulator.dhis2_data import DataElement
 from dxw.sources.dhis2 import CSV_COLUMNS, DEFAULT_COMBO, FIELDS, data_set_uid
 from dxw.units import dhis2_uid
 
@@ -60,8 +61,8 @@ class NationalWorld:
         units: list[NationalUnit] = []
         district_no = commune_no = 0
         for p in range(1, self.provinces + 1):
-            province = NationalUnit(p - 1, f"{p:02d}", f"Tỉnh {p:02d}", "province", "", _uid(f"{p:02d}"), "")
-            province = _with_province(province, province.uid)
+            uid = _uid(f"{p:02d}")
+            province = NationalUnit(p - 1, f"{p:02d}", f"Tỉnh {p:02d}", "province", "", uid, uid)
             units.append(province)
             for _ in range(self.districts_per_province):
                 district_no += 1
@@ -107,18 +108,14 @@ class NationalWorld:
         return tuple(f"NAT_{i:02d}" for i in range(1, self.indicators + 1))
 
     @cached_property
-    def data_elements(self) -> tuple[tuple[str, str, str, str], ...]:
-        """(uid, code, indicator code, part): a numerator and a denominator per indicator."""
+    def data_elements(self) -> tuple[DataElement, ...]:
+        """A numerator and a denominator data element per indicator."""
         return tuple(
-            (
-                dhis2_uid(f"de:{indicator}_{part[:3].upper()}"),
-                f"{indicator}_{part[:3].upper()}",
-                indicator,
-                part,
-            )
+            DataElement(dhis2_uid(f"de:{indicator}_{part[:3].upper()}"), f"{indicator}_{part[:3].upper()}",
+                        indicator, part)
             for indicator in self.indicator_codes
             for part in ("numerator", "denominator")
-        )
+        )  # fmt: skip
 
     def periods(self) -> list[Period]:
         return [Period(y, "halfyear", h) for y in range(self.first_year, self.last_year + 1) for h in (1, 2)]
@@ -145,26 +142,15 @@ class NationalWorld:
             communes = self.communes_by_province[org_unit]
         else:
             raise KeyError(org_unit)
-        elements = self.data_elements
+        uids = [element.uid for element in self.data_elements]  # numerator, denominator, ...
         updated = f"{period.window('calendar')[1]:%Y-%m-%d}T17:00:00.000"
         for unit in communes:
             for i in range(self.indicators):
-                numerator, denominator = self.figures(unit.index, i, period)
-                for (uid, *_), number in zip(
-                    elements[2 * i : 2 * i + 2], (numerator, denominator), strict=True
+                for uid, number in zip(
+                    uids[2 * i : 2 * i + 2], self.figures(unit.index, i, period), strict=True
                 ):
-                    yield (
-                        uid,
-                        period.id,
-                        unit.uid,
-                        DEFAULT_COMBO,
-                        DEFAULT_COMBO,
-                        str(number),
-                        STORED_BY,
-                        updated,
-                        "",
-                        "false",
-                    )
+                    yield (uid, period.id, unit.uid, DEFAULT_COMBO, DEFAULT_COMBO, str(number), STORED_BY,
+                           updated, "", "false")  # fmt: skip
 
     def as_json(self, period: Period, org_unit: str | None = None) -> dict:
         keys = tuple(FIELDS)
@@ -226,7 +212,7 @@ class NationalWorld:
             ["data_element_uid", "data_element_code", "name_vi", "indicator_code", "part", "data_set_uid"],
             (
                 [uid, code, f"Chỉ tiêu {indicator} ({part})", indicator, part, data_set_uid()]
-                for uid, code, indicator, part in self.data_elements
+                for uid, code, indicator, part in map(astuple, self.data_elements)
             ),
         )
         with (seeds_dir / "indicators.csv").open(encoding="utf-8") as handle:
@@ -277,12 +263,6 @@ class NationalWorld:
 
 def _uid(code: str) -> str:
     return dhis2_uid(f"ou:{code}@{VALID_FROM}")
-
-
-def _with_province(unit: NationalUnit, province_uid: str) -> NationalUnit:
-    return NationalUnit(
-        unit.index, unit.code, unit.name, unit.level, unit.parent_code, unit.uid, province_uid
-    )
 
 
 def _write(path: Path, header: list[str], rows) -> None:
