@@ -21,6 +21,7 @@
     {%- set seeds = [
         'unit_crosswalk', 'units', 'unit_succession', 'indicators', 'dhis2_data_elements',
         'source_precedence', 'reporting_deadlines', 'date_spine_bounds', 'award_rules',
+        'eligible_online_services',
     ] -%}
     {%- set references = [] -%}
     {%- if by_graph -%}

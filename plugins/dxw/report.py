@@ -48,7 +48,8 @@ def attainment_table(period_id: str) -> str:
     header = (
         f"Public-service indicators, {period.id} (Decree 09 window {start:%d/%m/%Y} - {end:%d/%m/%Y}), "
         "from the published marts\n"
-        "Fully online = services offered fully online (toàn trình) / services online, plan target >= 100%\n"
+        "Fully online = services offered fully online (toàn trình) / services eligible for it; the plan's\n"
+        "               100% target is for sở, ngành, đoàn thể tỉnh only (IV.1.a): monitoring here\n"
         "On time      = dossiers completed on time / dossiers completed (Decision 766 monitoring)\n"
     )
     columns = f"{'Unit':<26} {'Fully online':>12} {'services':>11} {'target':>12} {'rank':>4}  "
@@ -218,7 +219,7 @@ def award_table(period_id: str, shown: int = 5) -> str:
                    denominator, eligible, candidate_rank
             from marts.mart_award_eligibility
             where period_id = %s and unit_structure = 'before_2025'
-            order by award_code desc, unit_level desc, eligible desc, value desc
+            order by award_code desc, unit_level desc, eligible desc, candidate_rank, value desc
             """,
             (period.id,),
         ).fetchall()

@@ -20,17 +20,68 @@ uploaded as (
     select * from {{ ref('stg_uploads__observations') }}
 ),
 
+crosswalk as (
+    select * from {{ ref('unit_crosswalk') }}
+    where source = 'public_service_portal'
+),
+
+units as (
+    select * from {{ ref('dim_unit') }}
+),
+
+periods as (
+    select * from {{ ref('dim_period') }}
+),
+
+eligible_catalogue as (
+    select * from {{ ref('eligible_online_services') }}
+),
+
+-- Plan 86 IV.1.a divides by the services *eligible* for full online provision, which the portal
+-- does not report: the count comes from the catalogue of eligible procedures in force at the end
+-- of the period, the unit's own entry before its level's. No entry, no ratio (never the
+-- services offered online, which include the partly online ones).
+eligible as (
+    select distinct on (provide_online.source_unit_id, provide_online.period_id)
+        provide_online.source_unit_id,
+        provide_online.period_id,
+        eligible_catalogue.eligible_services
+    from provide_online
+    inner join crosswalk on provide_online.source_unit_id = crosswalk.source_unit_id
+    inner join units
+        on
+            crosswalk.unit_code = units.unit_code
+            and crosswalk.unit_valid_from = units.valid_from
+    inner join periods on provide_online.period_id = periods.period_id
+    inner join eligible_catalogue
+        on
+            (
+                units.unit_code = eligible_catalogue.unit_code
+                or units.unit_level = eligible_catalogue.unit_level
+            )
+            and periods.decree09_end >= eligible_catalogue.valid_from
+    order by
+        provide_online.source_unit_id asc,
+        provide_online.period_id asc,
+        eligible_catalogue.unit_code is null asc,
+        eligible_catalogue.valid_from desc
+),
+
 portal as (
     select
         'public_service_portal' as source_system,
-        source_unit_id,
-        period_id,
+        provide_online.source_unit_id,
+        provide_online.period_id,
         'PS_FULL_ONLINE' as indicator_code,
-        services_fully_online as numerator,
-        services_online as denominator,
-        batch_id,
-        loaded_at
+        provide_online.services_fully_online as numerator,
+        eligible.eligible_services as denominator,
+        provide_online.batch_id,
+        provide_online.loaded_at
     from provide_online
+    left join eligible
+        on
+            provide_online.source_unit_id = eligible.source_unit_id
+            and provide_online.period_id = eligible.period_id
 
     union all
 

@@ -18,6 +18,7 @@ from dxw.reports.semiannual import (
     LEVEL_UNITS,
     AwardCandidate,
     Compliance,
+    Figure,
     ReportData,
 )
 
@@ -144,6 +145,11 @@ def _met(met: bool | None, short: bool = False) -> str:
     )
 
 
+def _qualitative(figure: Figure) -> str:
+    """A yes/no criterion: the unit's answer, or "k/n units achieved" for a roll-up."""
+    return _met(figure.target_met) if figure.is_unit_answer else e(figure.qualitative_text)
+
+
 def _ratio(numerator, denominator) -> str:
     if numerator is None or denominator is None:
         return "-"
@@ -216,7 +222,7 @@ def _notes(data: ReportData) -> str:
 
 def _summary(data: ReportData) -> str:
     rows_data = data.summary()
-    measured = [r for r in rows_data if r.province is not None and r.province.value is not None]
+    measured = [r for r in rows_data if r.province is not None and r.province.measured]
     met = sum(1 for r in measured if r.met)
     eligible = {(c.unit_level, c.unit_code) for c in data.awards}
     quality = data.quality
@@ -224,7 +230,7 @@ def _summary(data: ReportData) -> str:
         "chưa có" if quality is None else "Đạt" if quality.success else f"{quality.failed_errors} lỗi chặn"
     )
     cards = [
-        (f"{met}/{len(measured)}", "chỉ tiêu có số liệu đạt mục tiêu (giá trị toàn tỉnh)"),
+        (f"{met}/{len(measured)}", "chỉ tiêu mà mọi đơn vị có số liệu ở cấp áp dụng đều đạt mục tiêu"),
         (f"{len(rows_data) - len(measured)}", "chỉ tiêu có mục tiêu nhưng chưa có số liệu"),
         (vn_number(len(eligible)), "đơn vị đủ điều kiện đề xuất khen thưởng"),
         (e(quality_text), "kiểm tra chất lượng dữ liệu"),
@@ -235,16 +241,27 @@ def _summary(data: ReportData) -> str:
         figure, indicator = row.province, row.indicator
         levels = ", ".join(LEVEL_NAMES[level] for level in indicator.target_levels)
         units = "; ".join(f"{LEVEL_NAMES[level]}: {met_}/{total}" for level, met_, total in row.units_met)
-        if figure is None or figure.value is None:
+        if figure is None or not figure.measured:
             cells = [
                 _td(e(indicator.short)),
                 _td(e(levels)),
-                _td('<span class="muted">Chưa có số liệu</span>', "num"),
+                _td(f'<span class="muted">Chưa có số liệu ({e(indicator.missing_text)})</span>', "num"),
                 _td("-", "num"),
                 _td(e(indicator.target_text), "num"),
                 _td('<span class="muted">Chưa đánh giá</span>'),
                 _td("", "num"),
                 _td(e(indicator.source_name), "muted"),
+            ]
+        elif figure.is_qualitative:
+            cells = [
+                _td(e(indicator.short)),
+                _td(e(levels)),
+                _td(_qualitative(figure), "num"),
+                _td("-", "num"),
+                _td(e(indicator.target_text), "num"),
+                _td(_met(row.met), "state"),
+                _td("-", "num"),
+                _td(e(units) or "-"),
             ]
         else:
             cells = [
@@ -277,7 +294,10 @@ def _summary(data: ReportData) -> str:
         '<section id="tom-tat"><h2>1. Tóm tắt kết quả toàn tỉnh</h2>'
         f'<div class="cards">{cards_html}</div>{table}'
         '<p class="muted">Giá trị toàn tỉnh = tổng tử số / tổng mẫu số của các đơn vị thuộc cấp áp dụng '
-        "(không phải trung bình các tỷ lệ). Chỉ tiêu chưa có số liệu: nguồn dữ liệu chưa được kết nối.</p>"
+        "(không phải trung bình các tỷ lệ); so sánh với mục tiêu trên tỷ lệ chính xác, giá trị hiển thị "
+        "được làm tròn. Tiêu chí định tính (kho dữ liệu; phổ cập 4G/5G và điện thoại thông minh) được "
+        "đánh giá đạt hoặc chưa đạt ở từng đơn vị; toàn tỉnh đạt khi mọi đơn vị thuộc cấp áp dụng đều "
+        "đạt. Mục tiêu chỉ áp dụng ở cấp Kế hoạch quy định; ở cấp khác số liệu chỉ để theo dõi.</p>"
         "</section>"
     )
 
@@ -292,8 +312,12 @@ def _level(data: ReportData, level: str, number: int) -> str:
         headers.append(("Trực thuộc", ""))
     for code in codes:
         indicator = data.indicator(code)
-        target = next((f for f in data.at_level(level) if f.indicator_code == code and f.target_value), None)
-        suffix = f"<br><small>mục tiêu {e(indicator.target_text)}</small>" if target else ""
+        has_target = level in indicator.target_levels and indicator.has_target
+        suffix = (
+            f"<br><small>mục tiêu {e(indicator.target_text)}</small>"
+            if has_target
+            else "<br><small>theo dõi, không có mục tiêu</small>"
+        )
         headers.append((f"{e(indicator.short)}{suffix}", "num"))
     rows = []
     for unit_code, unit_name, parent in units:
@@ -302,8 +326,10 @@ def _level(data: ReportData, level: str, number: int) -> str:
             cells.append(_td(e(names.get(parent or "", parent or ""))))
         for code in codes:
             figure = figures.get((unit_code, code))
-            if figure is None or figure.value is None:
+            if figure is None or not figure.measured:
                 cells.append(_td('<span class="muted">-</span>', "num"))
+            elif figure.is_qualitative:
+                cells.append(_td(_qualitative(figure), "num"))
             else:
                 mark = f" {_met(figure.target_met, short=True)}" if figure.target_met is not None else ""
                 cells.append(_td(f"{vn_percent(figure.value, 2)}{mark}", "num"))
@@ -316,14 +342,20 @@ def _level(data: ReportData, level: str, number: int) -> str:
     for code in data.targeted(level):
         indicator = data.indicator(code)
         below = data.below_target(level, code)
-        measured = sum(1 for key, f in figures.items() if key[1] == code and f.value is not None)
+        measured = sum(1 for key, f in figures.items() if key[1] == code and f.measured)
         parts.append(
             f"<h4>Đơn vị chưa đạt mục tiêu: {e(indicator.short)} ({e(indicator.target_text)}) – "
             f"{vn_number(len(below))}/{vn_number(measured)} {e(LEVEL_UNITS[level])}</h4>"
         )
         if below:
             parts.append(
-                _names([f"{e(f.unit_name)} ({vn_percent(f.value)})" for f in below], LEVEL_UNITS[level])
+                _names(
+                    [
+                        e(f.unit_name) if f.is_qualitative else f"{e(f.unit_name)} ({vn_percent(f.value)})"
+                        for f in below
+                    ],
+                    LEVEL_UNITS[level],
+                )
             )
         else:
             parts.append('<p class="names">Tất cả các đơn vị có số liệu đều đạt mục tiêu.</p>')

@@ -38,11 +38,14 @@ FIRST_FROM_2025 = parse("2025S2")
 LEVELS = ("province", "department", "district", "commune")
 LEVEL_NAMES = {
     "province": "Cấp tỉnh",
-    "department": "Sở, ban, ngành",
+    "department": "Sở, ngành, đoàn thể tỉnh",
     "district": "Cấp huyện",
     "commune": "Cấp xã",
 }
 LEVEL_UNITS = {"province": "tỉnh", "department": "cơ quan", "district": "huyện", "commune": "xã"}
+# Sources that measure figures themselves: a missing figure means the source is not connected,
+# while a missing self-reported figure means the unit has not reported it.
+SYSTEM_SOURCES = ("public_service_portal", "document_management", "reporting_system")
 SOURCE_NAMES = {
     "public_service_portal": "Cổng Dịch vụ công (số liệu hệ thống)",
     "document_management": "Hệ thống quản lý văn bản và điều hành (số liệu hệ thống)",
@@ -59,10 +62,10 @@ SHORT_NAMES = {
     "DEPT_DIGITAL_INSPECTIONS": "Kiểm tra thực hiện trên môi trường số",
     "DEPT_DATA_WAREHOUSE": "Kho dữ liệu, mở dữ liệu",
     "DIST_WORK_DOSSIERS_SIGNED": "Hồ sơ công việc cấp huyện xử lý và ký số",
-    "DIST_HOUSEHOLD_BROADBAND": "Hộ gia đình được phủ băng rộng",
-    "DIST_COMMUNE_BROADBAND": "Xã được phủ băng rộng",
-    "DIST_ECOMMERCE_PRODUCTS": "Sản phẩm OCOP trên sàn TMĐT",
-    "DIST_DIGITAL_BUSINESSES": "Doanh nghiệp quản lý bằng công nghệ số",
+    "DIST_HOUSEHOLD_BROADBAND": "Hộ gia đình được phủ hạ tầng mạng băng rộng",
+    "DIST_COMMUNE_BROADBAND": "Xã được phủ hạ tầng mạng băng rộng",
+    "DIST_ECOMMERCE_PRODUCTS": "Hàng hóa, dịch vụ được chứng nhận trên sàn TMĐT",
+    "DIST_DIGITAL_BUSINESSES": "DN, HTX, nhà hàng, khách sạn quản lý bằng công nghệ số",
     "DIST_MOBILE_UNIVERSAL": "Phổ cập 4G/5G, điện thoại thông minh",
     "DIST_EPAYMENT_ACCOUNTS": "Dân số có tài khoản thanh toán điện tử",
     "COMM_WORK_DOSSIERS_ONLINE": "Hồ sơ công việc cấp xã xử lý trên mạng",
@@ -108,32 +111,42 @@ class Indicator:
     source: str
     plan_ref: str
     unit: str = "percent"
+    # The levels the plan sets the target for (catalogue column target_levels); elsewhere the
+    # figure is monitoring only.
+    target_levels: tuple[str, ...] = ()
+    note: str = ""
 
     @property
     def short(self) -> str:
         return SHORT_NAMES.get(self.code, self.name)
 
     @property
-    def target_levels(self) -> tuple[str, ...]:
-        """Levels the plan sets the target for (the province figure is their roll-up)."""
-        return tuple(level for level in self.levels if level != "province") or self.levels
+    def is_qualitative(self) -> bool:
+        """A yes/no criterion: achieved or not per unit, never a percentage."""
+        return self.unit == "flag"
+
+    @property
+    def has_target(self) -> bool:
+        return bool(self.target_levels) and (self.is_qualitative or self.target is not None)
 
     @property
     def target_text(self) -> str:
-        if self.target is None:
+        if not self.has_target:
             return ""
-        if self.unit == "flag":
-            return "Đạt (định tính)"
+        if self.is_qualitative:
+            return "Đạt (mọi đơn vị)"
         return f"{'>' if self.comparator == '>' else '≥'} {vn_percent(self.target, 0)}"
 
     @property
     def source_name(self) -> str:
         return SOURCE_NAMES.get(self.source, self.source)
 
-    def meets(self, value: Decimal | None) -> bool | None:
-        if value is None or self.target is None:
-            return None
-        return value > self.target if self.comparator == ">" else value >= self.target
+    @property
+    def missing_text(self) -> str:
+        """Why a figure is missing: a system not connected, or a unit that has not reported."""
+        if self.source in SYSTEM_SOURCES:
+            return "nguồn dữ liệu chưa được kết nối"
+        return "đơn vị chưa báo cáo"
 
 
 @dataclass(frozen=True)
@@ -155,6 +168,28 @@ class Figure:
     change_since_previous: Decimal | None = None
     rank_in_level: int | None = None
     reporting_units: int | None = None
+    is_qualitative: bool = False
+    units_achieved: int | None = None
+    units_applicable: int | None = None
+
+    @property
+    def is_unit_answer(self) -> bool:
+        """A yes/no criterion's row for the unit that answered it (not a roll-up)."""
+        return self.is_qualitative and self.units_applicable == 1 and self.denominator == 1
+
+    @property
+    def qualitative_text(self) -> str:
+        """A yes/no criterion: "Đạt"/"Chưa đạt" for a unit, "k/n đơn vị đạt" for a roll-up."""
+        if self.is_unit_answer:
+            return "Đạt" if self.target_met else "Chưa đạt"
+        return f"{self.units_achieved}/{self.units_applicable} đơn vị đạt"
+
+    @property
+    def measured(self) -> bool:
+        """A ratio with a value, or a yes/no criterion that units answered."""
+        if self.is_qualitative:
+            return self.units_achieved is not None
+        return self.value is not None
 
 
 @dataclass(frozen=True)
@@ -247,7 +282,7 @@ class SummaryRow:
 
     indicator: Indicator
     province: Figure | None
-    met: bool | None
+    met: bool | None  # every measured unit of the target levels meets it (qualitative: every unit)
     units_met: tuple[tuple[str, int, int], ...]  # (level, units meeting the target, units measured)
 
 
@@ -308,17 +343,14 @@ class ReportData:
         order = list(self.indicators)
 
         def key(code: str) -> tuple[int, int, str]:
-            has_target = (
-                level in self.indicator(code).target_levels and self.indicator(code).target is not None
-            )
+            has_target = level in self.indicator(code).target_levels and self.indicator(code).has_target
             return (0 if has_target else 1, order.index(code) if code in order else len(order), code)
 
         return sorted(codes, key=key)
 
     def targeted(self, level: str) -> list[str]:
         """Indicators with figures at ``level`` that carry the plan's target there."""
-        with_target = {f.indicator_code for f in self.at_level(level) if f.target_value is not None}
-        return [code for code in self.level_indicators(level) if code in with_target]
+        return [code for code in self.level_indicators(level) if level in self.indicator(code).target_levels]
 
     def below_target(self, level: str, code: str) -> list[Figure]:
         """Units of ``level`` that miss the target of ``code``, lowest value first."""
@@ -331,21 +363,25 @@ class ReportData:
         province = {f.indicator_code: f for f in self.figures if f.unit_code == code}
         rows = []
         for indicator in self.indicators.values():
-            if indicator.target is None:
+            if not indicator.has_target:
                 continue
             figure = province.get(indicator.code)
-            met = figure.target_met if figure and figure.target_met is not None else None
-            if met is None and figure is not None:
-                met = indicator.meets(figure.value)
             units = []
             for level in indicator.target_levels:
                 measured = [
-                    f
-                    for f in self.at_level(level)
-                    if f.indicator_code == indicator.code and f.value is not None
+                    f for f in self.at_level(level) if f.indicator_code == indicator.code and f.measured
                 ]
                 if measured:
                     units.append((level, sum(1 for f in measured if f.target_met), len(measured)))
+            # The plan's targets are for each unit of a level: the level meets one when every
+            # unit measured there does (a qualitative criterion: every unit that exists, which the
+            # province row's own target_met says). The province's roll-up ratio is shown beside.
+            if figure is not None and figure.is_qualitative:
+                met = figure.target_met
+            elif units:
+                met = all(met_ == total for _, met_, total in units)
+            else:
+                met = None
             rows.append(SummaryRow(indicator, figure, met, tuple(units)))
         return rows
 
@@ -361,6 +397,8 @@ class ReportData:
         charts = []
         for code in self.targeted("district"):
             indicator = self.indicator(code)
+            if indicator.is_qualitative:
+                continue
             rows = sorted(
                 (f for f in self.at_level("district") if f.indicator_code == code),
                 key=lambda f: (f.value is None, -(f.value or 0), f.unit_code),
@@ -384,7 +422,7 @@ class ReportData:
         return charts
 
     def trend_chart(self) -> Lines:
-        codes = [c for c in self.indicators if c in self.trend] + [
+        codes = [c for c in self.indicators if c in self.trend and not self.indicator(c).is_qualitative] + [
             c for c in self.trend if c not in self.indicators
         ]
         _, province = self.province
@@ -461,6 +499,8 @@ def load_catalogue(settings: Settings) -> dict[str, Indicator]:
                 source=row["source"],
                 plan_ref=row["plan_ref"],
                 unit=row["unit"] or "percent",
+                target_levels=tuple(level for level in row["target_levels"].split("|") if level),
+                note=row["note"],
             )
     return catalogue
 
@@ -518,7 +558,7 @@ def _figures(conn: psycopg.Connection, period: Period, structure: str) -> list[F
         """
         select unit_code, unit_name, unit_level, parent_code, indicator_code, numerator, denominator, value,
                target_value, comparator, target_met, gap_to_target, change_since_previous, rank_in_level,
-               reporting_units
+               reporting_units, is_qualitative, units_achieved, units_applicable
         from marts.mart_semiannual_indicator
         where period_id = %s and unit_structure = %s
         order by array_position(array['province', 'department', 'district', 'commune'], unit_level),

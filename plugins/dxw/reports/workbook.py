@@ -117,12 +117,16 @@ def _summary_sheet(book: Workbook, data: ReportData) -> None:
                 indicator.code,
                 indicator.name,
                 ", ".join(LEVEL_NAMES[level] for level in indicator.target_levels),
-                _fraction(figure.value) if figure else None,
-                figure.numerator if figure else None,
-                figure.denominator if figure else None,
+                figure.qualitative_text
+                if figure and figure.is_qualitative
+                else _fraction(figure and figure.value),
+                figure.numerator if figure and not figure.is_qualitative else None,
+                figure.denominator if figure and not figure.is_qualitative else None,
                 indicator.comparator,
-                indicator.target_text if indicator.unit == "flag" else _fraction(indicator.target),
-                MET_TEXT[row.met] if figure and figure.value is not None else "Chưa có số liệu",
+                indicator.target_text if indicator.is_qualitative else _fraction(indicator.target),
+                MET_TEXT[row.met]
+                if figure and figure.measured
+                else f"Chưa có số liệu ({indicator.missing_text})",
                 figure.change_since_previous if figure else None,
                 units,
                 indicator.source_name,
@@ -163,7 +167,7 @@ def _levels_sheet(book: Workbook, data: ReportData) -> None:
             data.indicator(f.indicator_code).short,
             f.numerator,
             f.denominator,
-            _fraction(f.value),
+            f.qualitative_text if f.is_qualitative else _fraction(f.value),
             _fraction(f.target_value),
             MET_TEXT[f.target_met],
             f.gap_to_target,

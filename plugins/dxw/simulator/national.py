@@ -230,6 +230,8 @@ class NationalWorld:
                 unit="percent",
                 comparator=">=",
                 target_value="80" if number % 2 else "",
+                target_levels="district|commune" if number % 2 else "",
+                met_rule="met when the exact ratio meets the target" if number % 2 else "monitoring",
                 target_year="2025",
                 source="reporting_system",
                 catalogue_version="NATIONAL-1",

@@ -49,6 +49,24 @@ def figure(code, name, level, parent, indicator, num, den, target=None, change=N
     )
 
 
+def qualitative(code, name, level, parent, achieved, applicable):
+    """A yes/no criterion's row: a unit's own answer (applicable 1) or a roll-up of k of n units."""
+    return Figure(
+        unit_code=code,
+        unit_name=name,
+        unit_level=level,
+        parent_code=parent,
+        indicator_code="DIST_MOBILE_UNIVERSAL",
+        numerator=Decimal(achieved),
+        denominator=Decimal(1 if applicable == 1 else achieved + 1),
+        value=None,
+        target_met=achieved == applicable,
+        is_qualitative=True,
+        units_achieved=achieved,
+        units_applicable=applicable,
+    )
+
+
 def sample(period_id: str = "2025S1") -> ReportData:
     period = parse(period_id)
     structure = structure_of(period)
@@ -60,8 +78,14 @@ def sample(period_id: str = "2025S1") -> ReportData:
             figure("02", province[1], "province", None, "COMM_WORK_DOSSIERS_ONLINE", 600, 900),
             figure("024", "Thành phố Hà Giang", "district", "02", "DIST_WORK_DOSSIERS_SIGNED", 950, 1000, 90),
             figure("026", f"Huyện {EVIL}", "district", "02", "DIST_WORK_DOSSIERS_SIGNED", 284, 500, 90),
-            figure("024", "Thành phố Hà Giang", "district", "02", "PS_FULL_ONLINE", 900, 1000, 100),
-            figure("026", f"Huyện {EVIL}", "district", "02", "PS_FULL_ONLINE", 800, 1000, 100),
+            # IV.1.a sets the services-online target for sở, ngành, đoàn thể tỉnh only: the
+            # districts' figures are monitoring, without a target.
+            figure("02.SNV", "Sở Nội vụ", "department", "02", "PS_FULL_ONLINE", 90, 100, 100),
+            figure("024", "Thành phố Hà Giang", "district", "02", "PS_FULL_ONLINE", 900, 1000),
+            figure("026", f"Huyện {EVIL}", "district", "02", "PS_FULL_ONLINE", 800, 1000),
+            qualitative("02", province[1], "province", None, 1, 2),
+            qualitative("024", "Thành phố Hà Giang", "district", "02", 1, 1),
+            qualitative("026", f"Huyện {EVIL}", "district", "02", 0, 1),
         ]
         communes = [("00688", "Phường Quang Trung", "024"), ("00712", "Xã Lũng Cú", "026")]
     else:
@@ -192,8 +216,32 @@ def test_summary_shows_the_province_against_targets():
     assert "82,27 %" in district
     assert "Cấp huyện: 1/2" in district
     unmeasured = re.search(r'<tr data-indicator="DIST_HOUSEHOLD_BROADBAND">.*?</tr>', summary).group(0)
-    assert "Chưa có số liệu" in unmeasured
+    assert "Chưa có số liệu (đơn vị chưa báo cáo)" in unmeasured  # a self-reported indicator
     assert "&gt; 80 %" in unmeasured
+    unconnected = re.search(r'<tr data-indicator="DEPT_REPORTS_CONNECTED">.*?</tr>', summary).group(0)
+    assert "Chưa có số liệu (nguồn dữ liệu chưa được kết nối)" in unconnected  # a system's indicator
+
+
+def test_the_services_online_target_is_judged_on_the_departments():
+    summary = section(html.render(sample()), "tom-tat")
+    row = re.search(r'<tr data-indicator="PS_FULL_ONLINE">.*?</tr>', summary).group(0)
+    assert "Sở, ngành, đoàn thể tỉnh: 0/1" in row  # Sở Nội vụ 90/100 < 100 %
+    assert "Cấp huyện" not in row
+    districts = section(html.render(sample()), "cap-district")
+    assert "theo dõi, không có mục tiêu" in districts
+
+
+def test_qualitative_criteria_are_shown_as_achieved_or_not():
+    page = html.render(sample())
+    row = re.search(r'<tr data-indicator="DIST_MOBILE_UNIVERSAL">.*?</tr>', section(page, "tom-tat")).group(0)
+    # 024 achieved, 026 did not: 1 of the 2 districts, so the province has not met it.
+    assert "1/2 đơn vị đạt" in row
+    assert "Chưa đạt" in row
+    assert "Đạt (mọi đơn vị)" in row
+    assert "%" not in row.replace("Mục tiêu", "")
+    districts = section(page, "cap-district")
+    assert re.search(r'data-unit="024".*?✓ Đạt', districts, re.S)
+    assert "≥ 1 %" not in page  # the old chart line of "achieved" stored as 100 against 1
 
 
 def test_levels_list_units_below_target():
@@ -206,7 +254,10 @@ def test_levels_list_units_below_target():
 def test_charts_of_a_half_year_before_2025():
     page = html.render(sample("2025S1"))
     charts = section(page, "bieu-do")
-    assert charts.count("<svg") == 2 + 1 + 2  # two district indicators, the trend, two commune histograms
+    # One district ratio with a district target (services online is monitoring there, 4G/5G is
+    # yes/no: neither gets a bar chart), the trend, two commune histograms.
+    assert charts.count("<svg") == 1 + 1 + 2
+    assert "Phổ cập 4G/5G" not in charts
     assert charts.count("<title") >= 5
     assert "Mục tiêu ≥ 70 %" in charts
     assert "Bằng khen Thủ tướng ≥ 60 %" in charts
@@ -235,7 +286,7 @@ def test_workbook_has_the_same_content_with_native_charts():
         "Tuân thủ báo cáo",
     ]
     charts = book["Biểu đồ"]._charts
-    assert [type(c) for c in charts] == [BarChart, BarChart, LineChart, BarChart, BarChart]
+    assert [type(c) for c in charts] == [BarChart, LineChart, BarChart, BarChart]
     levels = book["Theo cấp"]
     assert levels.freeze_panes == "A2"
     header = [c.value for c in levels[1]]

@@ -8,6 +8,9 @@ final as (
         name_vi as indicator_name_vi,
         name_en as indicator_name_en,
         string_to_array(levels, '|') as applicable_levels,
+        -- The levels the plan sets the target for; elsewhere the figure is monitoring only.
+        coalesce(string_to_array(nullif(target_levels, ''), '|'), array[]::text[]) as target_levels,
+        unit = 'flag' as is_qualitative,
         plan_ref,
         numerator_definition,
         denominator_definition,
@@ -15,6 +18,7 @@ final as (
         comparator,
         target_value,
         target_year,
+        met_rule,
         source as primary_source,
         note,
         catalogue_version,

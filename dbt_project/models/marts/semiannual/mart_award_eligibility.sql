@@ -22,8 +22,16 @@ evaluated as (
         indicator_figures.denominator,
         rules.comparator,
         rules.threshold,
-        {{ meets_target('indicator_figures.value', 'rules.threshold', 'rules.comparator') }} as eligible,
-        indicator_figures.value - rules.threshold as margin,
+        {{ meets_target(
+            'indicator_figures.numerator', 'indicator_figures.denominator',
+            'rules.threshold', 'rules.comparator'
+        ) }} as eligible,
+        round(
+            100.0 * indicator_figures.numerator / nullif(indicator_figures.denominator, 0)
+            - rules.threshold,
+            2
+        ) as margin,
+        {{ exact_ratio('indicator_figures.numerator', 'indicator_figures.denominator') }} as exact_ratio,
         indicator_figures.last_loaded_at,
         rules.candidates_note,
         rules.plan_ref
@@ -56,7 +64,7 @@ final as (
             when eligible
                 then rank() over (
                     partition by award_code, unit_structure, unit_level, period_id, eligible
-                    order by value desc
+                    order by exact_ratio desc
                 )::integer
         end as candidate_rank,
         candidates_note,

@@ -22,7 +22,8 @@ periods as (
     group by period_id
 ),
 
--- Every indicator with a plan target that applies to the unit's level, for every half-year.
+-- Every indicator the plan sets a target for at the unit's level, for every half-year: a ratio
+-- measured as monitoring elsewhere (services online at district level) does not count here.
 applicable as (
     select
         units.unit_structure,
@@ -34,9 +35,7 @@ applicable as (
     from units
     cross join periods
     inner join indicators
-        on
-            units.unit_level = any(indicators.applicable_levels)
-            and indicators.target_value is not null
+        on units.unit_level = any(indicators.target_levels)
 ),
 
 scored as (
@@ -47,9 +46,13 @@ scored as (
         applicable.unit_level,
         applicable.period_id,
         count(*)::integer as indicators_applicable,
-        count(indicator_figures.value)::integer as indicators_measured,
+        count(indicator_figures.target_met)::integer as indicators_measured,
         count(*) filter (where indicator_figures.target_met)::integer as indicators_met,
-        round(avg(indicator_figures.gap_to_target), 2) as mean_gap_to_target
+        -- Ratios only, on the exact ratios: a yes/no criterion has no gap in percentage points.
+        avg(
+            100.0 * indicator_figures.numerator / nullif(indicator_figures.denominator, 0)
+            - indicator_figures.target_value
+        ) filter (where not indicator_figures.is_qualitative) as exact_mean_gap
     from applicable
     left join indicator_figures
         on
@@ -76,10 +79,10 @@ final as (
         scored.indicators_measured,
         scored.indicators_met,
         round(100.0 * scored.indicators_met / scored.indicators_applicable, 2) as share_met,
-        scored.mean_gap_to_target,
+        round(scored.exact_mean_gap, 2) as mean_gap_to_target,
         rank() over (
             partition by scored.unit_structure, scored.unit_level, scored.period_id
-            order by scored.indicators_met desc, scored.mean_gap_to_target desc nulls last
+            order by scored.indicators_met desc, scored.exact_mean_gap desc nulls last
         )::integer as standing_in_level,
         periods.load_signature
     from scored
