@@ -23,6 +23,10 @@ and 15 Jun - 14 Dec, Asia/Ho_Chi_Minh):
 3. **publish**: only then the audited tables replace those in `marts` in one transaction. BI
    readers see the old or the new marts, never a half-built state.
 
+**Annual figures** (Plan 86 VI.6): a run with `period` set to a year (`2025`, the Decree 09 year
+15 Dec - 14 Dec) audits the year grain, `mart_annual_indicator`, with its own suite
+(`expectations/mart_annual_indicator.json`) and publishes it the same way.
+
 **Schedule**: once per half-year, the day after its cut-off. **Re-run** (clear a run, `dxw run
 semiannual_marts --period 2025S1`, `dxw backfill` or Airflow's backfill): rebuilds from the
 warehouse core; the same inputs give byte-identical marts. A failed gate leaves the previous
@@ -39,7 +43,9 @@ published `DXW_PUBLISH_DEADLINE_DAYS` after its cut-off.
     max_active_runs=1,
     doc_md=DOC,
     tags=["marts", "quality", "publish"],
-    params={"period": Param(None, type=["null", "string"], description="Half-year id, e.g. 2025S1")},
+    params={
+        "period": Param(None, type=["null", "string"], description="Half-year id (2025S1) or year id (2025)")
+    },
     default_args={"on_failure_callback": failure_callback},
     deadline=deadline_alert(),
 )
@@ -52,10 +58,10 @@ def semiannual_marts():
 
     @task
     def quality_gate(period_id: str) -> int | None:
-        from dxw.quality import gate
+        from dxw.quality import gate, suite_for
 
         context = get_current_context()
-        return gate("mart_semiannual_indicator", run_id=context["run_id"], period_id=period_id).quality_run_id
+        return gate(suite_for(period_id), run_id=context["run_id"], period_id=period_id).quality_run_id
 
     @task(outlets=[PUBLISHED_MARTS])
     def publish_marts(period_id: str, gate_run_id: int | None) -> list[dict]:

@@ -297,7 +297,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     settings = get_settings()
     started = time.monotonic()
     files = write_report(args.period, Path(args.out) if args.out else settings.home / "reports", settings)
-    _say(f"Semi-annual report {args.period} written in {time.monotonic() - started:.1f} s:")
+    kind = "Annual" if len(args.period) == 4 else "Semi-annual"
+    _say(f"{kind} report {args.period} written in {time.monotonic() - started:.1f} s:")
     _say(f"  {files.html}")
     _say(f"  {files.xlsx}")
     return 0
@@ -423,8 +424,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add("status", cmd_status, "Latest batches per source, quality gates, what is published and when.")
 
-    report = add("report", cmd_report, "Write a published half-year's semi-annual report (HTML and Excel).")
-    report.add_argument("--period", required=True, help="half-year, e.g. 2025S1")
+    report = add(
+        "report", cmd_report, "Write a published half-year's or year's report (HTML and Excel, Plan 86 VI.6)."
+    )
+    report.add_argument("--period", required=True, help="half-year (2025S1) or year (2025)")
     report.add_argument("--out", help="output folder (default .dxw/reports/ under DXW_HOME)")
 
     period = add("period", cmd_period, "Show the periods a date falls in, with their windows.")

@@ -11,6 +11,7 @@ import time
 from datetime import datetime
 from typing import Any
 
+from dxw.periods import parse
 from dxw.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -59,8 +60,11 @@ def run(dag_id: str, conf: dict[str, Any] | None = None, logical_date: datetime 
     dag = load_dag(dag_id)
     conf = conf or {}
     if logical_date is None and conf.get("period") and hasattr(dag.timetable, "logical_date_for"):
-        # A half-year DAG run for a given period gets that half-year as its data interval.
-        logical_date = dag.timetable.logical_date_for(conf["period"])
+        # A half-year DAG run for a given period gets that half-year as its data interval; a year
+        # (annual figures) the interval of its second half-year, which completes it.
+        period = parse(conf["period"])
+        halfyear = f"{period.year}S2" if period.kind == "year" else period.id
+        logical_date = dag.timetable.logical_date_for(halfyear)
     if getattr(dag, "deadline", None):
         # Deadline alerts are the scheduler's and triggerer's business and never fire in dag.test();
         # worse, Airflow 3.3's dag.test() looks them up by the in-memory definition instead of

@@ -322,6 +322,11 @@ def _store(conn: psycopg.Connection, result: GateResult, run_id: str | None, sta
     return run_pk
 
 
+def suite_for(period_id: str) -> str:
+    """The marts suite that audits a period: a year's annual mart, a half-year's semi-annual one."""
+    return "mart_annual_indicator" if parse(period_id).kind == "year" else "mart_semiannual_indicator"
+
+
 def gate(
     suite_name: str,
     run_id: str | None = None,

@@ -1,5 +1,6 @@
 """`dbt build` on a fresh database: seeds, models and every dbt test, then the roll-up figures."""
 
+import csv
 from decimal import Decimal
 
 import pytest
@@ -93,17 +94,59 @@ def test_split_commune_counts_once_towards_its_primary_successor(built, conn):
 def test_province_is_the_ratio_of_sums_not_the_mean_of_ratios(built, conn):
     raw_num, raw_den, mean_of_ratios = conn.execute(
         """
-        select sum(full_count), sum(online_service_total), avg(100.0 * full_count / online_service_total)
-        from raw.portal_provide_online where period_id = '2025S1'
+        select sum(total_on_time), sum(total_completed), avg(100.0 * total_on_time / total_completed)
+        from raw.portal_dvc_progress where period_id = '2025S1'
         """
     ).fetchone()
     num, den, value = conn.execute(
         "select numerator, denominator, value from marts_build.mart_semiannual_indicator "
-        "where unit_code = '02' and indicator_code = 'PS_FULL_ONLINE' and period_id = '2025S1'"
+        "where unit_code = '02' and indicator_code = 'PS_ON_TIME' and period_id = '2025S1' "
+        "and unit_structure = 'before_2025'"
     ).fetchone()
     assert (num, den) == (raw_num, raw_den)
     assert value == round(100 * raw_num / raw_den, 2)
     assert abs(value - round(mean_of_ratios, 2)) > 0.01, "test data cannot tell the two roll-ups apart"
+
+
+def eligible_catalogue() -> tuple[dict[str, int], dict[str, int]]:
+    """The seed eligible_online_services, read here: (per unit code, per unit level)."""
+    path = get_settings().dbt_project_dir / "seeds" / "eligible_online_services.csv"
+    with path.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    return (
+        {r["unit_code"]: int(r["eligible_services"]) for r in rows if r["unit_code"]},
+        {r["unit_level"]: int(r["eligible_services"]) for r in rows if not r["unit_code"]},
+    )
+
+
+def test_services_online_divide_by_the_eligible_services(built, conn):
+    """Plan 86 IV.1.a: the denominator is the services eligible for full online provision.
+
+    Worked from the portal's own rows and the catalogue: portal codes are H02.<body> for the
+    provincial bodies (letters, unit 02.<body>), H02.<district> for the districts (3 digits) and
+    H02.<district>.<commune> for the communes; a body has its own catalogue entry, districts and
+    communes their level's.
+    """
+    by_unit, by_level = eligible_catalogue()
+    rows = conn.execute(
+        "select department_code, full_count, online_service_total from raw.portal_provide_online "
+        "where period_id = '2025S1'"
+    ).fetchall()
+    numerator = denominator = offered = 0
+    for code, full, total in rows:
+        parts = code.removeprefix("H02.").split(".")
+        if not parts[0].isdigit():
+            eligible = by_unit[f"02.{parts[0]}"]
+        else:
+            eligible = by_level["district" if len(parts) == 1 else "commune"]
+        numerator, denominator, offered = numerator + full, denominator + eligible, offered + total
+    num, den = conn.execute(
+        "select numerator, denominator from marts_build.mart_semiannual_indicator "
+        "where unit_code = '02' and indicator_code = 'PS_FULL_ONLINE' and period_id = '2025S1' "
+        "and unit_structure = 'before_2025'"
+    ).fetchone()
+    assert (num, den) == (numerator, denominator)
+    assert den != offered  # not the services offered online (fully + partly)
 
 
 def test_district_rolls_up_its_communes_and_itself(built, conn):
@@ -129,14 +172,22 @@ def test_targets_apply_by_level_and_change_is_against_previous_half(built, conn)
             "where unit_code = '024' and indicator_code = 'PS_FULL_ONLINE' and unit_structure = 'before_2025'"
         ).fetchall()
     )
+    # IV.1.a sets the services-online target for sở, ngành, đoàn thể tỉnh: a district's figure is
+    # monitoring, without a target.
     target, met, change = conn.execute(
         "select target_value, target_met, change_since_previous from marts_build.mart_semiannual_indicator "
         "where unit_code = '024' and indicator_code = 'PS_FULL_ONLINE' and period_id = '2025S1' "
         "and unit_structure = 'before_2025'"
     ).fetchone()
-    assert target == 100
-    assert met is (rows["2025S1"] >= 100)
+    assert (target, met) == (None, None)
     assert change == rows["2025S1"] - rows["2024S2"]
+    target, met, num, den = conn.execute(
+        "select target_value, target_met, numerator, denominator from marts_build.mart_semiannual_indicator "
+        "where unit_code = '02.SNV' and indicator_code = 'PS_FULL_ONLINE' and period_id = '2025S1' "
+        "and unit_structure = 'before_2025'"
+    ).fetchone()
+    assert target == 100
+    assert met is (num >= den)
     no_target = conn.execute(
         "select count(*) from marts_build.mart_semiannual_indicator "
         "where indicator_code = 'PS_ON_TIME' and (target_value is not null or target_met is not null)"
@@ -180,7 +231,7 @@ def test_sql_periods_agree_with_dxw_periods(built, conn):
 
 def test_award_candidates_and_scorecard(built, conn):
     rows = conn.execute(
-        "select award_code, unit_level, unit_code, value, threshold, eligible "
+        "select award_code, unit_level, unit_code, numerator, denominator, threshold, eligible "
         "from marts_build.mart_award_eligibility "
         "where period_id = '2025S1' and unit_structure = 'before_2025'"
     ).fetchall()
@@ -189,7 +240,8 @@ def test_award_candidates_and_scorecard(built, conn):
         ("CHAIRMAN_CERTIFICATE", "district"), ("CHAIRMAN_CERTIFICATE", "commune"),
     }  # fmt: skip
     assert len([r for r in rows if r[1] == "district"]) == 2 * 11
-    assert all(eligible == (value >= threshold) for *_, value, threshold, eligible in rows)
+    # Eligibility on the exact ratio: 100 x numerator >= threshold x denominator.
+    assert all(eligible == (100 * num >= threshold * den) for *_, num, den, threshold, eligible in rows)
     pm = {code for award, level, code, *_, eligible in rows if award == "PM_CERTIFICATE" and eligible}
     chairman = {
         code for award, level, code, *_, eligible in rows if award == "CHAIRMAN_CERTIFICATE" and eligible
@@ -200,8 +252,10 @@ def test_award_candidates_and_scorecard(built, conn):
         "from marts_build.mart_unit_scorecard where period_id = '2025S1' and unit_structure = 'before_2025' "
         "group by 1 order by 1"
     ).fetchall()
+    # Plan 86 IV.1 sets targets for provincial bodies, districts and communes, none for the
+    # province itself: it has no scorecard row.
     assert [(level, n) for level, n, *_ in scorecard] == [
-        ("commune", 193), ("department", 30), ("district", 11), ("province", 1),
+        ("commune", 193), ("department", 30), ("district", 11),
     ]  # fmt: skip
 
 
@@ -220,6 +274,7 @@ def test_docs_generate_documents_every_mart(built):
     }
     assert marts == {
         "mart_semiannual_indicator",
+        "mart_annual_indicator",
         "mart_unit_scorecard",
         "mart_award_eligibility",
         "mart_reporting_compliance",

@@ -108,6 +108,7 @@ def test_published_marts_match_the_audited_build(published, conn):
         "select table_name from information_schema.tables where table_schema = 'marts' order by 1"
     ).fetchall()
     assert published == [
+        ("mart_annual_indicator",),
         ("mart_award_eligibility",),
         ("mart_reporting_compliance",),
         ("mart_semiannual_indicator",),

@@ -14,6 +14,8 @@ from string import Template
 from dxw.reports import charts, vn_change, vn_number, vn_percent
 from dxw.reports.semiannual import (
     BEFORE_2025,
+    FROM_2025,
+    GRAIN_TEXT,
     LEVEL_NAMES,
     LEVEL_UNITS,
     AwardCandidate,
@@ -419,7 +421,7 @@ def _charts(data: ReportData) -> str:
 def _award_rows(candidates: Sequence[AwardCandidate]) -> list[str]:
     rows = []
     for c in candidates:
-        history = f"{c.periods_eligible}/{c.periods_published}"
+        history = f"{c.periods_eligible}/{c.periods_published}" if c.grain != "plan_period" else "-"
         loaded = _time(c.last_loaded_at)
         rows.append(
             f'<tr data-unit="{e(c.unit_code)}">'
@@ -432,6 +434,7 @@ def _award_rows(candidates: Sequence[AwardCandidate]) -> list[str]:
                     _td(vn_percent(c.value, 2), "num"),
                     _td(_ratio(c.numerator, c.denominator), "num"),
                     _td(vn_change(c.margin), "num"),
+                    _td(e(c.evaluated_text), "num"),
                     _td(e(history), "num"),
                     _td(e(loaded), "num"),
                 ]
@@ -441,22 +444,30 @@ def _award_rows(candidates: Sequence[AwardCandidate]) -> list[str]:
     return rows
 
 
-def _award_group(
-    data: ReportData, award: str, level: str, name: str, threshold, members: Sequence[AwardCandidate]
-) -> str:
-    """One candidate list (award and level) as its own sub-section."""
+_STATUS = {True: "đang đạt ngưỡng", False: "đủ điều kiện"}
+STRUCTURE_TEXT = {
+    BEFORE_2025: "đơn vị trước sắp xếp, đánh giá đến kỳ cuối còn tồn tại",
+    FROM_2025: "đơn vị sau sắp xếp từ 01/7/2025",
+}
+
+
+def _award_group(data: ReportData, key: tuple[str, str, str, str], threshold, members) -> str:
+    """One candidate list (grain, award, level and, for the summary award, unit structure)."""
+    grain, award, level, structure = key
+    name = next((c.award_name for c in members), AWARD_NAMES.get(award, award))
+    scope = f", {STRUCTURE_TEXT[structure]}" if grain == "plan_period" else ""
     parts = [
-        f'<section id="{e(f"award-{award}-{level}")}">'
-        f"<h3>{e(name)} – {e(LEVEL_NAMES[level])} (ngưỡng ≥ {vn_percent(threshold, 0)}): "
-        f"{vn_number(len(members))} đơn vị đủ điều kiện</h3>"
+        f'<section id="{e(f"award-{grain}-{award}-{level}-{structure}")}">'
+        f"<h3>{e(name)} – {e(LEVEL_NAMES[level])}{e(scope)} (ngưỡng ≥ {vn_percent(threshold, 0)}): "
+        f"{vn_number(len(members))} đơn vị {_STATUS[grain == 'halfyear']}</h3>"
     ]
     if not members:
         parts.append('<p class="muted">Không có đơn vị nào đạt ngưỡng trong kỳ này.</p>')
         return "".join([*parts, "</section>"])
     first = members[0]
     parts.append(
-        f"<p>{e(first.note)} Nguồn số liệu: {e(data.indicator(first.indicator_code).source_name)}; "
-        f"kỳ {e(data.period.id)} ({_date(data.window[0])} – {_date(data.window[1])}); "
+        f"<p>{e(first.note)} Cách tính: {e(first.basis_text)}. Nguồn số liệu: "
+        f"{e(data.indicator(first.indicator_code).source_name)}; "
         f"căn cứ: mục {e(first.plan_ref)} Kế hoạch 86.</p>"
     )
     shown = members[:CANDIDATES_SHOWN]
@@ -468,6 +479,7 @@ def _award_group(
         ("Tỷ lệ", "num"),
         ("Hồ sơ ký số / tổng hồ sơ", "num"),
         ("Vượt ngưỡng (điểm %)", "num"),
+        ("Kỳ đánh giá", "num"),
         ("Số kỳ đạt ngưỡng / kỳ đã công bố", "num"),
         ("Số liệu cập nhật lúc", "num"),
     ]
@@ -481,24 +493,50 @@ def _award_group(
 
 
 def _awards(data: ReportData) -> str:
+    if data.is_annual:
+        heading = "4. Khen thưởng: đơn vị đủ điều kiện đề xuất"
+        intro = (
+            "Theo mục IV.3 Kế hoạch số 86/KH-UBND: tỷ lệ hồ sơ công việc được xử lý và ký số trên môi "
+            "trường mạng (trừ hồ sơ mật). Khen thưởng tổng kết giai đoạn 2021 - 2025 được xét năm 2025; "
+            "danh sách theo năm để tham khảo cho khen thưởng hằng năm (mục III.6 và V không quy định "
+            "ngưỡng riêng: áp dụng ngưỡng của mục IV.3 là giả định). Chỉ đơn vị còn tồn tại vào ngày chốt "
+            "số liệu của kỳ được đánh giá mới có thể được đề xuất."
+        )
+    else:
+        heading = "4. Theo dõi khen thưởng: đơn vị đang đạt ngưỡng"
+        intro = (
+            "Theo mục IV.3 Kế hoạch số 86/KH-UBND: tỷ lệ hồ sơ công việc được xử lý và ký số trên môi "
+            "trường mạng (trừ hồ sơ mật) của đơn vị trong kỳ. Đây là danh sách theo dõi 6 tháng (đơn vị "
+            "đang đạt ngưỡng), chưa phải danh sách đề nghị khen thưởng: khen thưởng tổng kết giai đoạn "
+            "2021 - 2025 được xét trong báo cáo năm 2025."
+        )
+    condition = next((c.board_condition for c in data.awards if c.board_condition), "")
     parts = [
-        '<section id="khen-thuong" class="major"><h2>4. Đơn vị đủ điều kiện đề xuất khen thưởng</h2>',
-        "<p>Theo mục IV.3 Kế hoạch số 86/KH-UBND: tỷ lệ hồ sơ công việc được xử lý và ký số trên môi "
-        "trường mạng (trừ hồ sơ mật) của đơn vị trong kỳ. Danh sách là căn cứ đề xuất; việc lựa chọn do Ban "
-        "Thi đua - Khen thưởng quyết định, cùng với tiêu chí người dân tích cực sử dụng công nghệ số.</p>",
+        f'<section id="khen-thuong" class="major"><h2>{e(heading)}</h2><p>{e(intro)}</p>',
+        '<p class="note">Điều kiện do Hội đồng Thi đua - Khen thưởng xác nhận, hệ thống không đo được: '
+        f"{e(condition or 'người dân được tuyên truyền, tích cực ứng dụng công nghệ số')}. Việc lựa chọn "
+        "cuối cùng do Hội đồng quyết định.</p>",
     ]
-    groups: dict[tuple[str, str], list[AwardCandidate]] = {}
-    for candidate in data.awards:
-        groups.setdefault((candidate.award_code, candidate.unit_level), []).append(candidate)
+    groups: dict[tuple[str, str, str, str], list[AwardCandidate]] = {}
+    for c in data.awards:
+        structure = c.structure if c.grain == "plan_period" else data.structure
+        groups.setdefault((c.grain, c.award_code, c.unit_level, structure), []).append(c)
     thresholds = {(award, level): threshold for award, level, threshold in data.award_thresholds}
-    ordered = sorted(thresholds, key=lambda k: (k[0] != "PM_CERTIFICATE", k[1] != "district", k))
-    if not ordered:
+    grains = ("plan_period", "year") if data.is_annual else ("halfyear",)
+    keys = [(grain, award, level, data.structure) for grain in grains for award, level in thresholds]
+    keys += [key for key in groups if key not in keys]
+    keys = [k for k in keys if k[0] != "plan_period" or k in groups]
+    order = {"plan_period": 0, "year": 1, "halfyear": 2}
+    keys.sort(key=lambda k: (order[k[0]], k[1] != "PM_CERTIFICATE", k[2] != "district", k[3]))
+    if not keys:
         parts.append('<p class="muted">Không có tiêu chí khen thưởng nào áp dụng cho kỳ này.</p>')
-    names = {c.award_code: c.award_name for c in data.awards}
-    for award, level in ordered:
-        name = names.get(award) or AWARD_NAMES.get(award, award)
-        members = groups.get((award, level), [])
-        parts.append(_award_group(data, award, level, name, thresholds[(award, level)], members))
+    grain = None
+    for key in keys:
+        if data.is_annual and key[0] != grain:
+            grain = key[0]
+            parts.append(f"<h3>{e(GRAIN_TEXT[grain])}</h3>")
+        threshold = thresholds.get(key[1:3]) or next(c.threshold for c in groups[key])
+        parts.append(_award_group(data, key, threshold, groups.get(key, [])))
     parts.append("</section>")
     return "".join(parts)
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import psycopg
+from psycopg import sql
 from psycopg.rows import dict_row
 
 from dxw import database, publish
@@ -77,7 +78,22 @@ AWARD_NOTES = {
     ("CHAIRMAN_CERTIFICATE", "district"): "Các huyện đủ điều kiện được đề xuất Ban Thi đua - Khen thưởng.",
     ("CHAIRMAN_CERTIFICATE", "commune"): "Các xã đủ điều kiện được đề xuất Ban Thi đua - Khen thưởng.",
 }
+# What an award list of each grain is (mart_award_eligibility.grain) and how its figure was formed.
+GRAIN_TEXT = {
+    "plan_period": "Khen thưởng tổng kết giai đoạn 2021 - 2025 (mục IV.3)",
+    "year": "Theo năm (tham khảo cho khen thưởng hằng năm, mục III.6 và V)",
+    "halfyear": "Theo dõi 6 tháng: đơn vị đang đạt ngưỡng (chưa phải danh sách đề nghị khen thưởng)",
+}
+BASIS_TEXT = {
+    "last_halfyear": (
+        "tỷ lệ của kỳ 6 tháng cuối cùng trong giai đoạn mà đơn vị còn tồn tại vào ngày chốt số liệu"
+    ),
+    "cumulative": "tỷ lệ lũy kế (tổng tử số / tổng mẫu số) các kỳ 6 tháng trong giai đoạn",
+    "year_ratio": "tỷ lệ của năm (tổng hai kỳ 6 tháng)",
+    "halfyear_ratio": "tỷ lệ của kỳ 6 tháng",
+}
 MART_TABLES = (
+    "mart_annual_indicator",
     "mart_award_eligibility",
     "mart_reporting_compliance",
     "mart_semiannual_indicator",
@@ -226,10 +242,28 @@ class AwardCandidate:
     last_loaded_at: datetime | None
     periods_eligible: int
     periods_published: int
+    grain: str = "halfyear"  # plan_period (the 2021-2025 summary award), year, halfyear (monitoring)
+    basis: str = "halfyear_ratio"
+    evaluated: tuple[str, str] = ("", "")  # first and last period the figure covers
+    board_condition: str = ""  # the part of the criterion the Board confirms, not measured here
+    structure: str = BEFORE_2025
 
     @property
     def note(self) -> str:
         return AWARD_NOTES.get((self.award_code, self.unit_level), "")
+
+    @property
+    def grain_text(self) -> str:
+        return GRAIN_TEXT.get(self.grain, self.grain)
+
+    @property
+    def basis_text(self) -> str:
+        return BASIS_TEXT.get(self.basis, self.basis)
+
+    @property
+    def evaluated_text(self) -> str:
+        first, last = self.evaluated
+        return first if first == last else f"{first} – {last}"
 
 
 @dataclass(frozen=True)
@@ -311,8 +345,15 @@ class ReportData:
 
     @property
     def period_name(self) -> str:
+        if self.is_annual:
+            return f"năm {self.period.year}"
         half = "đầu" if self.period.number == 1 else "cuối"
         return f"6 tháng {half} năm {self.period.year}"
+
+    @property
+    def is_annual(self) -> bool:
+        """The yearly report of Plan 86 VI.6 (a year id such as 2025), not a half-year's."""
+        return self.period.kind == "year"
 
     @property
     def province(self) -> tuple[str, str]:
@@ -434,7 +475,7 @@ class ReportData:
             ),
             x_values=list(self.trend_periods),
             series=[(self.indicator(c).short, [_float(v) for v in self.trend[c]]) for c in codes],
-            x_label="Kỳ báo cáo (6 tháng)",
+            x_label="Năm" if self.is_annual else "Kỳ báo cáo (6 tháng)",
             y_label="Tỷ lệ toàn tỉnh (%)",
         )
 
@@ -480,8 +521,21 @@ def _float(value: Decimal | None) -> float | None:
 
 
 def structure_of(period: Period) -> str:
-    """The unit structure a half-year is reported in (districts exist until 2025S1)."""
-    return FROM_2025 if period >= FIRST_FROM_2025 else BEFORE_2025
+    """The unit structure a period is reported in (districts exist until 2025S1); a year is
+    reported in the structure of its end, its second half-year."""
+    last = Period(period.year, "halfyear", 2) if period.kind == "year" else period
+    return FROM_2025 if last >= FIRST_FROM_2025 else BEFORE_2025
+
+
+def indicator_table(period: Period) -> str:
+    """The published mart of the period's grain: a year's figures, or a half-year's."""
+    return "mart_annual_indicator" if period.kind == "year" else "mart_semiannual_indicator"
+
+
+def award_grains(period: Period) -> tuple[str, ...]:
+    """Award views a period's report shows: a year's and, for the plan's last year, the summary
+    award's; a half-year's monitoring list."""
+    return ("plan_period", "year") if period.kind == "year" else ("halfyear",)
 
 
 def load_catalogue(settings: Settings) -> dict[str, Indicator]:
@@ -505,7 +559,7 @@ def load_catalogue(settings: Settings) -> dict[str, Indicator]:
     return catalogue
 
 
-def _rows(conn: psycopg.Connection, query: str, params: Iterable = ()) -> list[dict]:
+def _rows(conn: psycopg.Connection, query: str | sql.Composable, params: Iterable = ()) -> list[dict]:
     with conn.cursor(row_factory=dict_row) as cursor:
         return cursor.execute(query, tuple(params)).fetchall()
 
@@ -534,20 +588,20 @@ def _published(conn: psycopg.Connection, period: Period) -> tuple[Publish, Publi
     current = next(
         (p for p in publishes if all(current_sums.get(t) == digest for t, _, digest in p.tables)), None
     )
-    halfyears = sorted(
+    same_grain = sorted(
         {
             p.period_id
             for p in publishes
-            if p.period_id and _is_halfyear(p.period_id) and parse(p.period_id) <= period
+            if p.period_id and _is_kind(p.period_id, period.kind) and parse(p.period_id) <= period
         },
         key=parse,
     )
-    return based_on, current, halfyears
+    return based_on, current, same_grain
 
 
-def _is_halfyear(period_id: str) -> bool:
+def _is_kind(period_id: str, kind: str) -> bool:
     try:
-        return parse(period_id).kind == "halfyear"
+        return parse(period_id).kind == kind
     except PeriodError:
         return False
 
@@ -555,28 +609,32 @@ def _is_halfyear(period_id: str) -> bool:
 def _figures(conn: psycopg.Connection, period: Period, structure: str) -> list[Figure]:
     rows = _rows(
         conn,
-        """
-        select unit_code, unit_name, unit_level, parent_code, indicator_code, numerator, denominator, value,
-               target_value, comparator, target_met, gap_to_target, change_since_previous, rank_in_level,
-               reporting_units, is_qualitative, units_achieved, units_applicable
-        from marts.mart_semiannual_indicator
-        where period_id = %s and unit_structure = %s
-        order by array_position(array['province', 'department', 'district', 'commune'], unit_level),
-                 unit_code, indicator_code
-        """,
+        sql.SQL(
+            """
+            select unit_code, unit_name, unit_level, parent_code, indicator_code, numerator, denominator,
+                   value, target_value, comparator, target_met, gap_to_target, change_since_previous,
+                   rank_in_level, reporting_units, is_qualitative, units_achieved, units_applicable
+            from {}
+            where period_id = %s and unit_structure = %s
+            order by array_position(array['province', 'department', 'district', 'commune'], unit_level),
+                     unit_code, indicator_code
+            """
+        ).format(sql.Identifier("marts", indicator_table(period))),
         (period.id, structure),
     )
     return [Figure(**row) for row in rows]
 
 
 def _trend(
-    conn: psycopg.Connection, structure: str, province_code: str, periods: list[str]
+    conn: psycopg.Connection, period: Period, structure: str, province_code: str, periods: list[str]
 ) -> dict[str, list[Decimal | None]]:
     rows = conn.execute(
-        """
-        select indicator_code, period_id, value from marts.mart_semiannual_indicator
-        where unit_structure = %s and unit_code = %s and period_id = any(%s)
-        """,
+        sql.SQL(
+            """
+            select indicator_code, period_id, value from {}
+            where unit_structure = %s and unit_code = %s and period_id = any(%s)
+            """
+        ).format(sql.Identifier("marts", indicator_table(period))),
         (structure, province_code, periods),
     ).fetchall()
     values = {(code, pid): value for code, pid, value in rows}
@@ -592,29 +650,39 @@ def _awards(
             """
             select award_code, unit_code, count(*) filter (where eligible), count(*)
             from marts.mart_award_eligibility
-            where unit_structure = %s and period_id = any(%s)
+            where unit_structure = %s and period_id = any(%s) and grain = %s
             group by award_code, unit_code
             """,
-            (structure, periods),
+            (structure, periods, period.kind),
         ).fetchall()
     }
     rows = _rows(
         conn,
         """
-        select award_code, award_name_vi, unit_level, unit_code, unit_name, parent_code, indicator_code,
-               value, numerator, denominator, comparator, threshold, margin, candidate_rank, plan_ref,
+        select award_code, award_name_vi, grain, basis, evaluated_from, evaluated_to, board_condition_vi,
+               unit_structure, unit_level, unit_code, unit_name, parent_code, indicator_code, value,
+               numerator, denominator, comparator, threshold, margin, candidate_rank, plan_ref,
                last_loaded_at
         from marts.mart_award_eligibility
-        where period_id = %s and unit_structure = %s and eligible
-        order by award_code desc, array_position(array['district', 'commune'], unit_level), candidate_rank,
+        where period_id = %s and eligible and grain = any(%s)
+          -- The summary award reads every unit that existed in the plan period: the districts and
+          -- communes until 30 June 2025 as well as the 2025 communes.
+          and (unit_structure = %s or grain = 'plan_period')
+        order by array_position(array['plan_period', 'year', 'halfyear'], grain), award_code desc,
+                 array_position(array['district', 'commune'], unit_level), unit_structure, candidate_rank,
                  unit_code
         """,
-        (period.id, structure),
+        (period.id, list(award_grains(period)), structure),
     )
     candidates = [
         AwardCandidate(
             award_code=r["award_code"],
             award_name=r["award_name_vi"],
+            grain=r["grain"],
+            basis=r["basis"],
+            evaluated=(r["evaluated_from"], r["evaluated_to"]),
+            board_condition=r["board_condition_vi"] or "",
+            structure=r["unit_structure"],
             unit_level=r["unit_level"],
             unit_code=r["unit_code"],
             unit_name=r["unit_name"],
@@ -637,9 +705,9 @@ def _awards(
     thresholds = conn.execute(
         """
         select distinct award_code, unit_level, threshold from marts.mart_award_eligibility
-        where period_id = %s and unit_structure = %s order by threshold desc
+        where period_id = %s and unit_structure = %s and grain = %s order by threshold desc
         """,
-        (period.id, structure),
+        (period.id, structure, period.kind),
     ).fetchall()
     return candidates, [tuple(t) for t in thresholds]
 
@@ -707,14 +775,17 @@ def load(
         period = parse(period_id)
     except PeriodError as exc:
         raise ReportError(str(exc)) from exc
-    if period.kind != "halfyear":
-        raise ReportError(f"the semi-annual report needs a half-year id such as 2025S1, got {period_id!r}")
+    if period.kind not in ("halfyear", "year"):
+        raise ReportError(
+            f"a report needs a half-year id such as 2025S1 or a year such as 2025, got {period_id!r}"
+        )
     structure = structure_of(period)
     with database.connect(settings) as conn:
         # One snapshot: a publish swapping tables mid-way cannot mix two versions into the report.
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         conn.read_only = True
-        if conn.execute("select to_regclass('marts.mart_semiannual_indicator')").fetchone()[0] is None:
+        table = indicator_table(period)
+        if conn.execute("select to_regclass(%s)", (f"marts.{table}",)).fetchone()[0] is None:
             raise ReportNotPublished(
                 f"schema marts has no published marts: nothing to report for {period.id}"
             )
@@ -722,7 +793,7 @@ def load(
         figures = _figures(conn, period, structure)
         if not figures:
             raise ReportNotPublished(
-                f"marts.mart_semiannual_indicator has no figures for half-year {period.id} "
+                f"marts.{table} has no figures for {period.id} "
                 f"({structure} units), although it was published in publish {based_on.publish_id}"
             )
         data = ReportData(
@@ -736,7 +807,7 @@ def load(
             based_on=based_on,
             current=current,
         )
-        data.trend = _trend(conn, structure, data.province[0], halfyears)
+        data.trend = _trend(conn, period, structure, data.province[0], halfyears)
         data.awards, data.award_thresholds = _awards(conn, period, structure, halfyears, data.unit_names())
         data.quality = _quality(conn, period)
         data.compliance = _compliance(conn, period)

@@ -204,6 +204,7 @@ def _awards_sheet(book: Workbook, data: ReportData) -> None:
     rows = [
         [
             c.award_name,
+            c.grain_text,
             LEVEL_NAMES[c.unit_level],
             c.rank,
             c.unit_code,
@@ -215,11 +216,12 @@ def _awards_sheet(book: Workbook, data: ReportData) -> None:
             c.denominator,
             _fraction(c.threshold),
             c.margin,
-            f"{c.periods_eligible}/{c.periods_published}",
-            data.period.id,
+            f"{c.periods_eligible}/{c.periods_published}" if c.grain != "plan_period" else None,
+            c.evaluated_text,
+            c.basis_text,
             data.indicator(c.indicator_code).source_name,
             _local(data, c.last_loaded_at),
-            f"Mục {c.plan_ref} Kế hoạch 86. {c.note}",
+            f"Mục {c.plan_ref} Kế hoạch 86. {c.note} Hội đồng xác nhận: {c.board_condition}.",
         ]
         for c in data.awards
     ]
@@ -228,6 +230,7 @@ def _awards_sheet(book: Workbook, data: ReportData) -> None:
         1,
         [
             ("Hình thức khen thưởng", None, 32),
+            ("Loại danh sách", None, 30),
             ("Cấp", None, 12),
             ("Hạng", "0", 7),
             ("Mã đơn vị", None, 11),
@@ -240,7 +243,8 @@ def _awards_sheet(book: Workbook, data: ReportData) -> None:
             ("Ngưỡng", PERCENT, 9),
             ("Vượt ngưỡng (điểm %)", "0.00", 11),
             ("Số kỳ đạt ngưỡng / kỳ đã công bố", None, 14),
-            ("Kỳ", None, 8),
+            ("Kỳ đánh giá", None, 14),
+            ("Cách tính", None, 40),
             ("Nguồn số liệu", None, 40),
             ("Số liệu cập nhật lúc", WHEN, 17),
             ("Ghi chú", None, 60),

@@ -233,6 +233,7 @@ class NationalWorld:
                 target_levels="district|commune" if number % 2 else "",
                 met_rule="met when the exact ratio meets the target" if number % 2 else "monitoring",
                 target_year="2025",
+                year_basis="sum_of_halfyears",
                 source="reporting_system",
                 catalogue_version="NATIONAL-1",
                 valid_from="2021-01-01",

@@ -1,6 +1,7 @@
 """The HTML page and the workbook, rendered from hand-built report data (no database)."""
 
 import re
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -193,7 +194,7 @@ def test_page_is_vietnamese_self_contained_and_escaped():
         "1. Tóm tắt kết quả toàn tỉnh",
         "2. Biểu đồ",
         "3. Kết quả theo cấp",
-        "4. Đơn vị đủ điều kiện đề xuất khen thưởng",
+        "4. Theo dõi khen thưởng: đơn vị đang đạt ngưỡng",
         "Phụ lục A. Chất lượng dữ liệu",
         "Phụ lục B. Tình hình thực hiện chế độ báo cáo",
     ):
@@ -300,8 +301,9 @@ def test_workbook_has_the_same_content_with_native_charts():
     value_cell = levels.cell(row=2, column=header.index("Giá trị") + 1)
     assert value_cell.number_format == "0.00%"
     awards = book["Khen thưởng"]
-    assert awards["E2"].value == "Phường Quang Trung"
-    assert awards["M2"].value == "2/3"
+    assert awards["F2"].value == "Phường Quang Trung"
+    assert awards["B2"].value.startswith("Theo dõi 6 tháng")  # a half-year's list is monitoring
+    assert awards["N2"].value == "2/3"
     quality = book["Chất lượng dữ liệu"]
     assert any(EVIL in str(cell.value) for row in quality.iter_rows() for cell in row)
 
@@ -310,3 +312,30 @@ def test_workbook_after_2025_has_no_district_chart():
     book = workbook.build(sample("2025S2"))
     assert [type(c) for c in book["Biểu đồ"]._charts] == [LineChart, BarChart, BarChart]
     assert "không còn cấp huyện" in book["Biểu đồ"]["A1"].value
+
+
+def test_the_annual_report_shows_the_summary_award_with_its_basis():
+    data = sample("2025")
+    assert data.is_annual
+    assert data.structure == FROM_2025  # a year is reported in the structure of its end
+    summary = replace(
+        data.awards[0],
+        grain="plan_period",
+        basis="last_halfyear",
+        evaluated=("2025S1", "2025S1"),
+        board_condition="Người dân được tuyên truyền, tích cực ứng dụng công nghệ số",
+        structure=BEFORE_2025,
+    )
+    data.awards = [
+        summary,
+        replace(data.awards[0], grain="year", basis="year_ratio", evaluated=("2025", "2025")),
+    ]
+    page = html.render(data)
+    assert "Báo cáo kết quả chuyển đổi số năm 2025" in page
+    awards = page[page.index('id="khen-thuong"') : page.index('id="phu-luc-a"')]  # nested sections
+    assert "Khen thưởng tổng kết giai đoạn 2021 - 2025 (mục IV.3)" in awards
+    assert "tỷ lệ của kỳ 6 tháng cuối cùng trong giai đoạn" in awards  # the basis, stated
+    assert "đơn vị trước sắp xếp" in awards  # a commune of before 1 July 2025 in the summary award
+    assert "Theo năm (tham khảo cho khen thưởng hằng năm" in awards
+    assert "Người dân được tuyên truyền, tích cực ứng dụng công nghệ số" in awards  # for the Board
+    assert "Theo dõi 6 tháng" not in awards

@@ -19,6 +19,7 @@ final as (
         target_value,
         target_year,
         met_rule,
+        year_basis,
         source as primary_source,
         note,
         catalogue_version,

@@ -62,35 +62,10 @@ measured as (
     inner join indicators on aggregated.indicator_code = indicators.indicator_code
 ),
 
-periods as (
-    select * from {{ ref('dim_period') }}
-    where period_type = 'halfyear'
-),
-
 -- For a qualitative criterion, the units of its target level under each unit that exist in the
 -- half-year: "met" needs every one of them to have achieved it.
 qualitative_units as (
-    select
-        memberships.unit_structure,
-        memberships.ancestor_code as unit_code,
-        indicators.indicator_code,
-        periods.period_id,
-        count(distinct members.unit_code)::integer as units_applicable
-    from memberships
-    inner join units as members
-        on
-            memberships.member_code = members.unit_code
-            and memberships.member_structure = members.unit_structure
-    inner join indicators
-        on
-            indicators.is_qualitative
-            and members.unit_level = any(indicators.target_levels)
-    inner join periods
-        on
-            members.valid_from <= periods.decree09_end
-            and (members.valid_to is null or members.valid_to >= periods.decree09_start)
-    group by
-        memberships.unit_structure, memberships.ancestor_code, indicators.indicator_code, periods.period_id
+    {{ qualitative_units_applicable('halfyear') }}
 ),
 
 -- Every value a rebuilt half-year may be compared with: its own and, on an incremental build,
@@ -106,9 +81,6 @@ known_values as (
     {{ union_kept_values(previous_halfyears_not_in(rebuilt)) }}
 ),
 
--- The plan's target applies at the unit's own level (dim_indicator.target_levels), or, for a
--- qualitative criterion, to every unit of its level below it (a province meets it when all its
--- districts do). Elsewhere the ratio is monitoring: no target, no "not met".
 assessed as (
     select
         measured.*,
@@ -117,17 +89,23 @@ assessed as (
         units.parent_code,
         indicators.target_value,
         indicators.comparator,
-        units.unit_level = any(indicators.target_levels)
-        or (measured.is_qualitative and cardinality(indicators.target_levels) > 0) as target_applies
+        qualitative_units.units_applicable,
+        {{ target_applies('units.unit_level', 'indicators') }} as target_applies
     from measured
     inner join units
         on
             measured.unit_code = units.unit_code
             and measured.unit_structure = units.unit_structure
     inner join indicators on measured.indicator_code = indicators.indicator_code
+    left join qualitative_units
+        on
+            measured.unit_structure = qualitative_units.unit_structure
+            and measured.unit_code = qualitative_units.unit_code
+            and measured.indicator_code = qualitative_units.indicator_code
+            and measured.period_id = qualitative_units.period_id
 ),
 
--- Targets are compared, and units ranked, on the exact ratio: `value` is rounded for display.
+-- Judged against the plan (macros/indicator_assessment.sql); `value` is rounded for display only.
 final as (
     select
         assessed.unit_structure,
@@ -142,45 +120,13 @@ final as (
         assessed.denominator::numeric(20, 4) as denominator,
         assessed.value,
         case when assessed.is_qualitative then assessed.numerator::integer end as units_achieved,
-        qualitative_units.units_applicable,
-        case when assessed.target_applies then assessed.target_value end as target_value,
-        case when assessed.target_applies then assessed.comparator end as comparator,
-        case
-            when assessed.is_qualitative
-                then assessed.numerator = qualitative_units.units_applicable
-            when assessed.target_applies
-                then {{ meets_target(
-                    'assessed.numerator', 'assessed.denominator', 'assessed.target_value', 'assessed.comparator'
-                ) }}
-        end as target_met,
-        case
-            when assessed.target_applies and not assessed.is_qualitative
-                then round(
-                    100.0 * assessed.numerator / nullif(assessed.denominator, 0) - assessed.target_value, 2
-                )
-        end as gap_to_target,
+        assessed.units_applicable,
+        {{ indicator_assessment('assessed') }},
         assessed.value - previous.value as change_since_previous,
-        case
-            when not assessed.is_qualitative
-                then rank() over (
-                    partition by
-                        assessed.unit_structure,
-                        assessed.indicator_code,
-                        assessed.period_id,
-                        assessed.unit_level
-                    order by {{ exact_ratio('assessed.numerator', 'assessed.denominator') }} desc nulls last
-                )::integer
-        end as rank_in_level,
         assessed.reporting_units::integer as reporting_units,
         assessed.last_loaded_at,
         assessed.load_signature
     from assessed
-    left join qualitative_units
-        on
-            assessed.unit_structure = qualitative_units.unit_structure
-            and assessed.unit_code = qualitative_units.unit_code
-            and assessed.indicator_code = qualitative_units.indicator_code
-            and assessed.period_id = qualitative_units.period_id
     left join known_values as previous
         on
             assessed.unit_structure = previous.unit_structure

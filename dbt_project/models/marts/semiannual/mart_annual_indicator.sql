@@ -1,0 +1,153 @@
+{#-
+  The year grain of mart_semiannual_indicator (Plan 86 VI.6: reports every 6 months and every
+  year), built whole from the official half-year facts: a few thousand rows per year.
+-#}
+with halfyears as (
+    select * from {{ ref('fct_indicator_observation') }}
+    where period_id ~ '^[0-9]{4}S[12]$' and is_official
+),
+
+memberships as (
+    select * from {{ ref('int_unit_rollup') }}
+),
+
+units as (
+    select * from {{ ref('dim_unit') }}
+),
+
+indicators as (
+    select * from {{ ref('dim_indicator') }}
+),
+
+-- A unit's own figure for the year (dim_indicator.year_basis): counts of what happened add up
+-- over its two half-years, which make up the Decree 09 year (15 Dec - 14 Dec) exactly; a state
+-- is the one at the year's cut-off, the second half-year's figure (none without it).
+unit_years as (
+    select
+        halfyears.unit_structure,
+        halfyears.unit_code,
+        halfyears.indicator_code,
+        left(halfyears.period_id, 4) as period_id,
+        case
+            when indicators.year_basis = 'year_end'
+                then max(halfyears.numerator) filter (where right(halfyears.period_id, 1) = '2')
+            else sum(halfyears.numerator)
+        end as numerator,
+        case
+            when indicators.year_basis = 'year_end'
+                then max(halfyears.denominator) filter (where right(halfyears.period_id, 1) = '2')
+            else sum(halfyears.denominator)
+        end as denominator,
+        indicators.year_basis = 'year_end' or count(*) = 2 as covers_year,
+        bool_or(right(halfyears.period_id, 1) = '2') as has_year_end,
+        max(halfyears.loaded_at) as last_loaded_at
+    from halfyears
+    inner join indicators on halfyears.indicator_code = indicators.indicator_code
+    group by
+        halfyears.unit_structure,
+        halfyears.unit_code,
+        halfyears.indicator_code,
+        left(halfyears.period_id, 4),
+        indicators.year_basis
+),
+
+observations as (
+    select * from unit_years
+    where has_year_end or numerator is not null
+),
+
+-- Ratios roll up as sum(numerators) / sum(denominators), never as an average of percentages.
+aggregated as (
+    select
+        memberships.unit_structure,
+        memberships.ancestor_code as unit_code,
+        observations.indicator_code,
+        observations.period_id,
+        sum(observations.numerator) as numerator,
+        sum(observations.denominator) as denominator,
+        count(distinct observations.unit_code) as reporting_units,
+        bool_and(observations.covers_year) as covers_year,
+        max(observations.last_loaded_at) as last_loaded_at
+    from observations
+    inner join memberships
+        on
+            observations.unit_code = memberships.member_code
+            and observations.unit_structure = memberships.member_structure
+    group by
+        memberships.unit_structure,
+        memberships.ancestor_code,
+        observations.indicator_code,
+        observations.period_id
+),
+
+measured as (
+    select
+        aggregated.*,
+        indicators.is_qualitative,
+        case
+            when not indicators.is_qualitative
+                then {{ safe_ratio('aggregated.numerator', 'aggregated.denominator') }}
+        end as value
+    from aggregated
+    inner join indicators on aggregated.indicator_code = indicators.indicator_code
+),
+
+qualitative_units as (
+    {{ qualitative_units_applicable('year') }}
+),
+
+assessed as (
+    select
+        measured.*,
+        units.unit_name,
+        units.unit_level,
+        units.parent_code,
+        indicators.target_value,
+        indicators.comparator,
+        qualitative_units.units_applicable,
+        {{ target_applies('units.unit_level', 'indicators') }} as target_applies
+    from measured
+    inner join units
+        on
+            measured.unit_code = units.unit_code
+            and measured.unit_structure = units.unit_structure
+    inner join indicators on measured.indicator_code = indicators.indicator_code
+    left join qualitative_units
+        on
+            measured.unit_structure = qualitative_units.unit_structure
+            and measured.unit_code = qualitative_units.unit_code
+            and measured.indicator_code = qualitative_units.indicator_code
+            and measured.period_id = qualitative_units.period_id
+),
+
+-- Judged against the plan as the half-years are (macros/indicator_assessment.sql).
+final as (
+    select
+        assessed.unit_structure,
+        assessed.unit_code,
+        assessed.unit_name,
+        assessed.unit_level,
+        assessed.parent_code,
+        assessed.indicator_code,
+        assessed.period_id,
+        assessed.is_qualitative,
+        assessed.numerator::numeric(20, 4) as numerator,
+        assessed.denominator::numeric(20, 4) as denominator,
+        assessed.value,
+        case when assessed.is_qualitative then assessed.numerator::integer end as units_achieved,
+        assessed.units_applicable,
+        {{ indicator_assessment('assessed') }},
+        assessed.value - previous.value as change_since_previous,
+        assessed.covers_year,
+        assessed.reporting_units::integer as reporting_units,
+        assessed.last_loaded_at
+    from assessed
+    left join measured as previous
+        on
+            assessed.unit_structure = previous.unit_structure
+            and assessed.unit_code = previous.unit_code
+            and assessed.indicator_code = previous.indicator_code
+            and (assessed.period_id::integer - 1)::text = previous.period_id
+)
+
+select * from final
