@@ -21,7 +21,7 @@ def catalogue():
 
 
 def row(
-    unit="024", indicator="DIST_COMMUNE_BROADBAND", numerator=None, denominator=None, value=None, **other
+    unit="024", indicator="DIST_ECOMMERCE_PRODUCTS", numerator=None, denominator=None, value=None, **other
 ):
     return [
         unit,
@@ -68,8 +68,8 @@ def check(tmp_path, catalogue, bad_row, unit_code=None, period_id="2025S1"):
         (
             row("08", numerator=1, denominator=2),
             "unit_not_valid",
-            "Đơn vị '08' (Tỉnh Tuyên Quang) không có hiệu lực trong kỳ 2025S1: "
-            "mã này chỉ dùng từ 01/07/2025 đến nay",
+            "Tỉnh Tuyên Quang (08) bắt đầu hoạt động từ 01/07/2025, sau kỳ 2025S1 "
+            "(15/12/2024 - 14/06/2025) (mã này dùng từ 01/07/2025 đến nay)",
         ),
         (
             row(indicator="X", numerator=1, denominator=2),
@@ -190,8 +190,8 @@ def test_unknown_uploading_unit_raises(tmp_path, catalogue):
 
 
 def test_legacy_district_is_not_valid_after_the_reorganisation(tmp_path, catalogue):
-    path = upload(tmp_path, [row(numerator=1, denominator=2, period="2025S2")], "Kỳ báo cáo: 2025S2")
-    result = validate(read_upload(path), catalogue, "2025S2")
+    path = upload(tmp_path, [row(numerator=1, denominator=2, period="2026S1")], "Kỳ báo cáo: 2026S1")
+    result = validate(read_upload(path), catalogue, "2026S1")
     assert result.accepted == []
     assert result.rejected[0].reason_code == "unit_not_valid"
     assert "từ 01/01/2004 đến 30/06/2025" in result.rejected[0].reason_vi
