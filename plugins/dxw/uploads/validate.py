@@ -379,18 +379,16 @@ class _RowChecker:
         return text
 
     def _check_registry(self, unit: UnitRef, indicator: Indicator, denominator: Decimal | None) -> None:
-        level = REGISTRY_DENOMINATORS.get(indicator.code)
-        if level is None or denominator is None:
+        known = registry_denominator(self.catalogue, unit, indicator.code, self.period)
+        if known is None or denominator is None or denominator == known:
             return
-        _, end = self.period.window("decree09")
-        day = min(end, unit.valid_to or end)
-        known = len(self.catalogue.members(unit, level, day))
-        if denominator != known:
-            raise _RowRejected(
-                "denominator_not_registry",
-                f"Mẫu số (số {LEVEL_MEMBERS_VI[level]}) là {_vn(denominator)} nhưng {unit.name} có {known} "
-                f"{LEVEL_MEMBERS_VI[level]} theo danh mục đơn vị hành chính (ngày {_date_vn(day)})",
-            )
+        level = LEVEL_MEMBERS_VI[REGISTRY_DENOMINATORS[indicator.code]]
+        day = _registry_day(unit, self.period)
+        raise _RowRejected(
+            "denominator_not_registry",
+            f"Mẫu số (số {level}) là {_vn(denominator)} nhưng {unit.name} có {known} {level} "
+            f"theo danh mục đơn vị hành chính (ngày {_date_vn(day)})",
+        )
 
     def _check_period(self, row: UploadRow, sheet_period: str | None) -> None:
         written = row.text("period")
@@ -459,6 +457,25 @@ class _RowChecker:
         if indicator.is_flag:
             return _flag(value)
         return _percent(numerator, denominator, value)
+
+
+def registry_denominator(
+    catalogue: Catalogue, unit: UnitRef, indicator_code: str, period: periods.Period
+) -> int | None:
+    """The denominator the unit registry fixes for ``indicator_code`` (None when it knows none).
+
+    It counts the units of the indicator's level under ``unit`` on the last day of the period's
+    Decree 09 window on which ``unit`` exists (a district in 2025S2: 30 June 2025).
+    """
+    level = REGISTRY_DENOMINATORS.get(indicator_code)
+    if level is None:
+        return None
+    return len(catalogue.members(unit, level, _registry_day(unit, period)))
+
+
+def _registry_day(unit: UnitRef, period: periods.Period) -> date:
+    _, end = period.window("decree09")
+    return min(end, unit.valid_to or end)
 
 
 def _names(units: list[UnitRef]) -> str:

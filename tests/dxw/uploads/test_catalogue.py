@@ -96,6 +96,8 @@ def test_loads_from_a_given_folder(tmp_path):
         "001,Huyện Thử,district,huyen,,2020-01-01,\n",
         encoding="utf-8",
     )
-    (tmp_path / "unit_succession.csv").write_text("old_code,new_code,is_primary,effective_date\n", encoding="utf-8")
+    (tmp_path / "unit_succession.csv").write_text(
+        "old_code,new_code,is_primary,effective_date\n", encoding="utf-8"
+    )
     small = load_catalogue(tmp_path)
     assert [i.code for i in small.applicable("001", "2025S1")] == ["X_FLAG"]
