@@ -107,7 +107,7 @@ REASONS_VI = {
 }
 WARNINGS_VI = {"denominator_outside_band": "mẫu số thay đổi nhiều so với kỳ trước"}
 NO_DATA_VI = "Không có số liệu"
-LEVEL_MEMBERS_VI = {"commune": "đơn vị cấp xã (xã, phường, thị trấn)"}
+LEVEL_MEMBERS_VI = {"commune": "xã, phường, thị trấn"}
 
 
 @dataclass(frozen=True)
@@ -353,15 +353,11 @@ class _RowChecker:
     def _not_valid_reason(self, versions: tuple[UnitRef, ...]) -> str:
         """Why no version of a code exists in the period, and who reports instead."""
         start, end = self.period.window("decree09")
-        spans = ", ".join(f"từ {_date_vn(v.valid_from)} đến {_date_vn(v.valid_to)}" for v in versions)
         window = f"kỳ {self.period.id} ({_date_vn(start)} - {_date_vn(end)})"
         later = [v for v in versions if v.valid_from > end]
         if later:
             unit = later[0]
-            text = (
-                f"{unit.name} ({unit.code}) bắt đầu hoạt động từ {_date_vn(unit.valid_from)}, "
-                f"sau {window} (mã này dùng {spans})"
-            )
+            text = f"{unit.name} ({unit.code}) bắt đầu hoạt động từ {_date_vn(unit.valid_from)}, sau {window}"
             others = self.catalogue.predecessors(unit)
             if others:
                 text += f"; số liệu của kỳ này báo cáo theo đơn vị cũ: {_names(others)}"
@@ -369,10 +365,7 @@ class _RowChecker:
         # No version overlaps the window and none starts after it: the latest one has ended.
         unit = versions[-1]
         ended = unit.valid_to + timedelta(days=1)
-        text = (
-            f"{unit.name} ({unit.code}) đã kết thúc hoạt động từ {_date_vn(ended)}, trước {window} "
-            f"(mã này dùng {spans})"
-        )
+        text = f"{unit.name} ({unit.code}) đã kết thúc hoạt động từ {_date_vn(ended)}, trước {window}"
         others = self.catalogue.successors(unit)
         if others:
             text += f"; số liệu từ ngày {_date_vn(ended)} báo cáo theo {_names(others)}"
