@@ -16,8 +16,10 @@ Every 10 minutes, takes the files waiting in `$DXW_UPLOAD_DIR/inbox/` (a folder 
 `inbox/<unit code>/`, or the root when the form names the unit), and for each: checks it is a
 safe `.xlsx`/`.csv` (size, macros, zip bombs), reads the table however messy, validates every
 row against the unit and indicator catalogue, lands the accepted rows as the unit's submission
-for the half-year (raw gate, then `raw.unit_upload_observations`), writes the rejection report
-in Vietnamese to `outbox/<unit>/` and archives the file under `archive/<period>/<unit>/`.
+for the half-year (raw gate, then `raw.unit_upload_observations`; "no data" answers land no row
+but count as submitted), writes the rejection report (or a receipt listing "no data" rows and
+denominator warnings) in Vietnamese to `outbox/<unit>/` and archives the file under
+`archive/<period>/<unit>/`.
 A bad file is an outcome, not a task failure; a database failure fails the task, which retries.
 
 **Re-run**: safe. A file is moved out of the inbox only once its outcome is recorded; loading

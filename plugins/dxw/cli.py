@@ -258,14 +258,17 @@ def cmd_ingest_upload(args: argparse.Namespace) -> int:
     _say(
         f"{outcome.file_name}: {outcome.status} (unit {outcome.unit_code or '?'}, {outcome.period_id or '?'})"
     )
-    _say(f"  accepted rows: {outcome.accepted}, rejected rows: {outcome.rejected}")
+    _say(
+        f"  accepted rows: {outcome.accepted}, rejected rows: {outcome.rejected}, "
+        f"no-data rows: {outcome.no_data}, warnings: {outcome.warnings}"
+    )
     if outcome.batch_id is not None:
         _say(f"  batch {outcome.batch_id}: {outcome.load_status}")
     for code, count in sorted(outcome.reasons.items()):
         _say(f"    {count} x {code}")
     _say(f"  {outcome.summary_vi}")
     if outcome.report:
-        _say(f"  rejection report for the unit: {outcome.report}")
+        _say(f"  report for the unit: {outcome.report}")
     return 1 if outcome.status == "rejected" else 0
 
 

@@ -11,6 +11,7 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -157,6 +158,22 @@ class UploadOutcome:
     load_status: str | None = None  # loaded | unchanged, when rows landed
     report: Path | None = None
     reasons: dict[str, int] = field(default_factory=dict)  # rejection code -> rows
+    no_data: int = 0  # rows answering "no data": submitted, not measured
+    warnings: int = 0  # accepted rows with a warning for the unit (landed all the same)
+
+
+# The denominators each unit version had in a period's current submissions (what staging reads);
+# a unit reported by two submitters (itself and its parent) takes the later submission's.
+_PREVIOUS_DENOMINATORS = """
+select o.unit_code, o.unit_valid_from, o.indicator_code, o.denominator
+from raw.unit_upload_observations as o
+where o.denominator is not null and o.unit_valid_from is not null and o.batch_id in (
+    select distinct on (scope) batch_id from raw.load_batch
+    where dataset = %s and period_id = %s and status = 'loaded'
+    order by scope, batch_id desc
+)
+order by o.batch_id
+"""
 
 
 def import_upload(
@@ -171,7 +188,11 @@ def import_upload(
     A file that cannot be read safely, or whose unit or period cannot be told, is refused as a
     whole (recorded in the ledger, nothing landed). Otherwise the accepted rows land as the
     unit's submission for the half-year, replacing its previous one (kept for history), and the
-    rejected rows go back to the unit with a reason in Vietnamese.
+    rejected rows go back to the unit with a reason in Vietnamese. Rows answering "no data" land
+    nothing but count as submitted (a file of only such rows lands an empty submission, so the
+    ledger shows it); they and the warnings (a denominator far from the previous half-year's) are
+    listed in the batch's ledger details and in the report to the unit (``<file>.bien-nhan.xlsx``,
+    a receipt, when no row was rejected).
     """
     settings = settings or get_settings()
     path = Path(path)
@@ -182,7 +203,14 @@ def import_upload(
         period = _upload_period(parsed, period_id)
         unit = unit_code or _upload_unit(parsed)
         catalogue = uploads.load_catalogue()
-        validation = uploads.validate(parsed, catalogue, period.id, unit)
+        validation = uploads.validate(
+            parsed,
+            catalogue,
+            period.id,
+            unit,
+            previous=_previous_denominators(settings, period.previous()),
+            band=settings.upload_denominator_band,
+        )
     except uploads.UploadError as exc:
         with database.connect(settings, autocommit=True) as conn:
             copy.record_source_failure(
@@ -198,9 +226,12 @@ def import_upload(
         return UploadOutcome(name, "rejected", period_id, unit_code, 0, 0, exc.reason_vi, report=report)
 
     report = None
-    if validation.rejected and report_dir is not None:
+    if (validation.rejected or validation.no_data or validation.warnings) and report_dir is not None:
         report_dir.mkdir(parents=True, exist_ok=True)
-        report = uploads.write_rejections(report_dir / f"{Path(name).stem}.tu-choi.xlsx", validation)
+        kind = "tu-choi" if validation.rejected else "bien-nhan"
+        report = uploads.write_rejections(report_dir / f"{Path(name).stem}.{kind}.xlsx", validation)
+    for warning in validation.warnings:
+        log.warning("%s row %s: %s (%s)", name, warning.row_no, warning.code, warning.reason_vi)
     outcome = UploadOutcome(
         name,
         "accepted" if not validation.rejected else ("partial" if validation.accepted else "rejected"),
@@ -211,15 +242,37 @@ def import_upload(
         uploads.summary_vi(validation),
         report=report,
         reasons=dict(Counter(r.reason_code for r in validation.rejected)),
+        no_data=len(validation.no_data),
+        warnings=len(validation.warnings),
     )
     records = [
         _upload_record(o, unit, name, catalogue.unit(o.unit_code, period)) for o in validation.accepted
     ]
-    details = {"file": name, "accepted": outcome.accepted, "rejected": outcome.rejected}
+    details = {
+        "file": name,
+        "accepted": outcome.accepted,
+        "rejected": outcome.rejected,
+        "no_data": [
+            {"unitCode": n.unit_code, "indicatorCode": n.indicator_code, "sheet": n.sheet, "rowNo": n.row_no}
+            for n in validation.no_data
+        ],
+        "warnings": [
+            {
+                "unitCode": w.unit_code,
+                "indicatorCode": w.indicator_code,
+                "code": w.code,
+                "denominator": _number(w.denominator),
+                "previous": _number(w.previous),
+                "previousPeriod": w.previous_period_id,
+                "reason": w.reason_vi,
+            }
+            for w in validation.warnings
+        ],
+    }
     document = copy.Document(name, _media_type(path), path.read_bytes())
     with database.connect(settings, autocommit=True) as conn:
         copy.ensure_tables(conn, [UPLOAD_DATASET])
-        if not records:
+        if not records and not validation.no_data:
             copy.record_source_failure(
                 conn,
                 UPLOAD_DATASET,
@@ -243,6 +296,18 @@ def import_upload(
             return outcome
     outcome.batch_id, outcome.load_status = landed.batch_id, landed.status
     return outcome
+
+
+def _previous_denominators(settings: Settings, period: Period) -> dict[tuple[str, date, str], Decimal]:
+    """(unit code, unit valid_from, indicator) -> accepted denominator in ``period``'s uploads."""
+    with database.connect(settings, autocommit=True) as conn:
+        if conn.execute("select to_regclass('raw.unit_upload_observations')").fetchone()[0] is None:
+            return {}
+        rows = conn.execute(_PREVIOUS_DENOMINATORS, (UPLOAD_DATASET.name, period.id)).fetchall()
+    return {
+        (code, date.fromisoformat(valid_from), indicator): Decimal(repr(denominator))
+        for code, valid_from, indicator, denominator in rows
+    }
 
 
 def _upload_period(parsed: uploads.ParsedUpload, period_id: str | None) -> Period:

@@ -75,6 +75,8 @@ def attainment_table(period_id: str) -> str:
 
 UPLOADS_SQL = """
 select scope, status, coalesce((details ->> 'accepted')::int, 0), coalesce((details ->> 'rejected')::int, 0),
+       coalesce(jsonb_array_length(details -> 'no_data'), 0),
+       coalesce(jsonb_array_length(details -> 'warnings'), 0),
        details ->> 'file'
 from raw.load_batch
 where dataset = 'unit_upload_observations' and period_id = %s
@@ -83,7 +85,7 @@ order by batch_id
 
 
 def uploads_table(period_id: str) -> str:
-    """What the units' uploads for a half-year became: rows accepted and rejected per file."""
+    """What the units' uploads for a half-year became per file: rows accepted, rejected, "no data", warned."""
     period = parse(period_id)
     with database.connect() as conn:
         if not conn.execute("select to_regclass('raw.load_batch')").fetchone()[0]:
@@ -93,10 +95,11 @@ def uploads_table(period_id: str) -> str:
         return f"No unit uploads for {period.id}."
     lines = [
         f"Unit uploads {period.id}: {len(rows)} file(s)",
-        f"{'unit':<8} {'status':<10} {'accepted':>8} {'rejected':>8}  file",
+        f"{'unit':<8} {'status':<10} {'accepted':>8} {'rejected':>8} {'no data':>8} {'warnings':>8}  file",
     ]
-    for unit, status, accepted, rejected, name in rows:
-        lines.append(f"{unit or '?':<8} {status:<10} {accepted:>8} {rejected:>8}  {name or ''}")
+    for unit, status, accepted, rejected, no_data, warnings, name in rows:
+        counts = f"{accepted:>8} {rejected:>8} {no_data:>8} {warnings:>8}"
+        lines.append(f"{unit or '?':<8} {status:<10} {counts}  {name or ''}")
     return "\n".join(lines)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import cache
 from pathlib import Path
 
@@ -58,6 +59,9 @@ class Settings:
     # Unit uploads (dxw.imports): the landing folder the upload DAG watches, and the size limit.
     upload_dir: Path | None = None
     upload_max_bytes: int = 10 * 1024 * 1024
+    # An upload's denominator further than this fraction from the unit's previous half-year is
+    # accepted with a warning (dxw.uploads.validate.DENOMINATOR_BAND says why 0.20).
+    upload_denominator_band: Decimal = Decimal("0.20")
     # The reporting system's org units to pull the data set for, each with its children (one
     # request each, which keeps answers bounded); empty means the province's root org unit.
     reporting_org_units: tuple[str, ...] = ()
@@ -137,5 +141,6 @@ def get_settings() -> Settings:
         publish_deadline_days=int(_env("DXW_PUBLISH_DEADLINE_DAYS", "15")),
         upload_dir=Path(os.environ["DXW_UPLOAD_DIR"]).resolve() if os.environ.get("DXW_UPLOAD_DIR") else None,
         upload_max_bytes=int(_env("DXW_UPLOAD_MAX_BYTES", str(10 * 1024 * 1024))),
+        upload_denominator_band=Decimal(_env("DXW_UPLOAD_DENOMINATOR_BAND", "0.20")),
         reporting_org_units=_env_list("DXW_REPORTING_ORG_UNITS"),
     )

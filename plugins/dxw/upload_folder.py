@@ -6,6 +6,8 @@ Layout under ``DXW_UPLOAD_DIR`` (default ``$DXW_HOME/uploads``)::
     inbox/<file>.xlsx               a file whose form says which unit sent it
     archive/<period>/<unit>/<UTC time>-<file>   every file processed, loaded or not
     outbox/<unit>/<file>.tu-choi.xlsx           the rejection report that goes back to the unit
+    outbox/<unit>/<file>.bien-nhan.xlsx         or its receipt, when no row was rejected but some
+                                                said "no data" or carry a warning
 
 Files still being written (names starting with ``.`` or ending in ``.part`` / ``.tmp``) and
 symbolic links are left alone. A file is moved out of the inbox only after its outcome is

@@ -6,7 +6,7 @@ import zipfile
 import pytest
 from openpyxl import load_workbook
 
-from dxw import imports, upload_folder
+from dxw import imports, report, upload_folder
 from dxw.cli import main
 from dxw.periods import parse
 from dxw.simulator import dhis2_data
@@ -206,3 +206,118 @@ def test_cli_loads_an_upload_and_writes_a_template(tmp_path, capsys, empty_wareh
     out = capsys.readouterr().out
     assert "bao-cao.xlsx: accepted (unit 024, 2025S1)" in out
     assert "Đã nhận 6 dòng" in out
+
+
+def write_csv(path, lines):
+    path.write_text("Mã đơn vị,Mã chỉ tiêu,Tử số,Mẫu số\n" + "".join(f"{line}\n" for line in lines), "utf-8")
+    return path
+
+
+def test_a_file_of_no_data_answers_lands_as_a_submission_without_observations(
+    tmp_path, conn, empty_warehouse
+):
+    path = write_csv(
+        tmp_path / "khong-so-lieu.csv",
+        [
+            "024,DIST_HOUSEHOLD_BROADBAND,không có số liệu,không có số liệu",
+            "024,DIST_EPAYMENT_ACCOUNTS,N/A,N/A",
+        ],
+    )
+    outcome = imports.import_upload(path, unit_code="024", period_id="2025S1", report_dir=tmp_path / "out")
+    assert (outcome.status, outcome.accepted, outcome.rejected, outcome.no_data) == ("accepted", 0, 0, 2)
+    assert outcome.load_status == "loaded"
+    # The ledger shows the unit's submission (zero observation rows); nothing reaches the raw table.
+    assert ledger(conn, "unit_upload_observations") == [("loaded", "024", 0)]
+    assert upload_rows(conn) == []
+    details = conn.execute(
+        "select details from raw.load_batch where batch_id = %s", (outcome.batch_id,)
+    ).fetchone()
+    assert [(n["unitCode"], n["indicatorCode"]) for n in details[0]["no_data"]] == [
+        ("024", "DIST_HOUSEHOLD_BROADBAND"),
+        ("024", "DIST_EPAYMENT_ACCOUNTS"),
+    ]
+    # The data team's table of uploads shows it: 0 accepted, 0 rejected, 2 no data, 0 warnings.
+    assert report.uploads_table("2025S1").splitlines()[-1].split() == [
+        "024",
+        "loaded",
+        "0",
+        "0",
+        "2",
+        "0",
+        "khong-so-lieu.csv",
+    ]
+    # The unit gets a receipt, not a rejection report.
+    assert outcome.report.name == "khong-so-lieu.bien-nhan.xlsx"
+    assert "Không có số liệu" in load_workbook(outcome.report).sheetnames
+
+
+def test_a_no_data_answer_in_a_resubmission_removes_the_earlier_figure(tmp_path, conn, empty_warehouse):
+    imports.import_upload(
+        write_csv(tmp_path / "lan-1.csv", ["024,DIST_HOUSEHOLD_BROADBAND,5000,10000"]), "024", "2025S1"
+    )
+    again = imports.import_upload(
+        write_csv(tmp_path / "lan-2.csv", ["024,DIST_HOUSEHOLD_BROADBAND,không có số liệu,không có số liệu"]),
+        "024",
+        "2025S1",
+    )
+    assert (again.load_status, again.no_data) == ("loaded", 1)
+    # Staging reads each unit's latest loaded submission: it now holds no row.
+    latest = conn.execute(
+        "select batch_id from raw.load_batch where dataset = 'unit_upload_observations' and scope = '024' "
+        "and status = 'loaded' order by batch_id desc limit 1"
+    ).fetchone()
+    assert latest == (again.batch_id,)
+    count = "select count(*) from raw.unit_upload_observations where batch_id = %s"
+    assert conn.execute(count, latest).fetchone() == (0,)
+
+
+def test_denominators_far_from_the_previous_half_year_are_warned_and_recorded(
+    tmp_path, conn, empty_warehouse
+):
+    before = write_csv(
+        tmp_path / "2024S2.csv",
+        ["024,DIST_HOUSEHOLD_BROADBAND,5000,10000", "024,DIST_EPAYMENT_ACCOUNTS,30000,60000"],
+    )
+    assert imports.import_upload(before, "024", "2024S2").warnings == 0  # no earlier half-year: no warning
+    # Households 13000 vs 10000: +3000/10000 = +30 % > 20 %, warned. Adult population 66000 vs
+    # 60000: +6000/60000 = +10 %, inside the band.
+    now = write_csv(
+        tmp_path / "2025S1.csv",
+        ["024,DIST_HOUSEHOLD_BROADBAND,6000,13000", "024,DIST_EPAYMENT_ACCOUNTS,33000,66000"],
+    )
+    outcome = imports.import_upload(now, "024", "2025S1", report_dir=tmp_path / "out")
+    assert (outcome.status, outcome.accepted, outcome.warnings, outcome.load_status) == (
+        "accepted",
+        2,
+        1,
+        "loaded",
+    )
+    assert {r[2]: r[4] for r in upload_rows(conn) if r[0] == "024"}["DIST_HOUSEHOLD_BROADBAND"] == 13000
+    (warning,) = conn.execute(
+        "select details -> 'warnings' from raw.load_batch where batch_id = %s", (outcome.batch_id,)
+    ).fetchone()[0]
+    assert (
+        warning["indicatorCode"],
+        warning["denominator"],
+        warning["previous"],
+        warning["previousPeriod"],
+    ) == (
+        "DIST_HOUSEHOLD_BROADBAND",
+        13000,
+        10000,
+        "2024S2",
+    )
+    assert "tăng 30%" in warning["reason"]
+    sheet = load_workbook(outcome.report)["Cảnh báo"]
+    assert [c.value for c in sheet[2]][3] == "DIST_HOUSEHOLD_BROADBAND"
+    assert "1 cảnh báo" in outcome.summary_vi
+
+
+def test_commune_count_off_the_registry_is_rejected_at_upload(tmp_path, conn, empty_warehouse):
+    # TP Hà Giang has 8 commune-level units in units.csv (see tests/dxw/uploads/test_validate.py).
+    path = write_csv(
+        tmp_path / "xa.csv", ["024,DIST_COMMUNE_BROADBAND,7,7", "024,DIST_HOUSEHOLD_BROADBAND,1,2"]
+    )
+    outcome = imports.import_upload(path, "024", "2025S1", report_dir=tmp_path / "out")
+    assert (outcome.status, outcome.reasons) == ("partial", {"denominator_not_registry": 1})
+    assert [r[2] for r in upload_rows(conn)] == ["DIST_HOUSEHOLD_BROADBAND"]

@@ -18,6 +18,7 @@ from dxw.simulator.portal_data import _rng, _step
 from dxw.units import legacy_units
 from dxw.uploads import load_catalogue, write_template
 from dxw.uploads.template import HEADER_ROW
+from dxw.uploads.validate import registry_denominator
 
 # Numerator/denominator scale and where the share heads by 2025S2, per indicator (low, high).
 _SCALE = {
@@ -30,13 +31,20 @@ _SCALE = {
 }
 
 
-def figures(unit_code: str, indicator_code: str, period: Period) -> tuple[int, int] | int:
-    """(numerator, denominator) of a ratio indicator, or 0/1 for a flag."""
+def figures(
+    unit_code: str, indicator_code: str, period: Period, denominator: int | None = None
+) -> tuple[int, int] | int:
+    """(numerator, denominator) of a ratio indicator, or 0/1 for a flag.
+
+    ``denominator`` is the one the unit registry fixes (a district's communes), when it does.
+    """
     base = _rng(unit_code, "upload", indicator_code)
     rng = _rng(unit_code, "upload", indicator_code, period.id)
     if indicator_code not in _SCALE:
         return int(_step(period) > base.uniform(0.3, 1.1))
-    denominator = round(base.randint(*_SCALE[indicator_code]) * rng.uniform(0.97, 1.03))
+    # Drawn even when the registry fixes the denominator, so the share's draws stay the same.
+    scaled = round(base.randint(*_SCALE[indicator_code]) * rng.uniform(0.97, 1.03))
+    denominator = scaled if denominator is None else denominator
     start, goal = base.uniform(0.2, 0.5), base.uniform(0.6, 1.0)
     share = min(1.0, max(0.0, start + (goal - start) * _step(period) + rng.uniform(-0.03, 0.03)))
     return round(denominator * share), denominator
@@ -50,7 +58,9 @@ def _text(number: int) -> str:
 def write_filled(path: Path, unit_code: str, period_id: str, variant: str = "clean") -> Path:
     """A unit's filled form for a half-year (``clean``, ``messy`` or ``with_errors``)."""
     period = parse(period_id)
-    write_template(path, load_catalogue(), unit_code, period.id)
+    catalogue = load_catalogue()
+    unit = catalogue.require_unit(unit_code, period)
+    write_template(path, catalogue, unit_code, period.id)
     book = load_workbook(path)
     sheet = book.active
     last = HEADER_ROW
@@ -59,7 +69,7 @@ def write_filled(path: Path, unit_code: str, period_id: str, variant: str = "cle
         if not code:
             continue
         last = row
-        value = figures(unit_code, code, period)
+        value = figures(unit_code, code, period, registry_denominator(catalogue, unit, code, period))
         if isinstance(value, tuple):
             numerator, denominator = value
             if variant == "messy":

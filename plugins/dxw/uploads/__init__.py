@@ -4,8 +4,9 @@ No database and no Airflow here. The flow is::
 
     kind = check_file(path)                         # safety: size, type, macros, zip bombs
     parsed = read_upload(path)                       # workbook: tables, merged cells, metadata
-    result = validate(parsed, load_catalogue(), "2025S1", unit_code="024")
-    write_rejections("tu_choi.xlsx", result)         # report back to the unit, in Vietnamese
+    result = validate(parsed, load_catalogue(), "2025S1", unit_code="024", previous=...)
+    write_rejections("tu_choi.xlsx", result)         # report back to the unit, in Vietnamese:
+                                                     # rejected, "no data" and warned rows
     summary_vi(result)                               # "Đã nhận 12 dòng, từ chối 3 dòng: ..."
 
 ``write_template`` produces the form units fill in.
@@ -16,7 +17,7 @@ from dxw.uploads.cells import CellError, parse_number
 from dxw.uploads.rejections import summary_vi, write_rejections
 from dxw.uploads.safety import UnsafeUpload, UploadError, check_file, safe_filename
 from dxw.uploads.template import write_template
-from dxw.uploads.validate import Observation, Rejection, UploadValidation, validate
+from dxw.uploads.validate import NoData, Observation, Rejection, RowWarning, UploadValidation, validate
 from dxw.uploads.workbook import ParsedUpload, SheetTable, UploadRow, read_upload
 
 __all__ = [
@@ -24,9 +25,11 @@ __all__ = [
     "CatalogueError",
     "CellError",
     "Indicator",
+    "NoData",
     "Observation",
     "ParsedUpload",
     "Rejection",
+    "RowWarning",
     "SheetTable",
     "UnitRef",
     "UnsafeUpload",

@@ -6,10 +6,13 @@ Rules:
   when the unit's level is one of its ``levels`` and the indicator exists by the end of the period;
 * a unit is identified by its code *and* the period: the 2025 reorganisation reused commune codes
   (``00691`` is Phường Trần Phú until 30 June 2025, Phường Hà Giang 2 afterwards). A unit version
-  belongs to a period when its validity interval overlaps the period's *calendar* window. The
-  calendar window is used because the reorganisation date (1 July) is a calendar half-year
-  boundary, whereas the Decree 09 window of 2025S2 (15 June .. 14 December) straddles it; if
-  several versions still overlap (a whole-year period), the latest one wins.
+  belongs to a period when its validity interval overlaps the period's Decree 09 window (the
+  cut-off window the units report on: 2025S2 is 15 June .. 14 December 2025). A unit that existed
+  for part of the window belongs to it (a district in 2025S2 reports its last 16 days; the marts
+  mark such partial existence); when several versions of a code overlap the window (a reused code
+  in 2025S2 or in the year 2025), the latest one wins;
+* the 2025 succession (seed ``unit_succession``) names, for a unit that ended, the units that took
+  over its reporting (the primary successor first).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -72,15 +75,28 @@ class UnitRef:
     valid_to: date | None  # inclusive; None while the unit still exists
     parent_code: str | None = None
 
+    def valid_on(self, day: date) -> bool:
+        """True when the unit exists on ``day``."""
+        return self.valid_from <= day and (self.valid_to is None or self.valid_to >= day)
+
     def overlaps(self, start: date, end: date) -> bool:
         """True when the unit exists on at least one day of ``start`` .. ``end``."""
         return self.valid_from <= end and (self.valid_to is None or self.valid_to >= start)
 
 
 @dataclass(frozen=True)
+class Succession:
+    old_code: str
+    new_code: str
+    is_primary: bool
+    effective_date: date
+
+
+@dataclass(frozen=True)
 class Catalogue:
     indicators: tuple[Indicator, ...]
     units: tuple[UnitRef, ...]
+    successions: tuple[Succession, ...] = ()
     _by_indicator: dict[str, Indicator] = field(init=False, repr=False, compare=False)
     _by_unit: dict[str, tuple[UnitRef, ...]] = field(init=False, repr=False, compare=False)
 
@@ -105,9 +121,33 @@ class Catalogue:
 
     def unit(self, code: str, period: str | periods.Period) -> UnitRef | None:
         """The version of unit ``code`` that belongs to ``period``, or None."""
-        start, end = _as_period(period).window("calendar")
+        start, end = _as_period(period).window("decree09")
         matching = [u for u in self.unit_versions(code) if u.overlaps(start, end)]
         return matching[-1] if matching else None
+
+    def unit_on(self, code: str, day: date) -> UnitRef | None:
+        """The version of unit ``code`` that exists on ``day``, or None."""
+        return next((u for u in self.unit_versions(code) if u.valid_on(day)), None)
+
+    def members(self, unit: UnitRef, level: str, day: date) -> list[UnitRef]:
+        """The units of ``level`` directly under ``unit`` on ``day`` (one version each)."""
+        return [u for u in self.units if u.parent_code == unit.code and u.level == level and u.valid_on(day)]
+
+    def successors(self, unit: UnitRef) -> list[UnitRef]:
+        """The units that took over from ``unit`` when it ended, the primary successor first."""
+        if unit.valid_to is None:
+            return []
+        rows = sorted(
+            (s for s in self.successions if s.old_code == unit.code and s.effective_date > unit.valid_to),
+            key=lambda s: (not s.is_primary, s.new_code),
+        )
+        return [u for s in rows if (u := self.unit_on(s.new_code, s.effective_date))]
+
+    def predecessors(self, unit: UnitRef) -> list[UnitRef]:
+        """The units that ``unit`` took over from when it started."""
+        codes = sorted({s.old_code for s in self.successions if s.new_code == unit.code})
+        day_before = unit.valid_from - timedelta(days=1)
+        return [u for code in codes if (u := self.unit_on(code, day_before))]
 
     def require_unit(self, code: str, period: str | periods.Period) -> UnitRef:
         """Like :meth:`unit` but raises :class:`CatalogueError` when there is none."""
@@ -137,7 +177,7 @@ class Catalogue:
     def applicable(self, unit: UnitRef | str, period: str | periods.Period) -> list[Indicator]:
         """The upload indicators that ``unit`` reports for ``period``, in catalogue order."""
         ref = self.require_unit(unit, period) if isinstance(unit, str) else unit
-        _, end = _as_period(period).window("calendar")
+        _, end = _as_period(period).window("decree09")
         return [
             ind
             for ind in self.indicators
@@ -160,7 +200,7 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
 
 
 def load_catalogue(seeds_dir: Path | None = None) -> Catalogue:
-    """Load ``indicators.csv`` and ``units.csv`` from ``seeds_dir`` (default: the dbt seeds)."""
+    """Load the indicator, unit and unit-succession seeds from ``seeds_dir`` (default: the dbt seeds)."""
     folder = Path(seeds_dir) if seeds_dir else get_settings().dbt_project_dir / "seeds"
     indicators = tuple(
         Indicator(
@@ -190,4 +230,13 @@ def load_catalogue(seeds_dir: Path | None = None) -> Catalogue:
                 parent_code=row["parent_code"].strip() or None,
             )
         )
-    return Catalogue(indicators=indicators, units=tuple(units))
+    successions = tuple(
+        Succession(
+            old_code=row["old_code"].strip(),
+            new_code=row["new_code"].strip(),
+            is_primary=row["is_primary"].strip().lower() == "true",
+            effective_date=date.fromisoformat(row["effective_date"].strip()),
+        )
+        for row in _read_csv(folder / "unit_succession.csv")
+    )
+    return Catalogue(indicators=indicators, units=tuple(units), successions=successions)

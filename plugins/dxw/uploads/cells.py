@@ -8,6 +8,9 @@ Number rules (:func:`parse_number`):
   Vietnamese locale into 1 May, so a date in a number column is a typing accident, not a number);
 * text is NFC-normalised and trimmed. ``không có``, ``không``, ``-`` (and en/em dashes) mean zero,
   with or without accents, in NFC or NFD;
+* an explicit "no data" phrase (:data:`NO_DATA_WORDS`: ``không có số liệu``, ``N/A``...) is not a
+  number: a row whose figures say so is a "no data" answer (see ``validate``), and such a phrase
+  beside real figures in the same row is refused with code ``not_a_number``;
 * a trailing percent sign is dropped: ``85,5 %`` is 85.5 (percentage points);
 * separators, Vietnamese convention first:
 
@@ -36,6 +39,19 @@ from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 
 ZERO_WORDS = frozenset({"khong co", "khong", "-", "–", "—"})
+# Folded phrases saying that the figure is not known (never a zero); Excel's #N/A is one of them.
+NO_DATA_WORDS = frozenset(
+    {
+        "khong co so lieu",
+        "chua co so lieu",
+        "khong co du lieu",
+        "chua co du lieu",
+        "khong so lieu",
+        "khong ap dung",
+        "n/a",
+        "#n/a",
+    }
+)
 _FORMULA_PREFIXES = ("=", "+", "-", "@")
 _SPACES = "\u0020\u00a0\u2009\u202f"
 _SPACE_GROUPED = re.compile(rf"[0-9]{{1,3}}(?:[{_SPACES}][0-9]{{3}})+(?:[.,][0-9]+)?")
@@ -102,6 +118,16 @@ def is_formula(value: object) -> bool:
     return fold(text) not in ZERO_WORDS and _number_text(text) is None
 
 
+def is_zero_word(value: object) -> bool:
+    """True for text that means zero on its own (``không có``, ``-``): see the module docstring."""
+    return isinstance(value, str) and fold(value) in ZERO_WORDS
+
+
+def is_no_data(value: object) -> bool:
+    """True for an explicit "no data" phrase (``không có số liệu``, ``N/A``), final punctuation ignored."""
+    return isinstance(value, str) and fold(value).rstrip(".;:!") in NO_DATA_WORDS
+
+
 def parse_number(raw: object) -> Decimal | None:
     """A cell as a number, None when blank; raises :class:`CellError` with a Vietnamese reason."""
     if raw is None:
@@ -129,6 +155,12 @@ def parse_number(raw: object) -> Decimal | None:
         return None
     if fold(text) in ZERO_WORDS:
         return Decimal(0)
+    if is_no_data(text):
+        raise CellError(
+            f"'{_shorten(text)}' chỉ dùng khi cả dòng không có số liệu: hãy ghi như vậy ở cả tử số và "
+            "mẫu số (hoặc ở ô Giá trị của chỉ tiêu đạt/chưa đạt), hoặc nhập số",
+            "not_a_number",
+        )
     if text.startswith("="):
         raise CellError(f"ô chứa công thức '{_shorten(text)}'; hãy nhập giá trị số", "formula")
     number = _number_text(text)

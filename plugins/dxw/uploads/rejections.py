@@ -1,8 +1,10 @@
-"""The rejection report sent back to a reporting unit, and its one-paragraph Vietnamese summary.
+"""The report sent back to a reporting unit, and its one-paragraph Vietnamese summary.
 
 The report lists each rejected row (``Trang tính``, ``Dòng``, ``Lý do từ chối``, ``Mã lỗi``, then the
-row's original cells) and a summary with the accepted count: a second sheet ``Tóm tắt`` in xlsx,
-trailing summary rows in CSV. CSV is UTF-8 with a BOM so Excel shows Vietnamese correctly.
+row's original cells), then, when there are any, the rows that answered "no data" (sheet
+``Không có số liệu``: submitted, not measured, not rejected) and the accepted rows with a warning
+(sheet ``Cảnh báo``: landed all the same), and a summary with the counts: a last sheet ``Tóm tắt``
+in xlsx, trailing rows in CSV. CSV is UTF-8 with a BOM so Excel shows Vietnamese correctly.
 
 Original cells are written back as inert text: a cell that held ``=HYPERLINK(...)`` or
 ``=cmd|...`` must not turn into a live formula in the report the clerk opens. In xlsx such a cell
@@ -23,10 +25,14 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from dxw.uploads.cells import is_formula
-from dxw.uploads.validate import REASONS_VI, UploadValidation
+from dxw.uploads.validate import NO_DATA_VI, REASONS_VI, WARNINGS_VI, UploadValidation
 
 REPORT_HEADERS = ("Trang tính", "Dòng", "Lý do từ chối", "Mã lỗi")
 REJECTED_SHEET = "Dòng bị từ chối"
+NO_DATA_SHEET = NO_DATA_VI
+NO_DATA_HEADERS = ("Trang tính", "Dòng", "Mã đơn vị", "Mã chỉ tiêu", "Tình trạng")
+WARNING_SHEET = "Cảnh báo"
+WARNING_HEADERS = ("Trang tính", "Dòng", "Mã đơn vị", "Mã chỉ tiêu", "Cảnh báo", "Mã cảnh báo")
 SUMMARY_SHEET = "Tóm tắt"
 
 
@@ -47,7 +53,7 @@ def summary_vi(validation: UploadValidation) -> str:
     """One paragraph such as "Đã nhận 12 dòng, từ chối 3 dòng: 2 dòng tử số lớn hơn mẫu số, ..."."""
     accepted, rejected = len(validation.accepted), len(validation.rejected)
     text = f"Đã nhận {accepted} dòng"
-    if not accepted and not rejected:
+    if not accepted and not rejected and not validation.no_data:
         text = "Tệp không có dòng số liệu nào: hãy nhập tử số, mẫu số hoặc giá trị cho từng chỉ tiêu"
     elif rejected:
         counts = Counter(r.reason_code for r in validation.rejected)
@@ -55,12 +61,24 @@ def summary_vi(validation: UploadValidation) -> str:
         text += f", từ chối {rejected} dòng: {reasons}"
     else:
         text += ", không có dòng nào bị từ chối"
+    if validation.no_data:
+        codes = ", ".join(f"{n.unit_code}/{n.indicator_code}" for n in validation.no_data)
+        text += (
+            f"; {len(validation.no_data)} dòng {NO_DATA_VI.lower()} ({codes}): đơn vị đã báo cáo, "
+            "các chỉ tiêu này được ghi là chưa đo được trong kỳ"
+        )
+    if validation.warnings:
+        counts = Counter(w.code for w in validation.warnings)
+        reasons = ", ".join(f"{n} dòng {WARNINGS_VI.get(code, code)}" for code, n in counts.most_common())
+        text += f"; {len(validation.warnings)} cảnh báo: {reasons}"
     text += f" (tệp '{validation.file_name}', kỳ {validation.period_id})."
     if validation.ignored_sheets:
         names = ", ".join(f"'{name}'" for name in validation.ignored_sheets)
         text += f" Bỏ qua trang tính {names} vì không có bảng số liệu."
     if rejected:
         text += " Hãy sửa các dòng bị từ chối theo lý do ghi trong báo cáo rồi nộp lại tệp."
+    if validation.warnings:
+        text += " Hãy kiểm tra lại các dòng có cảnh báo; số liệu của các dòng này vẫn được ghi nhận."
     return text
 
 
@@ -71,6 +89,8 @@ def _summary_rows(validation: UploadValidation) -> list[tuple[str, object]]:
         ("Đơn vị nộp", validation.unit_code or ""),
         ("Số dòng được nhận", len(validation.accepted)),
         ("Số dòng bị từ chối", len(validation.rejected)),
+        ("Số dòng không có số liệu", len(validation.no_data)),
+        ("Số cảnh báo", len(validation.warnings)),
         ("Trang tính bỏ qua", ", ".join(validation.ignored_sheets)),
     ]
     counts = Counter(r.reason_code for r in validation.rejected)
@@ -95,6 +115,16 @@ def _rejected_rows(validation: UploadValidation) -> list[list[object]]:
     return [[r.sheet, r.row_no, r.reason_vi, r.reason_code, *r.cells] for r in validation.rejected]
 
 
+def _no_data_rows(validation: UploadValidation) -> list[list[object]]:
+    return [[n.sheet, n.row_no, n.unit_code, n.indicator_code, NO_DATA_VI] for n in validation.no_data]
+
+
+def _warning_rows(validation: UploadValidation) -> list[list[object]]:
+    return [
+        [w.sheet, w.row_no, w.unit_code, w.indicator_code, w.reason_vi, w.code] for w in validation.warnings
+    ]
+
+
 def _set(cell: Cell, value: object) -> None:
     cell.value = value
     if isinstance(value, str) and is_formula(value):
@@ -114,6 +144,15 @@ def _write_xlsx(path: Path, validation: UploadValidation) -> None:
     sheet.column_dimensions["D"].width = 24
     for row in sheet.iter_rows(min_row=2, min_col=3, max_col=3):
         row[0].alignment = Alignment(wrap_text=True, vertical="top")
+    for title, headers, rows in (
+        (NO_DATA_SHEET, NO_DATA_HEADERS, _no_data_rows(validation)),
+        (WARNING_SHEET, WARNING_HEADERS, _warning_rows(validation)),
+    ):
+        if rows:
+            extra = book.create_sheet(title)
+            _write_table(extra, headers, rows)
+            extra.column_dimensions["D"].width = 28
+            extra.column_dimensions["E"].width = 80
     summary = book.create_sheet(SUMMARY_SHEET)
     _write_table(summary, ["Mục", "Nội dung"], [list(item) for item in _summary_rows(validation)])
     summary.column_dimensions["A"].width = 40
@@ -142,5 +181,12 @@ def _write_csv(path: Path, validation: UploadValidation) -> None:
         writer = csv.writer(handle)
         writer.writerow([_inert(h) for h in (*REPORT_HEADERS, *_original_headers(validation))])
         writer.writerows([_inert(v) for v in row] for row in _rejected_rows(validation))
+        for headers, rows in (
+            (NO_DATA_HEADERS, _no_data_rows(validation)),
+            (WARNING_HEADERS, _warning_rows(validation)),
+        ):
+            if rows:
+                writer.writerow([])
+                writer.writerows([headers, *rows])
         writer.writerow([])
         writer.writerows([_inert(label), _inert(value)] for label, value in _summary_rows(validation))

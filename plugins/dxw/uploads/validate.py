@@ -5,7 +5,10 @@ A row is accepted whole or rejected whole, with the first problem found, in this
 1. ``formula``: a mapped cell holds a formula, or text a spreadsheet would run as one (``=``, ``+``,
    ``-``, ``@`` prefixes on text that is not a number). Formulas are never evaluated;
 2. the unit: ``missing_unit``; ``unknown_unit`` (no such code at all); ``unit_not_valid`` (the code
-   exists but not in this period, e.g. a legacy commune in 2025S2); ``unit_not_allowed`` when an
+   exists but not on any day of the period's Decree 09 window, e.g. a district in 2026S1 or a 2025
+   commune in 2025S1: the reason gives the unit's dates and, for a unit that ended, its successors
+   from the 2025 succession, for a new one its predecessors; a unit that existed for part of the
+   window is accepted); ``unit_not_allowed`` when an
    uploading unit is given and the row's unit is neither that unit nor below it in the parent chain.
    The unit comes from the row, else the ``Đơn vị`` line above the table, else the uploading unit.
    Excel drops leading zeros (``024`` typed as a number is 24), so a digits-only code that is not
@@ -21,7 +24,27 @@ A row is accepted whole or rejected whole, with the first problem found, in this
    ``missing_numbers`` (numerator and denominator are both required: the warehouse aggregates
    them), ``not_whole_number`` (they are counts), ``zero_denominator`` (0 with a numerator > 0),
    ``numerator_gt_denominator``, ``value_out_of_range`` (``Giá trị`` outside 0..100) and
-   ``value_mismatch`` (``Giá trị`` more than 0.05 points from 100 * numerator / denominator).
+   ``value_mismatch`` (``Giá trị`` more than 0.05 points from 100 * numerator / denominator);
+7. the denominator against the unit registry, for the indicators whose denominator the registry
+   knows (:data:`REGISTRY_DENOMINATORS`: the communes of a district for commune broadband):
+   ``denominator_not_registry`` unless it equals the number of commune-level units under the unit
+   on the last day of the Decree 09 window on which the unit exists.
+
+"No data" answers. A row that names a valid unit and indicator but whose figures say the unit has
+no figure is listed as "Không có số liệu": it is neither an observation nor a rejection, and the
+unit still counts as having submitted. It is a "no data" row when every figure cell that is filled
+holds a marker, and either one of them is an explicit phrase (``không có số liệu``, ``chưa có số
+liệu``, ``N/A``..., :data:`dxw.uploads.cells.NO_DATA_WORDS`) or, for a ratio, both the numerator
+and the denominator hold a word that alone means zero (``không có``, ``không``, ``-``, ``—``).
+One such word beside a real denominator stays a zero (``không có`` households covered out of
+12 000 is 0 %), and for a yes/no indicator ``không`` is "not achieved" (0): only an explicit
+phrase makes those "no data". An explicit phrase beside real figures is refused (``not_a_number``).
+Digits ``0`` and ``0`` stay a report of 0/0 (accepted, no value).
+
+Warnings never block. For the other ratio indicators an accepted denominator more than ``band``
+(a fraction, setting ``DXW_UPLOAD_DENOMINATOR_BAND``, 0.20 by default) above or below the same
+unit version's accepted denominator of the previous period (``previous``, read by ``dxw.imports``)
+gives a ``denominator_outside_band`` warning. No previous figure (or a previous 0) means no warning.
 
 The accepted value is always the computed one (rounded to 4 decimals); 0/0 is accepted with no
 value. A flag is stored as numerator = value, denominator = 1.
@@ -29,17 +52,33 @@ value. A flag is stored as numerator = value, denominator = 1.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from dxw import periods
 from dxw.uploads.catalogue import LEVELS_VI, SOURCES_VI, Catalogue, Indicator, UnitRef
-from dxw.uploads.cells import CellError, clean_text, decimal_text, is_formula, parse_number
+from dxw.uploads.cells import (
+    CellError,
+    clean_text,
+    decimal_text,
+    is_formula,
+    is_no_data,
+    is_zero_word,
+    parse_number,
+)
 from dxw.uploads.safety import UploadError
 from dxw.uploads.workbook import FIELD_LABELS_VI, FIELDS, NUMBER_FIELDS, ParsedUpload, UploadRow, find_period
 
 MISMATCH_TOLERANCE = Decimal("0.05")
+# The default warning band: a district's households and adult population move by a few percent a
+# year and its businesses by around a tenth, so a change of more than a fifth in one half-year is
+# far more likely a typing slip (a digit dropped or doubled, another unit's figure) than real.
+DENOMINATOR_BAND = Decimal("0.20")
+# Ratio indicators whose denominator the unit registry knows: indicator -> the level it counts.
+REGISTRY_DENOMINATORS = {"DIST_COMMUNE_BROADBAND": "commune"}
 VALUE_PLACES = Decimal("0.0001")
 # Short Vietnamese labels of the reason codes, for summaries ("2 dòng tử số lớn hơn mẫu số").
 REASONS_VI = {
@@ -64,7 +103,11 @@ REASONS_VI = {
     "numerator_gt_denominator": "tử số lớn hơn mẫu số",
     "value_out_of_range": "giá trị ngoài khoảng cho phép",
     "value_mismatch": "giá trị không khớp tử số/mẫu số",
+    "denominator_not_registry": "mẫu số khác danh mục đơn vị hành chính",
 }
+WARNINGS_VI = {"denominator_outside_band": "mẫu số thay đổi nhiều so với kỳ trước"}
+NO_DATA_VI = "Không có số liệu"
+LEVEL_MEMBERS_VI = {"commune": "xã, phường, thị trấn"}
 
 
 @dataclass(frozen=True)
@@ -91,6 +134,33 @@ class Rejection:
 
 
 @dataclass(frozen=True)
+class NoData:
+    """A row saying the unit has no figure for the indicator: submitted, but not measured."""
+
+    sheet: str
+    row_no: int
+    unit_code: str
+    indicator_code: str
+    cells: tuple[str, ...]
+    headers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RowWarning:
+    """An accepted row the unit should check; it is landed all the same."""
+
+    sheet: str
+    row_no: int
+    unit_code: str
+    indicator_code: str
+    reason_vi: str
+    code: str
+    denominator: Decimal
+    previous: Decimal
+    previous_period_id: str
+
+
+@dataclass(frozen=True)
 class UploadValidation:
     file_name: str
     period_id: str
@@ -98,6 +168,8 @@ class UploadValidation:
     accepted: list[Observation]
     rejected: list[Rejection]
     ignored_sheets: tuple[str, ...] = ()
+    no_data: list[NoData] = dataclasses.field(default_factory=list)
+    warnings: list[RowWarning] = dataclasses.field(default_factory=list)
 
 
 class _RowRejected(Exception):
@@ -108,11 +180,18 @@ class _RowRejected(Exception):
 
 
 def validate(
-    parsed: ParsedUpload, catalogue: Catalogue, period_id: str, unit_code: str | None = None
+    parsed: ParsedUpload,
+    catalogue: Catalogue,
+    period_id: str,
+    unit_code: str | None = None,
+    previous: Mapping[tuple[str, date, str], Decimal] | None = None,
+    band: Decimal = DENOMINATOR_BAND,
 ) -> UploadValidation:
-    """Split ``parsed`` rows into accepted observations and rejections for ``period_id``.
+    """Split ``parsed`` rows into accepted observations, "no data" rows and rejections for ``period_id``.
 
     ``unit_code`` is the uploading unit: rows may report for it and for the units under it.
+    ``previous`` maps (unit code, unit valid_from, indicator) to the accepted denominator of the
+    previous period, for the warning band of width ``band``.
     """
     period = periods.parse(period_id)
     reporter = None
@@ -126,15 +205,65 @@ def validate(
     checker = _RowChecker(catalogue, period, reporter)
     accepted: list[Observation] = []
     rejected: list[Rejection] = []
+    no_data: list[NoData] = []
+    warnings: list[RowWarning] = []
     for row in parsed.rows:
         table = parsed.table(row.sheet)
         try:
-            accepted.append(checker.check(row, table.unit_code, table.period))
+            checked = checker.check(row, table.unit_code, table.period)
         except _RowRejected as exc:
             rejected.append(
                 Rejection(row.sheet, row.row_no, row.cells, exc.reason_vi, exc.code, table.headers)
             )
-    return UploadValidation(parsed.file_name, period.id, unit_code, accepted, rejected, parsed.ignored_sheets)
+            continue
+        if isinstance(checked, NoData):
+            no_data.append(replace(checked, headers=table.headers))
+            continue
+        observation, unit = checked
+        accepted.append(observation)
+        warning = _band_warning(observation, unit, period, previous or {}, band)
+        if warning:
+            warnings.append(warning)
+    return UploadValidation(
+        parsed.file_name, period.id, unit_code, accepted, rejected, parsed.ignored_sheets, no_data, warnings
+    )
+
+
+def _band_warning(
+    observation: Observation,
+    unit: UnitRef,
+    period: periods.Period,
+    previous: Mapping[tuple[str, date, str], Decimal],
+    band: Decimal,
+) -> RowWarning | None:
+    """A warning when the denominator moved more than ``band`` from the previous period's."""
+    if observation.denominator is None or observation.indicator_code in REGISTRY_DENOMINATORS:
+        return None
+    before = previous.get((unit.code, unit.valid_from, observation.indicator_code))
+    if not before:
+        return None
+    change = (observation.denominator - before) / before
+    if abs(change) <= band:
+        return None
+    percent = (change * 100).quantize(Decimal("0.1"), ROUND_HALF_UP)
+    limit = decimal_text(band * 100)
+    earlier = period.previous().id
+    reason = (
+        f"Mẫu số ({_vn(observation.denominator)}) {'tăng' if change > 0 else 'giảm'} {_vn(abs(percent))}% "
+        f"so với kỳ {earlier} ({_vn(before)}), vượt ngưỡng ±{limit}%: đề nghị đơn vị kiểm tra lại; "
+        "số liệu vẫn được ghi nhận"
+    )
+    return RowWarning(
+        observation.sheet,
+        observation.row_no,
+        observation.unit_code,
+        observation.indicator_code,
+        reason,
+        "denominator_outside_band",
+        observation.denominator,
+        before,
+        earlier,
+    )
 
 
 def _vn(number: Decimal) -> str:
@@ -153,14 +282,19 @@ class _RowChecker:
         self.reporter = reporter
         self.seen: dict[tuple[str, str], UploadRow] = {}
 
-    def check(self, row: UploadRow, sheet_unit: str | None, sheet_period: str | None) -> Observation:
+    def check(
+        self, row: UploadRow, sheet_unit: str | None, sheet_period: str | None
+    ) -> tuple[Observation, UnitRef] | NoData:
         self._check_formulas(row)
         unit = self._unit(row, sheet_unit)
         self._check_period(row, sheet_period)
         indicator = self._indicator(row, unit)
         self._check_duplicate(row, unit, indicator)
+        if _says_no_data(row, indicator):
+            return NoData(row.sheet, row.row_no, unit.code, indicator.code, row.cells)
         numerator, denominator, value = self._numbers(row, indicator)
-        return Observation(
+        self._check_registry(unit, indicator, denominator)
+        observation = Observation(
             unit_code=unit.code,
             indicator_code=indicator.code,
             period_id=self.period.id,
@@ -171,6 +305,7 @@ class _RowChecker:
             sheet=row.sheet,
             row_no=row.row_no,
         )
+        return observation, unit
 
     def _check_formulas(self, row: UploadRow) -> None:
         for field in FIELDS:
@@ -202,12 +337,7 @@ class _RowChecker:
         if unit is None:
             versions = next((v for c in candidates if (v := self.catalogue.unit_versions(c))), ())
             if versions:
-                spans = ", ".join(f"từ {_date_vn(v.valid_from)} đến {_date_vn(v.valid_to)}" for v in versions)
-                raise _RowRejected(
-                    "unit_not_valid",
-                    f"Đơn vị '{versions[0].code}' ({versions[-1].name}) không có hiệu lực trong kỳ "
-                    f"{self.period.id}: mã này chỉ dùng {spans}",
-                )
+                raise _RowRejected("unit_not_valid", self._not_valid_reason(versions))
             raise _RowRejected(
                 "unknown_unit",
                 f"Mã đơn vị '{code}' không có trong danh mục đơn vị hành chính của kỳ {self.period.id}",
@@ -219,6 +349,39 @@ class _RowChecker:
                 f"'{unit.code}' ({unit.name})",
             )
         return unit
+
+    def _not_valid_reason(self, versions: tuple[UnitRef, ...]) -> str:
+        """Why no version of a code exists in the period, and who reports instead."""
+        start, end = self.period.window("decree09")
+        window = f"kỳ {self.period.id} ({_date_vn(start)} - {_date_vn(end)})"
+        later = [v for v in versions if v.valid_from > end]
+        if later:
+            unit = later[0]
+            text = f"{unit.name} ({unit.code}) bắt đầu hoạt động từ {_date_vn(unit.valid_from)}, sau {window}"
+            others = self.catalogue.predecessors(unit)
+            if others:
+                text += f"; số liệu của kỳ này báo cáo theo đơn vị cũ: {_names(others)}"
+            return text
+        # No version overlaps the window and none starts after it: the latest one has ended.
+        unit = versions[-1]
+        ended = unit.valid_to + timedelta(days=1)
+        text = f"{unit.name} ({unit.code}) đã kết thúc hoạt động từ {_date_vn(ended)}, trước {window}"
+        others = self.catalogue.successors(unit)
+        if others:
+            text += f"; số liệu từ ngày {_date_vn(ended)} báo cáo theo {_names(others)}"
+        return text
+
+    def _check_registry(self, unit: UnitRef, indicator: Indicator, denominator: Decimal | None) -> None:
+        known = registry_denominator(self.catalogue, unit, indicator.code, self.period)
+        if known is None or denominator is None or denominator == known:
+            return
+        level = LEVEL_MEMBERS_VI[REGISTRY_DENOMINATORS[indicator.code]]
+        day = _registry_day(unit, self.period)
+        raise _RowRejected(
+            "denominator_not_registry",
+            f"Mẫu số (số {level}) là {_vn(denominator)} nhưng {unit.name} có {known} {level} "
+            f"theo danh mục đơn vị hành chính (ngày {_date_vn(day)})",
+        )
 
     def _check_period(self, row: UploadRow, sheet_period: str | None) -> None:
         written = row.text("period")
@@ -287,6 +450,40 @@ class _RowChecker:
         if indicator.is_flag:
             return _flag(value)
         return _percent(numerator, denominator, value)
+
+
+def registry_denominator(
+    catalogue: Catalogue, unit: UnitRef, indicator_code: str, period: periods.Period
+) -> int | None:
+    """The denominator the unit registry fixes for ``indicator_code`` (None when it knows none).
+
+    It counts the units of the indicator's level under ``unit`` on the last day of the period's
+    Decree 09 window on which ``unit`` exists (a district in 2025S2: 30 June 2025).
+    """
+    level = REGISTRY_DENOMINATORS.get(indicator_code)
+    if level is None:
+        return None
+    return len(catalogue.members(unit, level, _registry_day(unit, period)))
+
+
+def _registry_day(unit: UnitRef, period: periods.Period) -> date:
+    _, end = period.window("decree09")
+    return min(end, unit.valid_to or end)
+
+
+def _names(units: list[UnitRef]) -> str:
+    return " và ".join(f"{u.name} ({u.code})" for u in units)
+
+
+def _says_no_data(row: UploadRow, indicator: Indicator) -> bool:
+    """True for a "no data" row (rules in the module docstring)."""
+    filled = [raw for f in NUMBER_FIELDS if clean_text(raw := row.values.get(f))]
+    if not filled or not all(is_no_data(raw) or is_zero_word(raw) for raw in filled):
+        return False
+    if any(is_no_data(raw) for raw in filled):
+        return True
+    numerator, denominator = row.values.get("numerator"), row.values.get("denominator")
+    return not indicator.is_flag and is_zero_word(numerator) and is_zero_word(denominator)
 
 
 def _flag(value: Decimal | None) -> tuple[Decimal, Decimal, Decimal]:

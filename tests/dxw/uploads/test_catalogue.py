@@ -44,11 +44,37 @@ def test_a_reused_commune_code_resolves_by_period(catalogue):
 
 
 def test_units_outside_their_validity_are_not_found(catalogue):
-    assert catalogue.unit("024", "2025S2") is None  # districts were abolished on 1 July 2025
-    assert catalogue.unit("08", "2025S1") is None  # Tuyên Quang's new code starts on 1 July 2025
+    # Validity is checked against the Decree 09 window: 2026S1 is 15/12/2025 - 14/06/2026, after the
+    # districts ended (30/06/2025); 2025S1 is 15/12/2024 - 14/06/2025, before 08 began (01/07/2025).
+    assert catalogue.unit("024", "2026S1") is None
+    assert catalogue.unit("08", "2025S1") is None
     assert catalogue.unit("99999", "2025S1") is None
     with pytest.raises(CatalogueError, match="99999"):
         catalogue.applicable("99999", "2025S1")
+
+
+def test_a_unit_that_existed_for_part_of_the_window_belongs_to_the_period(catalogue):
+    # 2025S2's Decree 09 window is 15/06/2025 - 14/12/2025; districts existed until 30/06/2025.
+    district = catalogue.unit("024", "2025S2")
+    assert (district.name, district.valid_to) == ("Thành phố Hà Giang", date(2025, 6, 30))
+    # A reused code in that window: both versions overlap it and the newer one wins.
+    assert catalogue.unit("00691", "2025S2").name == "Phường Hà Giang 2"
+
+
+def test_members_successors_and_predecessors(catalogue):
+    district = catalogue.unit("024", "2025S1")
+    # units.csv, rows with parent_code 024 and level commune: 00688 Quang Trung, 00691 Trần Phú,
+    # 00692 Ngọc Hà, 00694 Nguyễn Trãi, 00697 Minh Khai (5 phường), 00700 Ngọc Đường,
+    # 00946 Phương Độ, 00949 Phương Thiện (3 xã): 8 communes, all valid until 30/06/2025.
+    assert len(catalogue.members(district, "commune", date(2025, 6, 14))) == 8
+    assert catalogue.members(district, "commune", date(2025, 7, 1)) == []
+    # unit_succession.csv: 024 -> 08 (primary); 00688 -> 00691 (primary) and 00694 (not primary).
+    assert [u.code for u in catalogue.successors(district)] == ["08"]
+    quang_trung = catalogue.unit("00688", "2025S1")
+    assert [u.name for u in catalogue.successors(quang_trung)] == ["Phường Hà Giang 2", "Phường Hà Giang 1"]
+    # 00694 Phường Hà Giang 1 (from 01/07/2025) took over from 00688, 00694, 00946 and 00949.
+    hg1 = catalogue.unit("00694", "2026S1")
+    assert [u.code for u in catalogue.predecessors(hg1)] == ["00688", "00694", "00946", "00949"]
 
 
 def test_parent_chain(catalogue):
@@ -69,6 +95,9 @@ def test_loads_from_a_given_folder(tmp_path):
         "code,name,level,unit_type,parent_code,valid_from,valid_to\n"
         "001,Huyện Thử,district,huyen,,2020-01-01,\n",
         encoding="utf-8",
+    )
+    (tmp_path / "unit_succession.csv").write_text(
+        "old_code,new_code,is_primary,effective_date\n", encoding="utf-8"
     )
     small = load_catalogue(tmp_path)
     assert [i.code for i in small.applicable("001", "2025S1")] == ["X_FLAG"]

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from dxw.uploads.cells import CellError, cell_text, fold, is_formula, parse_number
+from dxw.uploads.cells import CellError, cell_text, fold, is_formula, is_no_data, is_zero_word, parse_number
 
 
 def nfd(text: str) -> str:
@@ -138,3 +138,27 @@ def test_cell_text_renders_what_the_clerk_typed():
     assert cell_text(datetime(2025, 5, 1)) == "2025-05-01"
     assert cell_text(nfd("Huyện")) == "Huyện"
     assert cell_text(None) == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "no_data", "zero"),
+    [
+        ("không có số liệu", True, False),
+        ("Chưa có số liệu.", True, False),
+        ("KHÔNG CÓ DỮ LIỆU", True, False),
+        ("N/A", True, False),
+        ("#N/A", True, False),
+        ("không áp dụng", True, False),
+        ("không có", False, True),
+        ("—", False, True),
+        ("có số liệu", False, False),
+    ],
+)
+def test_no_data_phrases_and_zero_words(text, no_data, zero):
+    assert (is_no_data(text), is_zero_word(text)) == (no_data, zero)
+
+
+def test_a_no_data_phrase_is_not_a_number():
+    with pytest.raises(CellError) as caught:
+        parse_number("không có số liệu")
+    assert caught.value.code == "not_a_number"

@@ -1,4 +1,6 @@
 import csv
+from datetime import date
+from decimal import Decimal
 
 import openpyxl
 import pytest
@@ -112,3 +114,35 @@ def test_rows_from_sheets_with_different_layouts_get_column_letters(tmp_path):
     sheet = openpyxl.load_workbook(write_rejections(tmp_path / "r.xlsx", result))["Dòng bị từ chối"]
     assert [c.value for c in sheet[1]][4:] == ["Cột A", "Cột B", "Cột C", "Cột D", "Cột E"]
     assert [[c.value for c in r][:2] for r in sheet.iter_rows(min_row=2)] == [["A", 2], ["B", 2]]
+
+
+def test_report_lists_no_data_rows_and_warnings_apart_from_rejections(tmp_path):
+    path = tmp_path / "bao_cao.csv"
+    path.write_text(
+        "Mã đơn vị,Mã chỉ tiêu,Tử số,Mẫu số\n"
+        "024,DIST_HOUSEHOLD_BROADBAND,6000,13000\n"
+        "024,DIST_EPAYMENT_ACCOUNTS,không có số liệu,không có số liệu\n",
+        encoding="utf-8",
+    )
+    previous = {("024", date(2004, 1, 1), "DIST_HOUSEHOLD_BROADBAND"): Decimal(10000)}
+    result = validate(read_upload(path), load_catalogue(), "2025S1", "024", previous=previous)
+    # 13000 against 10000 is +30 %, outside the default ±20 % band.
+    assert summary_vi(result) == (
+        "Đã nhận 1 dòng, không có dòng nào bị từ chối; 1 dòng không có số liệu "
+        "(024/DIST_EPAYMENT_ACCOUNTS): đơn vị đã báo cáo, các chỉ tiêu này được ghi là chưa đo được "
+        "trong kỳ; 1 cảnh báo: 1 dòng mẫu số thay đổi nhiều so với kỳ trước (tệp 'bao_cao.csv', kỳ 2025S1). "
+        "Hãy kiểm tra lại các dòng có cảnh báo; số liệu của các dòng này vẫn được ghi nhận."
+    )
+    book = openpyxl.load_workbook(write_rejections(tmp_path / "bien_nhan.xlsx", result))
+    assert book.sheetnames == ["Dòng bị từ chối", "Không có số liệu", "Cảnh báo", "Tóm tắt"]
+    assert [[c.value for c in r] for r in book["Không có số liệu"].iter_rows(min_row=2)] == [
+        ["bao_cao.csv", 3, "024", "DIST_EPAYMENT_ACCOUNTS", "Không có số liệu"]
+    ]
+    (warning,) = [[c.value for c in r] for r in book["Cảnh báo"].iter_rows(min_row=2)]
+    assert warning[:4] == ["bao_cao.csv", 2, "024", "DIST_HOUSEHOLD_BROADBAND"]
+    assert warning[4].startswith("Mẫu số (13000) tăng 30% so với kỳ 2024S2 (10000)")
+    summary = {r[0]: r[1] for r in book["Tóm tắt"].iter_rows(values_only=True)}
+    assert (summary["Số dòng không có số liệu"], summary["Số cảnh báo"]) == (1, 1)
+    rows = list(csv.reader(write_rejections(tmp_path / "r.csv", result).read_text("utf-8-sig").splitlines()))
+    assert ["bao_cao.csv", "3", "024", "DIST_EPAYMENT_ACCOUNTS", "Không có số liệu"] in rows
+    assert ["Số cảnh báo", "1"] in rows

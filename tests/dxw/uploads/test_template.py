@@ -93,5 +93,6 @@ def test_unfilled_template_rows_are_rejected_as_missing(tmp_path, catalogue):
 def test_no_template_for_a_unit_without_upload_indicators(tmp_path, catalogue):
     with pytest.raises(CatalogueError, match="00691"):
         write_template(tmp_path / "mau.xlsx", catalogue, "00691", "2025S1")
+    # 2026S1 (15/12/2025 - 14/06/2026) starts after the districts ended on 30/06/2025.
     with pytest.raises(CatalogueError, match="024"):
-        write_template(tmp_path / "mau.xlsx", catalogue, "024", "2025S2")
+        write_template(tmp_path / "mau.xlsx", catalogue, "024", "2026S1")

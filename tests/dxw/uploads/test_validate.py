@@ -1,11 +1,12 @@
 import csv
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 import openpyxl
 import pytest
 
-from dxw.uploads.catalogue import load_catalogue
+from dxw.uploads.catalogue import Catalogue, Succession, UnitRef, load_catalogue
 from dxw.uploads.safety import UploadError
 from dxw.uploads.validate import validate
 from dxw.uploads.workbook import read_upload
@@ -21,7 +22,7 @@ def catalogue():
 
 
 def row(
-    unit="024", indicator="DIST_COMMUNE_BROADBAND", numerator=None, denominator=None, value=None, **other
+    unit="024", indicator="DIST_ECOMMERCE_PRODUCTS", numerator=None, denominator=None, value=None, **other
 ):
     return [
         unit,
@@ -68,8 +69,7 @@ def check(tmp_path, catalogue, bad_row, unit_code=None, period_id="2025S1"):
         (
             row("08", numerator=1, denominator=2),
             "unit_not_valid",
-            "Đơn vị '08' (Tỉnh Tuyên Quang) không có hiệu lực trong kỳ 2025S1: "
-            "mã này chỉ dùng từ 01/07/2025 đến nay",
+            "Tỉnh Tuyên Quang (08) bắt đầu hoạt động từ 01/07/2025, sau kỳ 2025S1 (15/12/2024 - 14/06/2025)",
         ),
         (
             row(indicator="X", numerator=1, denominator=2),
@@ -190,11 +190,11 @@ def test_unknown_uploading_unit_raises(tmp_path, catalogue):
 
 
 def test_legacy_district_is_not_valid_after_the_reorganisation(tmp_path, catalogue):
-    path = upload(tmp_path, [row(numerator=1, denominator=2, period="2025S2")], "Kỳ báo cáo: 2025S2")
-    result = validate(read_upload(path), catalogue, "2025S2")
+    path = upload(tmp_path, [row(numerator=1, denominator=2, period="2026S1")], "Kỳ báo cáo: 2026S1")
+    result = validate(read_upload(path), catalogue, "2026S1")
     assert result.accepted == []
     assert result.rejected[0].reason_code == "unit_not_valid"
-    assert "từ 01/01/2004 đến 30/06/2025" in result.rejected[0].reason_vi
+    assert "đã kết thúc hoạt động từ 01/07/2025" in result.rejected[0].reason_vi
 
 
 def test_sheet_period_different_from_the_upload_period(tmp_path, catalogue):
@@ -274,3 +274,261 @@ def test_unit_codes_are_case_insensitive(tmp_path, catalogue):
     path = upload(tmp_path, [row("02.snv", "DEPT_DATA_WAREHOUSE", value="0")])
     result = validate(read_upload(path), catalogue, "2025S1")
     assert [(o.unit_code, o.value) for o in result.accepted] == [("02.SNV", 0)]
+
+
+# -- Denominators the unit registry knows (issue 12, item 7) ---------------------------------------
+
+# TP Hà Giang (024) in units.csv: the rows with parent_code 024 and level commune are 00688 Phường
+# Quang Trung, 00691 Phường Trần Phú, 00692 Phường Ngọc Hà, 00694 Phường Nguyễn Trãi, 00697 Phường
+# Minh Khai, 00700 Xã Ngọc Đường, 00946 Xã Phương Độ and 00949 Xã Phương Thiện, all valid
+# 2004-01-01 .. 2025-06-30: 8 commune-level units on 14/06/2025, the last day of 2025S1's window.
+COMMUNES_OF_024 = 8
+
+
+def test_commune_count_denominator_equal_to_the_registry_is_accepted(tmp_path, catalogue):
+    path = upload(
+        tmp_path, [row(indicator="DIST_COMMUNE_BROADBAND", numerator=8, denominator=COMMUNES_OF_024)]
+    )
+    result = validate(read_upload(path), catalogue, "2025S1")
+    assert result.rejected == []
+    assert [(o.numerator, o.denominator, o.value) for o in result.accepted] == [(8, 8, 100)]
+
+
+@pytest.mark.parametrize("denominator", [COMMUNES_OF_024 - 1, COMMUNES_OF_024 + 1])
+def test_commune_count_denominator_off_by_one_is_rejected(tmp_path, catalogue, denominator):
+    rejection = check(
+        tmp_path, catalogue, row(indicator="DIST_COMMUNE_BROADBAND", numerator=5, denominator=denominator)
+    )
+    assert rejection.reason_code == "denominator_not_registry"
+    assert rejection.reason_vi == (
+        f"Mẫu số (số xã, phường, thị trấn) là {denominator} nhưng Thành phố Hà Giang có 8 "
+        "xã, phường, thị trấn theo danh mục đơn vị hành chính (ngày 14/06/2025)"
+    )
+
+
+def test_commune_count_of_a_district_in_its_last_half_year_is_counted_on_its_last_day(tmp_path, catalogue):
+    # 2025S2's window is 15/06 - 14/12/2025; 024 existed until 30/06/2025, with the same 8 communes.
+    path = upload(
+        tmp_path,
+        [row(indicator="DIST_COMMUNE_BROADBAND", numerator=8, denominator=9, period="2025S2")],
+        "Kỳ báo cáo: 2025S2",
+    )
+    result = validate(read_upload(path), catalogue, "2025S2")
+    assert result.rejected[0].reason_code == "denominator_not_registry"
+    assert "có 8 xã, phường, thị trấn theo danh mục đơn vị hành chính (ngày 30/06/2025)" in (
+        result.rejected[0].reason_vi
+    )
+
+
+# -- Warning band against the previous half-year (issue 12, item 7) -----------------------------------
+
+HOUSEHOLDS = "DIST_HOUSEHOLD_BROADBAND"
+PREVIOUS = {("024", date(2004, 1, 1), HOUSEHOLDS): Decimal(10000)}
+
+
+@pytest.mark.parametrize(
+    ("denominator", "warned"),
+    [
+        (13000, "Mẫu số (13000) tăng 30% so với kỳ 2024S2 (10000), vượt ngưỡng ±20%"),  # +3000/10000
+        (7500, "Mẫu số (7500) giảm 25% so với kỳ 2024S2 (10000), vượt ngưỡng ±20%"),  # -2500/10000
+        (11000, None),  # +1000/10000 = +10 %, inside the band
+        (12000, None),  # +20 % exactly: on the band, not outside it
+    ],
+)
+def test_a_denominator_outside_the_band_is_accepted_with_a_warning(tmp_path, catalogue, denominator, warned):
+    path = upload(tmp_path, [row(indicator=HOUSEHOLDS, numerator=5000, denominator=denominator)])
+    result = validate(read_upload(path), catalogue, "2025S1", previous=PREVIOUS)
+    assert result.rejected == []
+    assert [o.denominator for o in result.accepted] == [denominator]
+    if warned is None:
+        assert result.warnings == []
+    else:
+        (warning,) = result.warnings
+        assert (warning.code, warning.row_no, warning.previous_period_id) == (
+            "denominator_outside_band",
+            FIRST_DATA_ROW,
+            "2024S2",
+        )
+        assert warning.reason_vi == warned + ": đề nghị đơn vị kiểm tra lại; số liệu vẫn được ghi nhận"
+
+
+def test_no_previous_figure_no_warning_and_the_band_is_a_parameter(tmp_path, catalogue):
+    path = upload(tmp_path, [row(indicator=HOUSEHOLDS, numerator=5000, denominator=13000)])
+    parsed = read_upload(path)
+    assert validate(parsed, catalogue, "2025S1").warnings == []
+    # Another unit version's figure is not this unit's previous figure.
+    other = {("026", date(2004, 1, 1), HOUSEHOLDS): Decimal(10000)}
+    assert validate(parsed, catalogue, "2025S1", previous=other).warnings == []
+    # A band of 0.35 takes +30 % in.
+    assert validate(parsed, catalogue, "2025S1", previous=PREVIOUS, band=Decimal("0.35")).warnings == []
+
+
+# -- "No data" answers (issue 12, item 6) ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("numerator", "denominator", "value"),
+    [
+        ("không có số liệu", "không có số liệu", None),
+        ("Chưa có số liệu.", None, None),
+        (None, None, "không có số liệu"),
+        ("N/A", "n/a", None),
+        ("#N/A", "#N/A", "#N/A"),
+        ("—", "—", None),
+        ("không có", "không có", None),
+        ("khong co", "-", None),
+        ("không có", "không có", "không có"),
+    ],
+)
+def test_a_row_whose_figures_say_no_data_is_listed_not_measured_and_not_rejected(
+    tmp_path, catalogue, numerator, denominator, value
+):
+    rows = [GOOD, row(numerator=numerator, denominator=denominator, value=value)]
+    result = validate(read_upload(upload(tmp_path, rows)), catalogue, "2025S1")
+    assert result.rejected == []
+    assert [o.indicator_code for o in result.accepted] == ["DIST_HOUSEHOLD_BROADBAND"]
+    assert [(n.row_no, n.unit_code, n.indicator_code) for n in result.no_data] == [
+        (FIRST_DATA_ROW + 1, "024", "DIST_ECOMMERCE_PRODUCTS")
+    ]
+
+
+def test_no_data_phrase_in_nfd(tmp_path, catalogue):
+    import unicodedata
+
+    phrase = unicodedata.normalize("NFD", "Không có số liệu")
+    result = validate(
+        read_upload(upload(tmp_path, [row(numerator=phrase, denominator=phrase)])), catalogue, "2025S1"
+    )
+    assert (len(result.no_data), result.accepted, result.rejected) == (1, [], [])
+
+
+def test_zero_words_beside_a_real_denominator_stay_a_zero(tmp_path, catalogue):
+    # "không có" households covered out of 12 000 is 0 of 12 000, a reported 0 %.
+    result = validate(
+        read_upload(upload(tmp_path, [row(numerator="không có", denominator=12000)])), catalogue, "2025S1"
+    )
+    assert result.no_data == []
+    assert [(o.numerator, o.denominator, o.value) for o in result.accepted] == [(0, 12000, 0)]
+
+
+def test_digit_zeros_are_a_report_of_zero_over_zero(tmp_path, catalogue):
+    result = validate(read_upload(upload(tmp_path, [row(numerator=0, denominator=0)])), catalogue, "2025S1")
+    assert result.no_data == []
+    assert [(o.numerator, o.denominator, o.value) for o in result.accepted] == [(0, 0, None)]
+
+
+def test_a_no_data_phrase_beside_a_real_figure_is_rejected(tmp_path, catalogue):
+    rejection = check(tmp_path, catalogue, row(numerator="không có số liệu", denominator=12000))
+    assert rejection.reason_code == "not_a_number"
+    assert rejection.reason_vi.startswith("Tử số: 'không có số liệu' chỉ dùng khi cả dòng không có số liệu")
+
+
+def test_yes_no_indicator_no_means_not_achieved_and_only_the_phrase_means_no_data(tmp_path, catalogue):
+    rows = [
+        row(indicator="DIST_MOBILE_UNIVERSAL", value="không"),
+        row("026", indicator="DIST_MOBILE_UNIVERSAL", value="không có số liệu"),
+    ]
+    result = validate(read_upload(upload(tmp_path, rows)), catalogue, "2025S1")
+    assert [(o.unit_code, o.value) for o in result.accepted] == [("024", 0)]
+    assert [n.unit_code for n in result.no_data] == ["026"]
+
+
+def test_no_data_rows_are_still_checked_for_unit_and_indicator(tmp_path, catalogue):
+    rows = [
+        row("99999", numerator="N/A", denominator="N/A"),
+        row(indicator="X", numerator="N/A", denominator="N/A"),
+    ]
+    result = validate(read_upload(upload(tmp_path, rows)), catalogue, "2025S1")
+    assert result.no_data == []
+    assert [r.reason_code for r in result.rejected] == ["unknown_unit", "unknown_indicator"]
+
+
+# -- Units outside their validity in the period (issue 12, item 8) --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("unit", "period", "reason"),
+    [
+        (
+            # units.csv: 024 valid 2004-01-01 .. 2025-06-30; unit_succession.csv: 024 -> 08 (primary).
+            # 2026S1's Decree 09 window: 15/12/2025 .. 14/06/2026.
+            "024",
+            "2026S1",
+            "Thành phố Hà Giang (024) đã kết thúc hoạt động từ 01/07/2025, trước kỳ 2026S1 "
+            "(15/12/2025 - 14/06/2026); "
+            "số liệu từ ngày 01/07/2025 báo cáo theo Tỉnh Tuyên Quang (08)",
+        ),
+        (
+            # 00946 Xã Phương Độ ended 30/06/2025 and merged into 00694 Phường Hà Giang 1.
+            "00946",
+            "2026S1",
+            "Xã Phương Độ (00946) đã kết thúc hoạt động từ 01/07/2025, trước kỳ 2026S1 "
+            "(15/12/2025 - 14/06/2026); "
+            "số liệu từ ngày 01/07/2025 báo cáo theo Phường Hà Giang 1 (00694)",
+        ),
+        (
+            # 00688 Phường Quang Trung was split: 00691 (primary) and 00694.
+            "00688",
+            "2026S1",
+            "Phường Quang Trung (00688) đã kết thúc hoạt động từ 01/07/2025, trước kỳ 2026S1 "
+            "(15/12/2025 - 14/06/2026); "
+            "số liệu từ ngày 01/07/2025 báo cáo theo Phường Hà Giang 2 (00691) và Phường Hà Giang 1 (00694)",
+        ),
+        (
+            # An old department: Sở Thông tin và Truyền thông, valid until 30/06/2025, no succession row.
+            "02.STTTT",
+            "2026S1",
+            "Sở Thông tin và Truyền thông (02.STTTT) đã kết thúc hoạt động từ 01/07/2025, trước kỳ 2026S1 "
+            "(15/12/2025 - 14/06/2026)",
+        ),
+        (
+            # A 2025 commune (valid from 01/07/2025) in 2025S1 (15/12/2024 .. 14/06/2025).
+            "02404",
+            "2025S1",
+            "Xã Bình Xa (02404) bắt đầu hoạt động từ 01/07/2025, sau kỳ 2025S1 (15/12/2024 - 14/06/2025)",
+        ),
+    ],
+)
+def test_a_unit_outside_its_validity_is_refused_naming_its_dates_and_successor(
+    tmp_path, catalogue, unit, period, reason
+):
+    path = upload(tmp_path, [row(unit, numerator=1, denominator=2, period=period)], f"Kỳ báo cáo: {period}")
+    result = validate(read_upload(path), catalogue, period)
+    assert result.accepted == []
+    assert result.rejected[0].reason_code == "unit_not_valid"
+    assert result.rejected[0].reason_vi == reason
+
+
+def test_a_new_unit_before_its_start_names_its_predecessors(tmp_path):
+    catalogue = Catalogue(
+        indicators=load_catalogue().indicators,
+        units=(
+            UnitRef("02", "Tỉnh Hà Giang", "province", date(2004, 1, 1), None),
+            UnitRef("90001", "Xã Cũ A", "commune", date(2004, 1, 1), date(2025, 6, 30), "02"),
+            UnitRef("90002", "Xã Cũ B", "commune", date(2004, 1, 1), date(2025, 6, 30), "02"),
+            UnitRef("90009", "Xã Mới", "commune", date(2025, 7, 1), None, "02"),
+        ),
+        successions=(
+            Succession("90001", "90009", True, date(2025, 7, 1)),
+            Succession("90002", "90009", True, date(2025, 7, 1)),
+        ),
+    )
+    path = upload(tmp_path, [row("90009", numerator=1, denominator=2)])
+    result = validate(read_upload(path), catalogue, "2025S1")
+    assert result.rejected[0].reason_vi == (
+        "Xã Mới (90009) bắt đầu hoạt động từ 01/07/2025, sau kỳ 2025S1 (15/12/2024 - 14/06/2025)"
+        "; số liệu của kỳ này báo cáo theo đơn vị cũ: "
+        "Xã Cũ A (90001) và Xã Cũ B (90002)"
+    )
+
+
+def test_a_unit_that_existed_for_part_of_the_window_is_accepted(tmp_path, catalogue):
+    # 2025S2's Decree 09 window is 15/06/2025 - 14/12/2025; 024 existed until 30/06/2025.
+    path = upload(
+        tmp_path,
+        [row(indicator=HOUSEHOLDS, numerator=1, denominator=2, period="2025S2")],
+        "Kỳ báo cáo: 2025S2",
+    )
+    result = validate(read_upload(path), catalogue, "2025S2")
+    assert result.rejected == []
+    assert [(o.unit_code, o.period_id) for o in result.accepted] == [("024", "2025S2")]
