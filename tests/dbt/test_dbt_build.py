@@ -307,4 +307,4 @@ def test_every_published_mart_is_exposed_to_bi():
     }
     exposed = manifest["exposures"]["exposure.dxw.bi_dashboards"]["depends_on"]["nodes"]
     assert published == {node.split(".")[-1] for node in exposed}
-    assert len(published) == 4
+    assert len(published) == 5  # four semi-annual marts and the annual indicator mart
