@@ -199,20 +199,25 @@ def test_html_holds_the_published_figures(report, conn):
         select unit_code, unit_name, candidate_rank, value,
                (select count(*) from marts.mart_award_eligibility as h
                 where h.unit_code = a.unit_code and h.award_code = a.award_code and h.eligible
-                  and h.unit_structure = a.unit_structure and h.period_id in ('2024S2', '2025S1'))
+                  and h.grain = 'halfyear' and h.unit_structure = a.unit_structure
+                  and h.period_id in ('2024S2', '2025S1'))
         from marts.mart_award_eligibility as a
-        where period_id = '2025S1' and unit_structure = 'before_2025' and eligible
+        where period_id = '2025S1' and unit_structure = 'before_2025' and eligible and grain = 'halfyear'
           and award_code = 'PM_CERTIFICATE' and unit_level = 'district'
         """
     ).fetchall()
     assert candidates
-    heading = f"Bằng khen của Thủ tướng Chính phủ – Cấp huyện (ngưỡng ≥ 80 %): {len(candidates)} đơn vị"
+    # A half-year's list is monitoring: the units on track, not the award list.
+    heading = (
+        f"Bằng khen của Thủ tướng Chính phủ – Cấp huyện (ngưỡng ≥ 80 %): {len(candidates)} đơn vị đang đạt"
+    )
     assert heading in page
     for code, name, rank, value, eligible_periods in candidates:
-        cells = rows[("award-PM_CERTIFICATE-district", code)]
+        cells = rows[("award-halfyear-PM_CERTIFICATE-district-before_2025", code)]
         assert cells[:2] == [str(rank), name]
         assert cells[4] == vn_percent(value, 2)
-        assert cells[7] == f"{eligible_periods}/2"  # half-years eligible, of the two published
+        assert cells[7] == "2025S1"  # the period evaluated
+        assert cells[8] == f"{eligible_periods}/2"  # half-years eligible, of the two published
 
     # The annex names the gate run the publish relied on.
     gate = conn.execute(
