@@ -11,6 +11,7 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -165,15 +166,20 @@ def import_upload(
     period_id: str | None = None,
     report_dir: Path | None = None,
     settings: Settings | None = None,
+    submitted_at: datetime | None = None,
+    submitted_basis: str = "given",
 ) -> UploadOutcome:
     """Check, validate and land one unit's spreadsheet; write the rejection report when rows fail.
 
     A file that cannot be read safely, or whose unit or period cannot be told, is refused as a
     whole (recorded in the ledger, nothing landed). Otherwise the accepted rows land as the
     unit's submission for the half-year, replacing its previous one (kept for history), and the
-    rejected rows go back to the unit with a reason in Vietnamese.
+    rejected rows go back to the unit with a reason in Vietnamese. ``submitted_at`` is when the
+    unit submitted the file (``submitted_basis`` says how that is known); by default, now.
     """
     settings = settings or get_settings()
+    if submitted_at is None:
+        submitted_at, submitted_basis = datetime.now(UTC), "intake"
     path = Path(path)
     started = time.monotonic()
     name = uploads.safe_filename(path.name)
@@ -215,7 +221,12 @@ def import_upload(
     records = [
         _upload_record(o, unit, name, catalogue.unit(o.unit_code, period)) for o in validation.accepted
     ]
-    details = {"file": name, "accepted": outcome.accepted, "rejected": outcome.rejected}
+    details = {
+        "file": name,
+        "accepted": outcome.accepted,
+        "rejected": outcome.rejected,
+        "submitted_at_basis": submitted_basis,
+    }
     document = copy.Document(name, _media_type(path), path.read_bytes())
     with database.connect(settings, autocommit=True) as conn:
         copy.ensure_tables(conn, [UPLOAD_DATASET])
@@ -231,7 +242,9 @@ def import_upload(
             )
             return outcome
         try:
-            landed = land_gated(conn, UPLOAD_DATASET, period.id, records, [document], details, settings, unit)
+            landed = land_gated(
+                conn, UPLOAD_DATASET, period.id, records, [document], details, settings, unit, submitted_at
+            )
         except QualityGateFailed as exc:
             # The row checks should have caught it: the batch stays rejected for the engineers.
             log.error("%s: accepted rows failed the raw gate: %s", name, exc)
