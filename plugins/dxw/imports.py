@@ -97,10 +97,12 @@ def import_dhis2_file(
     """Import a ``dataValueSets`` file (``.json`` / ``.csv``): place, land and gate its values.
 
     The values of each period land as one staged batch that its raw gate promotes; a value the
-    warehouse already holds with the same number is ``ignored``, as DHIS2 counts it.
+    warehouse already holds with the same number is ``ignored``, as DHIS2 counts it. The set's
+    ``completeDate``, when it has one, is recorded as when the org unit submitted it.
     """
     settings = settings or get_settings()
     values, document = dhis2.read_file(Path(path))
+    completed = dhis2.complete_date(document)
     period = parse(period_id) if period_id else None
     result = dhis2.resolve(values, id_scheme, period)
     summary = ImportSummary(conflicts=result.conflicts, ignored=len(result.conflicts))
@@ -132,8 +134,14 @@ def import_dhis2_file(
                 pid,
                 period_values,
                 [document],
-                {"file": document.name, "id_scheme": id_scheme, "conflicts": len(result.conflicts)},
+                {
+                    "file": document.name,
+                    "id_scheme": id_scheme,
+                    "conflicts": len(result.conflicts),
+                    **({"submitted_at_basis": "completeDate"} if completed else {}),
+                },
                 settings,
+                submitted_at=completed,
             )
             summary.batches[pid] = (landed.batch_id, landed.status)
     log.info("%s: %s", document.name, summary.text().replace("\n", " | "))

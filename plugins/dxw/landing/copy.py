@@ -66,9 +66,6 @@ create index if not exists load_batch_latest
     on raw.load_batch (dataset, period_id, batch_id desc) where status = 'loaded';
 comment on table raw.load_batch is
     'One row per delivery attempt of a source dataset for a period: loaded, unchanged or failed.';
-comment on column raw.load_batch.submitted_at is
-    'When the unit submitted its own report, recorded at intake (inbox arrival, completeDate); '
-    'null for figures a system measured. Never the load time.';
 create table if not exists raw.source_document (
     batch_id bigint not null references raw.load_batch (batch_id),
     document_no integer not null,
@@ -146,6 +143,11 @@ def ensure_tables(conn: psycopg.Connection, datasets: Sequence[Dataset]) -> None
             conn.execute("alter table raw.load_batch add column if not exists scope text not null default ''")
             # Nor when the unit submitted (recorded at intake; null for batches loaded before).
             conn.execute("alter table raw.load_batch add column if not exists submitted_at timestamptz")
+            conn.execute(
+                "comment on column raw.load_batch.submitted_at is 'When the unit submitted its own "
+                "report, recorded at intake (inbox arrival, completeDate); null for figures a system "
+                "measured. Never the load time.'"
+            )
         for dataset in datasets:
             table = sql.Identifier(RAW_SCHEMA, dataset.name)
             typed = sql.SQL(", ").join(
