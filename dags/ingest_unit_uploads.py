@@ -18,6 +18,8 @@ safe `.xlsx`/`.csv` (size, macros, zip bombs), reads the table however messy, va
 row against the unit and indicator catalogue, lands the accepted rows as the unit's submission
 for the half-year (raw gate, then `raw.unit_upload_observations`), writes the rejection report
 in Vietnamese to `outbox/<unit>/` and archives the file under `archive/<period>/<unit>/`.
+The file's arrival in the inbox (its modification time) is recorded in the ledger as when the
+unit submitted (the on-time test of Plan 86 VI.6), never the time of this run.
 A bad file is an outcome, not a task failure; a database failure fails the task, which retries.
 
 **Re-run**: safe. A file is moved out of the inbox only once its outcome is recorded; loading

@@ -207,11 +207,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     inbox = upload_folder.folders()["inbox"]
     dropped = drop_uploads(inbox, args.show)
-    _say(f"  uploads: {len(dropped)} district forms for {args.show} dropped in {inbox}")
+    _say(
+        f"  uploads: {len(dropped)} district forms for {args.show} dropped in {inbox}, "
+        "each at the time its district submitted it (dxw.simulator.submissions)"
+    )
     _run_dags(_pipeline(args.first, args.last, [args.show]), quiet=not args.verbose)
     from dxw import report
 
-    for table in (report.attainment_table, report.scorecard_table, report.award_table, report.uploads_table):
+    for table in (
+        report.attainment_table,
+        report.scorecard_table,
+        report.award_table,
+        report.uploads_table,
+        report.compliance_table,
+    ):
         _say()
         _say(table(args.show))
     from dxw.reports import write_report

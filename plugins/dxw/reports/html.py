@@ -572,7 +572,7 @@ def _compliance(data: ReportData) -> str:
         '<p class="muted">Đơn vị phải báo cáo (mục VI.6 Kế hoạch 86): các sở, ngành, đoàn thể tỉnh và UBND '
         "các huyện, thành phố còn tồn tại vào ngày chốt số liệu; cấp xã không có nhiệm vụ này nên không "
         "được liệt kê. Đã gửi: báo cáo của chính đơn vị (tệp biểu mẫu tải lên, bộ dữ liệu trên hệ thống "
-        "báo cáo), kể cả khi đơn vị ghi \u201ckhông có số liệu\u201d cho một chỉ tiêu; số liệu mà cổng dịch "
+        "báo cáo), kể cả khi đơn vị ghi “không có số liệu” cho một chỉ tiêu; số liệu mà cổng dịch "
         "vụ công hay hệ thống quản lý văn bản đo về đơn vị không phải là báo cáo của đơn vị. Đúng hạn: thời "
         "điểm đơn vị gửi (ghi nhận khi tiếp nhận tệp; ngày hoàn thành hoặc cập nhật cuối của bộ dữ liệu), "
         "theo giờ Việt Nam, không muộn hơn hạn gửi; không dùng thời điểm kho dữ liệu nạp số liệu. "
