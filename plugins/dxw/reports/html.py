@@ -527,7 +527,10 @@ def _compliance(data: ReportData) -> str:
             "sắp xếp năm 2025.</p>"
         )
     if not data.compliance:
-        parts.append(f'<p class="muted">Không có số liệu tuân thủ báo cáo cho kỳ {e(data.period.id)}.</p>')
+        parts.append(
+            f'<p class="muted">Kỳ {e(data.period.id)} không có đơn vị nào phải báo cáo theo mục VI.6 (các '
+            "sở, ngành, đoàn thể tỉnh và UBND các huyện, thành phố còn tồn tại vào ngày chốt số liệu).</p>"
+        )
         return "".join([*parts, "</section>"])
     by_level: dict[str, list[Compliance]] = {}
     for row in data.compliance:
