@@ -20,6 +20,8 @@ for the half-year (raw gate, then `raw.unit_upload_observations`; "no data" answ
 but count as submitted), writes the rejection report (or a receipt listing "no data" rows and
 denominator warnings) in Vietnamese to `outbox/<unit>/` and archives the file under
 `archive/<period>/<unit>/`.
+The file's arrival in the inbox (its modification time) is recorded in the ledger as when the
+unit submitted (the on-time test of Plan 86 VI.6), never the time of this run.
 A bad file is an outcome, not a task failure; a database failure fails the task, which retries.
 
 **Re-run**: safe. A file is moved out of the inbox only once its outcome is recorded; loading

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager, nullcontext
 from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from dxw.settings import get_settings
 
@@ -206,11 +207,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     inbox = upload_folder.folders()["inbox"]
     dropped = drop_uploads(inbox, args.show)
-    _say(f"  uploads: {len(dropped)} district forms for {args.show} dropped in {inbox}")
+    _say(
+        f"  uploads: {len(dropped)} district forms for {args.show} dropped in {inbox}, "
+        "each at the time its district submitted it (dxw.simulator.submissions)"
+    )
     _run_dags(_pipeline(args.first, args.last, [args.show]), quiet=not args.verbose)
     from dxw import report
 
-    for table in (report.attainment_table, report.scorecard_table, report.award_table, report.uploads_table):
+    for table in (
+        report.attainment_table,
+        report.scorecard_table,
+        report.award_table,
+        report.uploads_table,
+        report.compliance_table,
+    ):
         _say()
         _say(table(args.show))
     from dxw.reports import write_report
@@ -252,8 +262,15 @@ def cmd_ingest_upload(args: argparse.Namespace) -> int:
     from dxw import imports
 
     report_dir = Path(args.report_dir) if args.report_dir else Path(args.file).resolve().parent
+    submitted_at = datetime.fromisoformat(args.submitted_at) if args.submitted_at else None
+    if submitted_at is not None and submitted_at.tzinfo is None:
+        submitted_at = submitted_at.replace(tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
     outcome = imports.import_upload(
-        Path(args.file), unit_code=args.unit, period_id=args.period, report_dir=report_dir
+        Path(args.file),
+        unit_code=args.unit,
+        period_id=args.period,
+        report_dir=report_dir,
+        submitted_at=submitted_at,
     )
     _say(
         f"{outcome.file_name}: {outcome.status} (unit {outcome.unit_code or '?'}, {outcome.period_id or '?'})"
@@ -467,6 +484,11 @@ def build_parser() -> argparse.ArgumentParser:
     upload.add_argument("--unit", help="the submitting unit (default: the form's 'Đơn vị')")
     upload.add_argument("--period", help="the half-year (default: the form's 'Kỳ báo cáo')")
     upload.add_argument("--report-dir", help="where to write the rejection report (default: beside the file)")
+    upload.add_argument(
+        "--submitted-at",
+        help="when the unit submitted the file, ISO time, Hà Giang time unless it has an offset "
+        "(default: now); the reporting duty's on-time test reads it",
+    )
 
     uploads = commands.add_parser("upload", help="Unit upload forms.", description="Unit upload forms.")
     upload_commands = uploads.add_subparsers(dest="upload_command", required=True, metavar="ACTION")

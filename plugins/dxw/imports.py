@@ -11,7 +11,7 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -97,10 +97,12 @@ def import_dhis2_file(
     """Import a ``dataValueSets`` file (``.json`` / ``.csv``): place, land and gate its values.
 
     The values of each period land as one staged batch that its raw gate promotes; a value the
-    warehouse already holds with the same number is ``ignored``, as DHIS2 counts it.
+    warehouse already holds with the same number is ``ignored``, as DHIS2 counts it. The set's
+    ``completeDate``, when it has one, is recorded as when the org unit submitted it.
     """
     settings = settings or get_settings()
     values, document = dhis2.read_file(Path(path))
+    completed = dhis2.complete_date(document)
     period = parse(period_id) if period_id else None
     result = dhis2.resolve(values, id_scheme, period)
     summary = ImportSummary(conflicts=result.conflicts, ignored=len(result.conflicts))
@@ -132,8 +134,14 @@ def import_dhis2_file(
                 pid,
                 period_values,
                 [document],
-                {"file": document.name, "id_scheme": id_scheme, "conflicts": len(result.conflicts)},
+                {
+                    "file": document.name,
+                    "id_scheme": id_scheme,
+                    "conflicts": len(result.conflicts),
+                    **({"submitted_at_basis": "completeDate"} if completed else {}),
+                },
                 settings,
+                submitted_at=completed,
             )
             summary.batches[pid] = (landed.batch_id, landed.status)
     log.info("%s: %s", document.name, summary.text().replace("\n", " | "))
@@ -182,6 +190,8 @@ def import_upload(
     period_id: str | None = None,
     report_dir: Path | None = None,
     settings: Settings | None = None,
+    submitted_at: datetime | None = None,
+    submitted_basis: str = "given",
 ) -> UploadOutcome:
     """Check, validate and land one unit's spreadsheet; write the rejection report when rows fail.
 
@@ -192,9 +202,12 @@ def import_upload(
     nothing but count as submitted (a file of only such rows lands an empty submission, so the
     ledger shows it); they and the warnings (a denominator far from the previous half-year's) are
     listed in the batch's ledger details and in the report to the unit (``<file>.bien-nhan.xlsx``,
-    a receipt, when no row was rejected).
+    a receipt, when no row was rejected). ``submitted_at`` is when the unit submitted the file
+    (``submitted_basis`` says how that is known); by default, now.
     """
     settings = settings or get_settings()
+    if submitted_at is None:
+        submitted_at, submitted_basis = datetime.now(UTC), "intake"
     path = Path(path)
     started = time.monotonic()
     name = uploads.safe_filename(path.name)
@@ -268,6 +281,7 @@ def import_upload(
             }
             for w in validation.warnings
         ],
+        "submitted_at_basis": submitted_basis,
     }
     document = copy.Document(name, _media_type(path), path.read_bytes())
     with database.connect(settings, autocommit=True) as conn:
@@ -284,7 +298,9 @@ def import_upload(
             )
             return outcome
         try:
-            landed = land_gated(conn, UPLOAD_DATASET, period.id, records, [document], details, settings, unit)
+            landed = land_gated(
+                conn, UPLOAD_DATASET, period.id, records, [document], details, settings, unit, submitted_at
+            )
         except QualityGateFailed as exc:
             # The row checks should have caught it: the batch stays rejected for the engineers.
             log.error("%s: accepted rows failed the raw gate: %s", name, exc)

@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import datetime
 from functools import partial
 from operator import itemgetter
 from typing import Any
@@ -112,10 +113,19 @@ def land_gated(
     details: dict[str, Any],
     settings: Settings,
     scope: str = "",
+    submitted_at: datetime | None = None,
 ) -> copy.LoadResult:
     """Land a batch staged and let its raw gate promote it (or reject it and raise)."""
     result = copy.land(
-        conn, dataset, period_id, records, details=details, staged=True, documents=documents, scope=scope
+        conn,
+        dataset,
+        period_id,
+        records,
+        details=details,
+        staged=True,
+        documents=documents,
+        scope=scope,
+        submitted_at=submitted_at,
     )
     if result.status == "staged":
         audit_batch(conn, dataset, result, settings)

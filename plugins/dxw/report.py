@@ -241,3 +241,24 @@ def award_table(period_id: str, shown: int = 5) -> str:
         for _, _, _, _, name, value, num, den, _, rank in eligible[:shown]:
             lines.append(f"    {rank:>3}. {name:<28} {value:>6.2f}%  ({num:.0f}/{den:.0f})")
     return "\n".join(lines)
+
+
+def compliance_table(period_id: str) -> str:
+    """The reporting duty of a published half-year (Plan 86 VI.6): on time, late, missing per level."""
+    period = parse(period_id)
+    with database.connect() as conn:
+        rows = conn.execute(
+            "select unit_level, status, count(*), string_agg(unit_code, ' ' order by unit_code) "
+            "from marts.mart_reporting_compliance where period_id = %s group by 1, 2 order by 1, 2",
+            (period.id,),
+        ).fetchall()
+    if not rows:
+        return f"Reporting duty {period.id}: no unit has the duty (or the half-year is not published)."
+    lines = [
+        f"Reporting duty {period.id} (Plan 86 VI.6: departments and districts; deadline assumed):",
+        f"{'level':<12} {'status':<18} {'units':>5}  late or missing",
+    ]
+    for level, status, count, codes in rows:
+        shown = codes if status in ("late", "missing") else ""
+        lines.append(f"{level:<12} {status:<18} {count:>5}  {shown}")
+    return "\n".join(lines)

@@ -10,8 +10,12 @@ Layout under ``DXW_UPLOAD_DIR`` (default ``$DXW_HOME/uploads``)::
                                                 said "no data" or carry a warning
 
 Files still being written (names starting with ``.`` or ending in ``.part`` / ``.tmp``) and
-symbolic links are left alone. A file is moved out of the inbox only after its outcome is
-recorded, so a crash leaves it to be processed again (landing is idempotent).
+symbolic links are left alone. A file's modification time is its arrival, the moment the unit
+submitted it (Plan 86 VI.6's on-time test): the intake that writes into the inbox (SFTP, the
+web form, a copy that preserves times) stamps it, and nothing in dxw touches the file before
+it is read; the time is recorded in the ledger with the batch, never replaced by the load time.
+A file is moved out of the inbox only after its outcome is recorded, so a crash leaves it to be
+processed again (landing is idempotent).
 """
 
 from __future__ import annotations
@@ -65,7 +69,15 @@ def process(relative: str, settings: Settings | None = None) -> dict[str, Any]:
         raise ValueError(f"{relative!r} is not a file of the upload inbox")
     unit = safe_filename(path.parent.name) if path.parent != inbox else None
     outbox = paths["outbox"] / (unit or "unknown")
-    outcome = imports.import_upload(path, unit_code=unit, report_dir=outbox, settings=settings)
+    arrived = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    outcome = imports.import_upload(
+        path,
+        unit_code=unit,
+        report_dir=outbox,
+        settings=settings,
+        submitted_at=arrived,
+        submitted_basis="inbox_arrival",
+    )
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     archived = (
         paths["archive"]

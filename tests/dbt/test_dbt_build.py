@@ -281,19 +281,22 @@ def test_docs_generate_documents_every_mart(built):
     }
 
 
-def test_reporting_compliance_counts_what_arrived(built, conn):
+def test_reporting_compliance_lists_the_units_with_the_duty(built, conn):
     rows = conn.execute(
-        "select unit_level, count(*), count(*) filter (where submitted), min(completeness), "
-        "max(completeness) from marts_build.mart_reporting_compliance "
-        "where period_id = '2025S1' group by 1 order by 1"
+        "select unit_level, status, count(*), min(completeness), max(completeness) "
+        "from marts_build.mart_reporting_compliance where period_id = '2025S1' group by 1, 2 order by 1, 2"
     ).fetchall()
-    by_level = {level: rest for level, *rest in rows}
-    # Communes: both portal indicators and both work-dossier indicators of their level arrive.
-    assert by_level["commune"] == [193, 193, 100, 100]
-    assert by_level["district"] == [11, 11, round(Decimal(100 * 3) / 9, 2), round(Decimal(100 * 3) / 9, 2)]
-    departments, submitted, least, most = by_level["department"]
-    assert (departments, submitted) == (30, 30)
-    assert least < most, "bodies without public services report fewer indicators"
+    # Plan 86 VI.6: the 30 provincial bodies and the 11 districts report; communes do not.
+    # Departments report through the reporting system: simulator.submissions has 02.SXD and
+    # 02.HND enter their data set 9 days after the 14 June cut-off (deadline 19 June), the other
+    # 28 within 4 days. Of the 4 department indicators they report themselves (2 in the data
+    # set, 2 by upload), the data set measures 2: 50 %. No district uploaded in this build:
+    # all 11 are missing, with 0 of their 6 upload indicators.
+    assert rows == [
+        ("department", "late", 2, Decimal("50.00"), Decimal("50.00")),
+        ("department", "on_time", 28, Decimal("50.00"), Decimal("50.00")),
+        ("district", "missing", 11, Decimal("0.00"), Decimal("0.00")),
+    ]
 
 
 def test_every_published_mart_is_exposed_to_bi():

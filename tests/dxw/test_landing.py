@@ -116,3 +116,18 @@ def test_a_ledger_of_an_earlier_release_gets_its_scope_and_document_table(conn, 
     assert copy.land(conn, DATASET, "2025S1", RECORDS).rows == 2
     assert conn.execute("select scope from raw.load_batch").fetchall() == [("",)]
     assert conn.execute("select to_regclass('raw.source_document') is not null").fetchone() == (True,)
+
+
+def test_a_ledger_without_submission_times_gets_the_column_and_records_the_time(conn, empty_warehouse):
+    from datetime import UTC, datetime
+
+    copy.ensure_tables(conn, [])
+    conn.execute("alter table raw.load_batch drop column submitted_at")
+    sent = datetime(2025, 6, 18, 9, 30, tzinfo=UTC)
+    copy.land(conn, DATASET, "2025S1", RECORDS, scope="024", submitted_at=sent)
+    copy.land(conn, DATASET, "2025S2", RECORDS)
+    times = conn.execute("select period_id, submitted_at from raw.load_batch order by batch_id").fetchall()
+    assert times == [
+        ("2025S1", sent),
+        ("2025S2", None),
+    ]

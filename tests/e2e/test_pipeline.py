@@ -53,7 +53,8 @@ def test_every_kind_of_source_reaches_the_published_marts(published, conn):
         ("document_management", 234, 4),
         ("public_service_portal", 226, 2),
         ("reporting_system", 30, 2),
-        ("unit_upload", 11, 6),
+        # simulator.submissions: district 035 never sends its form.
+        ("unit_upload", 10, 6),
     ]
     # A district's upload and a department's DHIS2 values are published with their targets.
     published_rows = conn.execute(
@@ -66,14 +67,37 @@ def test_every_kind_of_source_reaches_the_published_marts(published, conn):
         """
     ).fetchall()
     # Department indicators roll up into the province; a district indicator stays with the districts.
-    assert published_rows == [("DEPT_REPORTS_CONNECTED", 31), ("DIST_HOUSEHOLD_BROADBAND", 11)]
+    assert published_rows == [("DEPT_REPORTS_CONNECTED", 31), ("DIST_HOUSEHOLD_BROADBAND", 10)]
 
 
 def test_uploads_were_archived_and_the_faulty_one_reported_back(published):
     folders = upload_folder.folders()
     assert upload_folder.pending() == []
-    assert len(list((folders["archive"] / "2025S1").glob("*/*.xlsx"))) == 11
+    assert len(list((folders["archive"] / "2025S1").glob("*/*.xlsx"))) == 10
     assert [p.name for p in folders["outbox"].rglob("*.xlsx")] == ["bao-cao-027-2025S1.tu-choi.xlsx"]
+
+
+def test_the_reporting_duty_shows_the_units_on_time_late_and_missing_as_they_submitted(published, conn):
+    rows = conn.execute(
+        "select unit_level, status, channels, count(*), array_agg(unit_code order by unit_code) "
+        "from marts.mart_reporting_compliance where period_id = '2025S1' group by 1, 2, 3 order by 1, 2"
+    ).fetchall()
+    # By hand from the simulator's documented schedule (dxw.simulator.submissions) and Plan 86
+    # VI.6: the 30 provincial bodies and 11 districts report, the 193 communes do not. The
+    # deadline is 14 June (Decree 09 cut-off) + 5 days = 19 June 2025. Departments submit through
+    # the reporting system, 02.HND and 02.SXD on 23 June (late), the other 28 by 18 June; the
+    # districts drop their forms in the inbox, 031 on 23 June (late), 035 never, the other 9 by
+    # 18 June. The warehouse loaded everything in 2026: that must not make anyone late.
+    on_time_districts = ["024", "026", "027", "028", "029", "030", "032", "033", "034"]
+    assert [row[:4] for row in rows] == [
+        ("department", "late", "reporting_system", 2),
+        ("department", "on_time", "reporting_system", 28),
+        ("district", "late", "unit_upload", 1),
+        ("district", "missing", None, 1),
+        ("district", "on_time", "unit_upload", 9),
+    ]
+    assert [row[4] for row in rows if row[1] != "on_time"] == [["02.HND", "02.SXD"], ["031"], ["035"]]
+    assert rows[4][4] == on_time_districts
 
 
 def test_ingesting_the_same_period_twice_leaves_the_same_rows(published, conn, simulator):

@@ -26,6 +26,7 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from operator import itemgetter
 from typing import Any
 
@@ -58,7 +59,8 @@ create table if not exists raw.load_batch (
     finished_at timestamptz,
     seconds numeric(12, 3),
     error text,
-    details jsonb not null default '{}'::jsonb
+    details jsonb not null default '{}'::jsonb,
+    submitted_at timestamptz
 );
 create index if not exists load_batch_latest
     on raw.load_batch (dataset, period_id, batch_id desc) where status = 'loaded';
@@ -123,7 +125,7 @@ class LoadError(RuntimeError):
 _LEDGER_CURRENT = """
 select to_regclass('raw.source_document') is not null and exists (
     select 1 from pg_attribute
-    where attrelid = to_regclass('raw.load_batch') and attname = 'scope' and not attisdropped
+    where attrelid = to_regclass('raw.load_batch') and attname = 'submitted_at' and not attisdropped
 )
 """
 
@@ -139,6 +141,13 @@ def ensure_tables(conn: psycopg.Connection, datasets: Sequence[Dataset]) -> None
             conn.execute(LEDGER_DDL)
             # Ledgers of earlier releases had no scope (the submitting unit of an upload).
             conn.execute("alter table raw.load_batch add column if not exists scope text not null default ''")
+            # Nor when the unit submitted (recorded at intake; null for batches loaded before).
+            conn.execute("alter table raw.load_batch add column if not exists submitted_at timestamptz")
+            conn.execute(
+                "comment on column raw.load_batch.submitted_at is 'When the unit submitted its own "
+                "report, recorded at intake (inbox arrival, completeDate); null for figures a system "
+                "measured. Never the load time.'"
+            )
         for dataset in datasets:
             table = sql.Identifier(RAW_SCHEMA, dataset.name)
             typed = sql.SQL(", ").join(
@@ -222,12 +231,14 @@ def land(
     staged: bool = False,
     documents: Sequence[Document] = (),
     scope: str = "",
+    submitted_at: datetime | None = None,
 ) -> LoadResult:
     """Land ``records`` (and the ``documents`` they came from) as one batch; all or nothing.
 
     With ``staged`` the batch is written but stays invisible downstream until :func:`promote`.
     ``scope`` narrows what a batch supersedes: an upload replaces only its own unit's previous
-    submission for the period, not every unit's.
+    submission for the period, not every unit's. ``submitted_at`` is when the unit submitted
+    the report the batch holds, as recorded at intake (the reporting duty's on-time test reads it).
     """
     if not _PERIOD_ID.fullmatch(period_id):
         raise LoadError(f"{dataset.name}: {period_id!r} is not a period id")
@@ -244,9 +255,10 @@ def land(
             )
             latest = _latest_checksum(conn, dataset, period_id, scope)
             batch_id = conn.execute(
-                "insert into raw.load_batch (source, dataset, period_id, scope, checksum, status, details) "
-                "values (%s, %s, %s, %s, '', 'loading', %s) returning batch_id",
-                (dataset.source, dataset.name, period_id, scope, meta),
+                "insert into raw.load_batch "
+                "(source, dataset, period_id, scope, checksum, status, details, submitted_at) "
+                "values (%s, %s, %s, %s, '', 'loading', %s, %s) returning batch_id",
+                (dataset.source, dataset.name, period_id, scope, meta, submitted_at),
             ).fetchone()[0]
             with conn.transaction() as rows_written:
                 digest = _copy_rows(conn, dataset, batch_id, period_id, records)

@@ -597,7 +597,10 @@ def _compliance(data: ReportData) -> str:
             "sắp xếp năm 2025.</p>"
         )
     if not data.compliance:
-        parts.append(f'<p class="muted">Không có số liệu tuân thủ báo cáo cho kỳ {e(data.period.id)}.</p>')
+        parts.append(
+            f'<p class="muted">Kỳ {e(data.period.id)} không có đơn vị nào phải báo cáo theo mục VI.6 (các '
+            "sở, ngành, đoàn thể tỉnh và UBND các huyện, thành phố còn tồn tại vào ngày chốt số liệu).</p>"
+        )
         return "".join([*parts, "</section>"])
     by_level: dict[str, list[Compliance]] = {}
     for row in data.compliance:
@@ -606,17 +609,18 @@ def _compliance(data: ReportData) -> str:
     for level, members in by_level.items():
         submitted = sum(1 for m in members if m.submitted)
         complete = [m.completeness for m in members if m.completeness is not None]
-        on_time = sum(1 for m in members if m.on_time)
-        late = sum(1 for m in members if m.on_time is False)
+        on_time = sum(1 for m in members if m.status == "on_time")
+        late = sum(1 for m in members if m.status == "late")
         deadline = max((m.deadline for m in members if m.deadline), default=None)
         rows.append(
             "<tr>"
             + _td(e(LEVEL_NAMES[level]))
             + _td(vn_number(len(members)), "num")
             + _td(vn_number(submitted), "num")
-            + _td(vn_percent(sum(complete) / len(complete)) if complete else "-", "num")
             + _td(vn_number(on_time), "num")
             + _td(vn_number(late), "num")
+            + _td(vn_number(len(members) - submitted), "num")
+            + _td(vn_percent(sum(complete) / len(complete)) if complete else "-", "num")
             + _td(_date(deadline), "num")
             + "</tr>"
         )
@@ -624,28 +628,36 @@ def _compliance(data: ReportData) -> str:
         _table(
             [
                 ("Cấp", ""),
-                ("Số đơn vị", "num"),
-                ("Đã gửi số liệu", "num"),
-                ("Mức đầy đủ bình quân", "num"),
+                ("Số đơn vị phải báo cáo", "num"),
+                ("Đã gửi báo cáo", "num"),
                 ("Đúng hạn", "num"),
                 ("Muộn", "num"),
+                ("Chưa gửi", "num"),
+                ("Mức đầy đủ bình quân", "num"),
                 ("Hạn gửi", "num"),
             ],
             rows,
-            caption=f"Bảng B.1. Tình hình gửi số liệu kỳ {e(data.period.id)}",
+            caption=f"Bảng B.1. Tình hình gửi báo cáo kỳ {e(data.period.id)}",
         )
     )
+    assumptions = sorted({m.deadline_assumption for m in data.compliance if m.deadline_assumption})
     parts.append(
-        '<p class="muted">Đúng hạn: số liệu đầu tiên nhận được (theo ngày giờ Việt Nam) không muộn hơn hạn '
-        "gửi (ngày chốt số liệu theo Nghị định 09/2019/NĐ-CP cộng số ngày quy định). Mức đầy đủ: tỷ lệ chỉ "
-        "tiêu áp dụng cho cấp của đơn vị đã có số liệu.</p>"
+        '<p class="muted">Đơn vị phải báo cáo (mục VI.6 Kế hoạch 86): các sở, ngành, đoàn thể tỉnh và UBND '
+        "các huyện, thành phố còn tồn tại vào ngày chốt số liệu; cấp xã không có nhiệm vụ này nên không "
+        "được liệt kê. Đã gửi: báo cáo của chính đơn vị (tệp biểu mẫu tải lên, bộ dữ liệu trên hệ thống "
+        "báo cáo), kể cả khi đơn vị ghi “không có số liệu” cho một chỉ tiêu; số liệu mà cổng dịch "
+        "vụ công hay hệ thống quản lý văn bản đo về đơn vị không phải là báo cáo của đơn vị. Đúng hạn: thời "
+        "điểm đơn vị gửi (ghi nhận khi tiếp nhận tệp; ngày hoàn thành hoặc cập nhật cuối của bộ dữ liệu), "
+        "theo giờ Việt Nam, không muộn hơn hạn gửi; không dùng thời điểm kho dữ liệu nạp số liệu. "
+        + "".join(f"{e(text)}. " for text in assumptions)
+        + "Mức đầy đủ: tỷ lệ chỉ tiêu đơn vị tự báo cáo mà báo cáo có số liệu.</p>"
     )
     for level, members in by_level.items():
         missing = [m for m in members if not m.submitted]
-        late = [m for m in members if m.on_time is False]
+        late = [m for m in members if m.status == "late"]
         incomplete = [m for m in members if m.submitted and (m.completeness or 0) < 100]
         parts.append(f"<h4>{e(LEVEL_NAMES[level])}</h4>")
-        for label, group in (("Chưa gửi số liệu", missing), ("Gửi muộn", late), ("Chưa đầy đủ", incomplete)):
+        for label, group in (("Chưa gửi báo cáo", missing), ("Gửi muộn", late), ("Chưa đầy đủ", incomplete)):
             if group:
                 parts.append(f'<p class="names"><b>{e(label)} ({vn_number(len(group))}):</b></p>')
                 parts.append(_names([e(m.unit_name) for m in group], LEVEL_UNITS[level]))

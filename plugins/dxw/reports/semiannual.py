@@ -296,7 +296,7 @@ class QualityRun:
 
 @dataclass(frozen=True)
 class Compliance:
-    """One row of marts.mart_reporting_compliance."""
+    """One row of marts.mart_reporting_compliance: a unit with the reporting duty (Plan 86 VI.6)."""
 
     unit_code: str
     unit_name: str
@@ -306,8 +306,10 @@ class Compliance:
     indicators_reported: int
     completeness: Decimal | None
     deadline: date | None
-    first_received_at: datetime | None
+    deadline_assumption: str | None
+    submitted_at: datetime | None
     on_time: bool | None
+    status: str  # on_time | late | missing | time_not_recorded
 
 
 @dataclass(frozen=True)
@@ -757,9 +759,9 @@ def _compliance(conn: psycopg.Connection, period: Period) -> list[Compliance]:
         conn,
         """
         select unit_code, unit_name, unit_level, submitted, indicators_applicable, indicators_reported,
-               completeness, deadline, first_received_at, on_time
+               completeness, deadline, deadline_assumption, submitted_at, on_time, status
         from marts.mart_reporting_compliance where period_id = %s
-        order by array_position(array['department', 'district', 'commune'], unit_level), unit_code
+        order by array_position(array['department', 'district'], unit_level), unit_code
         """,
         (period.id,),
     )

@@ -302,6 +302,14 @@ def _quality_sheet(book: Workbook, data: ReportData) -> None:
     )
 
 
+STATUS_NAMES = {
+    "on_time": "Đúng hạn",
+    "late": "Muộn",
+    "missing": "Chưa gửi",
+    "time_not_recorded": "Không rõ thời điểm gửi",
+}
+
+
 def _compliance_sheet(book: Workbook, data: ReportData) -> None:
     sheet = book.create_sheet("Tuân thủ báo cáo")
     yes_no = {True: "Có", False: "Không", None: ""}
@@ -315,8 +323,8 @@ def _compliance_sheet(book: Workbook, data: ReportData) -> None:
             c.indicators_reported,
             _fraction(c.completeness),
             c.deadline,
-            _local(data, c.first_received_at),
-            {True: "Đúng hạn", False: "Muộn", None: ""}[c.on_time],
+            _local(data, c.submitted_at),
+            STATUS_NAMES[c.status],
         ]
         for c in data.compliance
     ]
@@ -327,13 +335,13 @@ def _compliance_sheet(book: Workbook, data: ReportData) -> None:
             ("Cấp", None, 14),
             ("Mã đơn vị", None, 11),
             ("Đơn vị", None, 32),
-            ("Đã gửi số liệu", None, 10),
+            ("Đã gửi báo cáo", None, 10),
             ("Số chỉ tiêu áp dụng", "0", 10),
             ("Số chỉ tiêu đã có số liệu", "0", 10),
             ("Mức đầy đủ", PERCENT, 10),
             ("Hạn gửi", DAY, 11),
-            ("Nhận lần đầu lúc", WHEN, 17),
-            ("Đúng hạn", None, 10),
+            ("Đơn vị gửi lúc", WHEN, 17),
+            ("Tình trạng", None, 14),
         ],
         rows,
     )

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from dxw.periods import Period
 from dxw.settings import get_settings
+from dxw.simulator import submissions
 from dxw.simulator.portal_data import FIRST_YEAR, LAST_YEAR, _rng, _step
 from dxw.sources.dhis2 import CSV_COLUMNS, DEFAULT_COMBO, FIELDS, data_set_uid
 from dxw.units import SEED_VALID_FROM, Unit, legacy_units
@@ -55,6 +56,10 @@ def data_values(period: Period) -> list[dict[str, str]]:
         by_indicator.setdefault(element.indicator_code, {})[element.part] = element
     values = []
     for unit in reporting_units():
+        # Entered when the department submits (simulator.submissions), in the server's local time.
+        entered = submissions.submitted_at(unit.code, period)
+        if entered is None:
+            continue
         for indicator, parts in sorted(by_indicator.items()):
             base = _rng(unit.code, "dhis2", indicator)
             rng = _rng(unit.code, "dhis2", indicator, period.id)
@@ -71,7 +76,7 @@ def data_values(period: Period) -> list[dict[str, str]]:
                         "attributeOptionCombo": DEFAULT_COMBO,
                         "value": str(number),
                         "storedBy": STORED_BY,
-                        "lastUpdated": f"{period.window('calendar')[1]:%Y-%m-%d}T17:00:00.000",
+                        "lastUpdated": f"{entered:%Y-%m-%dT%H:%M:%S}.000",
                         "comment": "",
                         "followup": "false",
                     }

@@ -9,11 +9,13 @@ indicator code that does not exist.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from openpyxl import load_workbook
 
 from dxw.periods import Period, parse
+from dxw.simulator import submissions
 from dxw.simulator.portal_data import _rng, _step
 from dxw.units import legacy_units
 from dxw.uploads import load_catalogue, write_template
@@ -96,16 +98,24 @@ def write_filled(path: Path, unit_code: str, period_id: str, variant: str = "cle
 
 
 def drop_uploads(inbox: Path, period_id: str) -> list[Path]:
-    """Put every district's form for ``period_id`` in the inbox, as the districts would.
+    """Put the districts' forms for ``period_id`` in the inbox, as the districts would.
 
     One district writes its numbers the messy way and one makes two mistakes, so a run shows a
-    clean load, a messy file read correctly and a rejection report.
+    clean load, a messy file read correctly and a rejection report. Each file arrives when the
+    district submits (``simulator.submissions``: its modification time is the arrival); the
+    districts that never submit have no file.
     """
+    period = parse(period_id)
     districts = sorted(u.code for u in legacy_units() if u.level == "district")
     written = []
     for number, code in enumerate(districts):
+        sent = submissions.submitted_at(code, period)
+        if sent is None:
+            continue
         variant = "messy" if number == 1 else ("with_errors" if number == 2 else "clean")
         folder = inbox / code
         folder.mkdir(parents=True, exist_ok=True)
-        written.append(write_filled(folder / f"bao-cao-{code}-{period_id}.xlsx", code, period_id, variant))
+        path = write_filled(folder / f"bao-cao-{code}-{period.id}.xlsx", code, period.id, variant)
+        os.utime(path, (sent.timestamp(), sent.timestamp()))
+        written.append(path)
     return written

@@ -18,9 +18,11 @@ import logging
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from dxw.landing.copy import Document
 from dxw.periods import Period, PeriodError, parse
@@ -292,6 +294,24 @@ def _root_uid() -> str:
     from dxw.units import PROVINCE_CODE, SEED_VALID_FROM, dhis2_uid
 
     return dhis2_uid(f"ou:{PROVINCE_CODE}@{SEED_VALID_FROM}")
+
+
+def complete_date(document: Document) -> datetime | None:
+    """When a JSON data value set was completed (``completeDate``): the org unit's submission.
+
+    DHIS2 writes it for the set's org unit and period; a time without a zone is the server's,
+    a Vietnamese reporting system's local time (Asia/Ho_Chi_Minh). A CSV set carries none.
+    """
+    if document.media_type != "application/json":
+        return None
+    stamp = json.loads(document.content.decode("utf-8-sig")).get("completeDate")
+    if not isinstance(stamp, str) or not stamp.strip():
+        return None
+    try:
+        moment = datetime.fromisoformat(stamp.strip())
+    except ValueError as exc:
+        raise ContractError(f"{document.name}: completeDate {stamp!r} is not a date") from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
 
 
 def read_file(path: Path) -> tuple[list[dict[str, Any]], Document]:

@@ -160,16 +160,29 @@ def sample(period_id: str = "2025S1") -> ReportData:
                 "024",
                 "Thành phố Hà Giang",
                 "district",
-                True,
-                3,
-                1,
-                Decimal("33.33"),
-                date(2025, 6, 19),
-                LOADED,
-                False,
+                submitted=True,
+                indicators_applicable=3,
+                indicators_reported=1,
+                completeness=Decimal("33.33"),
+                deadline=date(2025, 6, 19),
+                deadline_assumption="Giả định: hạn gửi là 5 ngày sau ngày chốt số liệu",
+                submitted_at=LOADED,
+                on_time=False,
+                status="late",
             ),
             Compliance(
-                "026", f"Huyện {EVIL}", "district", False, 3, 0, Decimal(0), date(2025, 6, 19), None, None
+                "026",
+                f"Huyện {EVIL}",
+                "district",
+                submitted=False,
+                indicators_applicable=3,
+                indicators_reported=0,
+                completeness=Decimal(0),
+                deadline=date(2025, 6, 19),
+                deadline_assumption="Giả định: hạn gửi là 5 ngày sau ngày chốt số liệu",
+                submitted_at=None,
+                on_time=None,
+                status="missing",
             ),
         ],
     )
@@ -339,3 +352,12 @@ def test_the_annual_report_shows_the_summary_award_with_its_basis():
     assert "Theo năm (tham khảo cho khen thưởng hằng năm" in awards
     assert "Người dân được tuyên truyền, tích cực ứng dụng công nghệ số" in awards  # for the Board
     assert "Theo dõi 6 tháng" not in awards
+
+
+def test_the_compliance_annex_counts_late_and_missing_and_states_the_assumed_deadline():
+    annex = section(html.render(sample()), "phu-luc-b")
+    # Two districts with the duty: 024 submitted late, 026 submitted nothing.
+    row = re.search(r"<tr><td>[^<]*</td>((?:<td[^>]*>[^<]*</td>)+)</tr>", annex).group(1)
+    assert re.findall(r">([^<]*)</td>", row)[:5] == ["2", "1", "0", "1", "1"]
+    assert "Giả định: hạn gửi là 5 ngày sau ngày chốt số liệu." in annex
+    assert "cấp xã không có nhiệm vụ này" in annex

@@ -24,7 +24,8 @@ loaded as (
         source.attribute_option_combo
     )
         source.*,
-        ledger.finished_at as loaded_at
+        ledger.finished_at as loaded_at,
+        ledger.submitted_at as batch_submitted_at
     from source
     inner join ledger on source.batch_id = ledger.batch_id
     where ledger.status = 'loaded'
@@ -48,6 +49,14 @@ renamed as (
         data_elements.part,
         loaded.value::bigint as value,
         loaded.stored_by,
+        -- DHIS2 writes lastUpdated in the server's local time without a zone: a Vietnamese
+        -- reporting system's, Asia/Ho_Chi_Minh. A time with an offset keeps it.
+        case
+            when loaded.last_updated ~ '(Z|[+-]\d{2}(:?\d{2})?)$' then loaded.last_updated::timestamptz
+            when loaded.last_updated ~ '^\d{4}-\d{2}-\d{2}'
+                then loaded.last_updated::timestamp at time zone 'Asia/Ho_Chi_Minh'
+        end as last_updated,
+        loaded.batch_submitted_at,
         loaded.loaded_at
     from loaded
     inner join data_elements on loaded.data_element = data_elements.data_element_uid

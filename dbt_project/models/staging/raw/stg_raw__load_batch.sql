@@ -12,6 +12,8 @@ latest as (
         checksum,
         row_count,
         finished_at as loaded_at,
+        submitted_at,
+        details ->> 'submitted_at_basis' as submitted_at_basis,
         row_number() over (
             partition by dataset, period_id, scope order by batch_id desc
         ) as recency
@@ -28,7 +30,9 @@ final as (
         scope,
         checksum,
         row_count,
-        loaded_at
+        loaded_at,
+        submitted_at,
+        submitted_at_basis
     from latest
     where recency = 1
 )
