@@ -11,23 +11,29 @@ from dxw.dbt_tasks import dbt_task_group
 from dxw.timetables import HalfYearTimetable
 
 DOC = """
-### Semi-annual marts: write, audit, publish
+### Semi-annual marts: write, audit, publish one half-year
 
 For the half-year of the run's data interval (Decree 09/2019 cut-off windows, 15 Dec - 14 Jun
 and 15 Jun - 14 Dec, Asia/Ho_Chi_Minh):
 
 1. **write**: dbt builds the marts into `marts_build` (Cosmos, one task per mart with its tests);
-2. **audit**: the Great Expectations suites in `expectations/` check the build, with the
-   half-year's completeness; results go to `marts_audit.quality_run` / `quality_failure` and
-   GX Data Docs; a failure names the unit, indicator and check;
-3. **publish**: only then the audited tables replace those in `marts` in one transaction. BI
-   readers see the old or the new marts, never a half-built state.
+   `change_since_previous` compares with the previous half-year as published, never with an
+   ungated build (null when that half-year is not published);
+2. **audit**: the Great Expectations suites in `expectations/` check the build's rows of the
+   half-year, with its completeness; results go to `marts_audit.quality_run` / `quality_failure`
+   and GX Data Docs; a failure names the unit, indicator and check;
+3. **publish**: only then, in one transaction, the half-year's audited rows replace its rows in
+   every mart of `marts`; the other half-years stay as they were published, each after its own
+   gate, so a half-year that never passed its gate is never published. BI readers see the old or
+   the new marts, never a half-built state.
 
 **Schedule**: once per half-year, the day after its cut-off. **Re-run** (clear a run, `dxw run
 semiannual_marts --period 2025S1`, `dxw backfill` or Airflow's backfill): rebuilds from the
-warehouse core; the same inputs give byte-identical marts. A failed gate leaves the previous
-marts published and alerts the configured channels; so does a half-year whose marts are not
-published `DXW_PUBLISH_DEADLINE_DAYS` after its cut-off.
+warehouse core; the same inputs give byte-identical marts. A failed gate leaves the half-year's
+published rows as they were and alerts the configured channels; so does a half-year whose marts
+are not published `DXW_PUBLISH_DEADLINE_DAYS` after its cut-off. Re-publishing a half-year does
+not touch the next one's published change since the previous half-year: re-run the next one too
+to carry a correction forward.
 """
 
 
