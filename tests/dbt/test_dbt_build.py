@@ -122,21 +122,20 @@ def test_district_rolls_up_its_communes_and_itself(built, conn):
     assert got[2] == 1 + 24  # Vị Xuyên's People's Committee and its 24 communes
 
 
-def test_targets_apply_by_level_and_change_is_against_previous_half(built, conn):
-    rows = dict(
-        conn.execute(
-            "select period_id, value from marts_build.mart_semiannual_indicator "
-            "where unit_code = '024' and indicator_code = 'PS_FULL_ONLINE' and unit_structure = 'before_2025'"
-        ).fetchall()
-    )
-    target, met, change = conn.execute(
-        "select target_value, target_met, change_since_previous from marts_build.mart_semiannual_indicator "
+def test_targets_apply_by_level_and_no_change_against_an_unpublished_half(built, conn):
+    value, target, met, change = conn.execute(
+        "select value, target_value, target_met, change_since_previous "
+        "from marts_build.mart_semiannual_indicator "
         "where unit_code = '024' and indicator_code = 'PS_FULL_ONLINE' and period_id = '2025S1' "
         "and unit_structure = 'before_2025'"
     ).fetchone()
     assert target == 100
-    assert met is (rows["2025S1"] >= 100)
-    assert change == rows["2025S1"] - rows["2024S2"]
+    assert met is (value >= 100)
+    # 2024S2 is built but was never gated nor published: there is nothing to compare with.
+    assert change is None
+    assert conn.execute(
+        "select count(change_since_previous) from marts_build.mart_semiannual_indicator"
+    ).fetchone() == (0,)
     no_target = conn.execute(
         "select count(*) from marts_build.mart_semiannual_indicator "
         "where indicator_code = 'PS_ON_TIME' and (target_value is not null or target_met is not null)"
