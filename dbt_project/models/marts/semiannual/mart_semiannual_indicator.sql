@@ -64,24 +64,24 @@ measured as (
 -- first publish, and none of a half-year that was never published.
 published_values as (
     {%- if published_exists %}
-    select
-        unit_structure,
-        unit_code,
-        indicator_code,
-        period_id,
-        value,
-        load_signature
-    from {{ published }}
-    {{ where_changed_period('period_id', previous_halfyears(rebuilt)) }}
+        select
+            unit_structure,
+            unit_code,
+            indicator_code,
+            period_id,
+            value,
+            load_signature
+        from {{ published }}
+        {{ where_changed_period('period_id', previous_halfyears(rebuilt)) }}
     {%- else %}
-    select
-        null::text as unit_structure,
-        null::text as unit_code,
-        null::text as indicator_code,
-        null::text as period_id,
-        null::numeric as value,
-        null::bigint as load_signature
-    where false
+        select
+            null::text as unit_structure,
+            null::text as unit_code,
+            null::text as indicator_code,
+            null::text as period_id,
+            null::numeric as value,
+            null::bigint as load_signature
+        where false
     {%- endif %}
 ),
 
