@@ -27,7 +27,6 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from dxw import roles
-from dxw.periods import parse
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +34,8 @@ BUILD_SCHEMA = "marts_build"
 PUBLISHED_SCHEMA = "marts"
 AUDIT_SCHEMA = "marts_audit"
 PERIOD_COLUMN = "period_id"
+# The advisory lock key that serialises publishes (any fixed bigint; its bytes spell "dxw-pub").
+PUBLISH_LOCK = 0x6478772D707562
 
 AUDIT_DDL = """
 create schema if not exists marts_audit;
@@ -206,9 +207,11 @@ def publish(
     rows of it; the other periods' published rows are kept. ``gate_run_id`` must be a quality gate
     run that passed for ``period_id``. Tables without a period column are published whole.
     """
-    period_id = parse(period_id).id if period_id else None
     published: list[PublishedTable] = []
     with conn.transaction():
+        # One publish at a time: two periods published at once would each carry over the other's
+        # old rows, and the later swap would silently undo the earlier publish.
+        conn.execute("select pg_advisory_xact_lock(%s)", (PUBLISH_LOCK,))
         conn.execute(AUDIT_DDL)
         conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(PUBLISHED_SCHEMA)))
         tables = build_tables(conn)

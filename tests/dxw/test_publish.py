@@ -227,3 +227,24 @@ def test_row_security_covers_a_table_published_by_period(conn, empty_warehouse):
         "order by 1"
     ).fetchall()
     assert policies == [("dxw_bi_all_rows",), ("dxw_unit_scope",)]
+
+
+def test_publishes_wait_for_each_other(conn, urls, empty_warehouse):
+    build_periods(conn, {"2024S2": 1, "2025S1": 2})
+    gate = gate_run(conn, "2025S1")
+    done = threading.Event()
+
+    def publisher() -> None:
+        with psycopg.connect(urls.warehouse, autocommit=True) as other:
+            publish.publish(other, gate_run_id=gate, period_id="2025S1")
+        done.set()
+
+    # Another publish holds the lock: this one waits instead of carrying over rows about to change.
+    with psycopg.connect(urls.warehouse) as holder:
+        holder.execute("select pg_advisory_xact_lock(%s)", (publish.PUBLISH_LOCK,))
+        thread = threading.Thread(target=publisher)
+        thread.start()
+        assert not done.wait(1.0)
+    thread.join(timeout=30)
+    assert done.is_set()
+    assert published_periods(conn) == {"2025S1": 6}
