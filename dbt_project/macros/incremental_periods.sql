@@ -9,7 +9,10 @@
   run, `changed_periods()` lists the periods whose signature moved (a new or re-delivered
   batch, a changed catalogue) or that the model does not hold yet, and the model rebuilds
   exactly those (delete+insert on period_id). The list is rendered as literals, so PostgreSQL
-  pushes it into the staging views: only the changed half-years are read.
+  pushes it into the staging views: only the changed half-years are read. A row of
+  mart_semiannual_indicator also depends on the previous half-year as published in `marts`
+  (change_since_previous compares with gated figures only): see
+  `signatures_with_published_previous()`.
 -#}
 
 {#- Rows of (period_id, load_signature): the half-year's loaded batches, every seed's content and
