@@ -11,27 +11,36 @@ from dxw.dbt_tasks import dbt_task_group
 from dxw.timetables import HalfYearTimetable
 
 DOC = """
-### Semi-annual marts: write, audit, publish
+### Semi-annual marts: write, audit, publish one half-year
 
 For the half-year of the run's data interval (Decree 09/2019 cut-off windows, 15 Dec - 14 Jun
 and 15 Jun - 14 Dec, Asia/Ho_Chi_Minh):
 
 1. **write**: dbt builds the marts into `marts_build` (Cosmos, one task per mart with its tests);
-2. **audit**: the Great Expectations suites in `expectations/` check the build, with the
-   half-year's completeness; results go to `marts_audit.quality_run` / `quality_failure` and
-   GX Data Docs; a failure names the unit, indicator and check;
-3. **publish**: only then the audited tables replace those in `marts` in one transaction. BI
-   readers see the old or the new marts, never a half-built state.
+   `change_since_previous` compares with the previous half-year as published, never with an
+   ungated build (null when that half-year is not published);
+2. **audit**: the Great Expectations suites in `expectations/` check the build's rows of the
+   half-year, with its completeness; results go to `marts_audit.quality_run` / `quality_failure`
+   and GX Data Docs; a failure names the unit, indicator and check;
+3. **publish**: only then, in one transaction, the half-year's audited rows replace its rows in
+   every mart of `marts`; the other half-years stay as they were published, each after its own
+   gate, so a half-year that never passed its gate is never published. BI readers see the old or
+   the new marts, never a half-built state.
 
 **Annual figures** (Plan 86 VI.6): a run with `period` set to a year (`2025`, the Decree 09 year
 15 Dec - 14 Dec) audits the year grain, `mart_annual_indicator`, with its own suite
 (`expectations/mart_annual_indicator.json`) and publishes it the same way.
 
+The run of a second half-year (`2025S2`) also gates and publishes its year (`year_gate`,
+`publish_year`), independently of the half-year's own gate and publish.
+
 **Schedule**: once per half-year, the day after its cut-off. **Re-run** (clear a run, `dxw run
 semiannual_marts --period 2025S1`, `dxw backfill` or Airflow's backfill): rebuilds from the
-warehouse core; the same inputs give byte-identical marts. A failed gate leaves the previous
-marts published and alerts the configured channels; so does a half-year whose marts are not
-published `DXW_PUBLISH_DEADLINE_DAYS` after its cut-off.
+warehouse core; the same inputs give byte-identical marts. A failed gate leaves the half-year's
+published rows as they were and alerts the configured channels; so does a half-year whose marts
+are not published `DXW_PUBLISH_DEADLINE_DAYS` after its cut-off. Re-publishing a half-year does
+not touch the next one's published change since the previous half-year: re-run the next one too
+to carry a correction forward.
 """
 
 
@@ -73,11 +82,24 @@ def semiannual_marts():
             published = publish(conn, run_id=run_id, gate_run_id=gate_run_id, period_id=period_id)
         return [table.__dict__ for table in published]
 
+    @task.short_circuit
+    def year_completed(period_id: str) -> str | None:
+        """The year a second half-year completes (Plan 86 VI.6's yearly figures); else skip."""
+        from dxw.periods import parse
+
+        period = parse(period_id)
+        return str(period.year) if period.kind == "halfyear" and period.number == 2 else None
+
     period = half_year()
     marts = dbt_task_group("dbt", select=["tag:publish"])
     gate_run = quality_gate(period)
     period >> marts >> gate_run
     publish_marts(period, gate_run)
+    # The second half-year completes its year: the year grain is gated and published on its own,
+    # so a failed year gate never holds back the half-year.
+    year = year_completed(period)
+    marts >> year
+    publish_marts.override(task_id="publish_year")(year, quality_gate.override(task_id="year_gate")(year))
 
 
 semiannual_marts()

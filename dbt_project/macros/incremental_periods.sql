@@ -9,7 +9,10 @@
   run, `changed_periods()` lists the periods whose signature moved (a new or re-delivered
   batch, a changed catalogue) or that the model does not hold yet, and the model rebuilds
   exactly those (delete+insert on period_id). The list is rendered as literals, so PostgreSQL
-  pushes it into the staging views: only the changed half-years are read.
+  pushes it into the staging views: only the changed half-years are read. A row of
+  mart_semiannual_indicator also depends on the previous half-year as published in `marts`
+  (change_since_previous compares with gated figures only): see
+  `signatures_with_published_previous()`.
 -#}
 
 {#- Rows of (period_id, load_signature): the half-year's loaded batches, every seed's content and
@@ -124,12 +127,13 @@
 
 
 {#- In an incremental model: the half-years to rebuild, or none on a full build. A model built
-    from another incremental one (`upstream`) follows that model's signatures. -#}
-{% macro changed_periods(upstream=none) -%}
+    from another incremental one (`upstream`) follows that model's signatures, or the rows of
+    (period_id, load_signature) of the query `expected`. -#}
+{% macro changed_periods(upstream=none, expected=none) -%}
     {%- if not execute or not is_incremental() -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- set expected = none if upstream is none else signatures_of(upstream) -%}
+    {%- set expected = expected or (none if upstream is none else signatures_of(upstream)) -%}
     {{ return(periods_to_build(this, expected)) }}
 {%- endmacro %}
 
@@ -203,8 +207,8 @@
 {%- endmacro %}
 
 
-{#- The half-years of `periods` and the ones after them; none stays none (a full build). -#}
-{% macro halfyears_and_next(periods) -%}
+{#- The half-years just before those of `periods`; none stays none (a full build). -#}
+{% macro previous_halfyears(periods) -%}
     {%- if periods is none -%}
         {{ return(none) }}
     {%- endif -%}
@@ -212,23 +216,6 @@
     {%- for period in periods -%}
         {%- set index = _halfyear_index(period) -%}
         {%- if index is not none -%}
-            {%- do ids.extend([_halfyear_id(index), _halfyear_id(index + 1)]) -%}
-        {%- endif -%}
-    {%- endfor -%}
-    {{ return(ids | unique | sort | list) }}
-{%- endmacro %}
-
-
-{#- The half-years just before those of `periods` that are not in `periods`: an incremental
-    build reads their values from the table; none or an empty list on a full build. -#}
-{% macro previous_halfyears_not_in(periods) -%}
-    {%- if periods is none -%}
-        {{ return([]) }}
-    {%- endif -%}
-    {%- set ids = [] -%}
-    {%- for period in periods -%}
-        {%- set index = _halfyear_index(period) -%}
-        {%- if index is not none and _halfyear_id(index - 1) not in periods -%}
             {%- do ids.append(_halfyear_id(index - 1)) -%}
         {%- endif -%}
     {%- endfor -%}
@@ -236,15 +223,43 @@
 {%- endmacro %}
 
 
-{#- mart_semiannual_indicator, incremental: the values of the half-years in `kept` as the mart
-    holds them, added to the ones being computed. -#}
-{% macro union_kept_values(kept) -%}
-    {%- if kept %}
-    union all
-    select unit_structure, unit_code, indicator_code, period_id, value
-    from {{ this }}
-    where {{ period_in('period_id', kept) }}
+{#- mart_semiannual_indicator compares a half-year with the previous one as published (gated) in
+    `marts`, so a half-year's signature is its facts' signature combined with the published
+    signature of the half-year before it (none when that one is not published): the half-year is
+    rebuilt when its facts change or when the half-year before it is published anew. -#}
+{% macro with_previous_signature(signature, previous_signature) -%}
+    hashtextextended({{ signature }}::text || '|' || coalesce({{ previous_signature }}::text, 'unpublished'), 0)
+{%- endmacro %}
+
+
+{#- Rows of (period_id, load_signature) that mart_semiannual_indicator should hold: from the facts
+    (`upstream`) and the published copy (`published`, none before the first publish). -#}
+{% macro signatures_with_published_previous(upstream, published) -%}
+    select
+        facts.period_id,
+        {{ with_previous_signature('facts.load_signature', 'previous.load_signature') }} as load_signature
+    from ({{ signatures_of(upstream) }}) as facts
+    left join (
+        {%- if published is none %}
+        select null::text as period_id, null::bigint as load_signature where false
+        {%- else %}
+        select period_id, min(load_signature) as load_signature
+        from ({{ signatures_of(published) }}) as published_signatures
+        group by period_id
+        {%- endif %}
+    ) as previous
+        on {{ previous_halfyear('facts.period_id') }} = previous.period_id
+{%- endmacro %}
+
+
+{#- The relation if it exists in the warehouse, else none (the published copy before the first
+    publish). In a unit test an input has no schema (it is a CTE): none, unless the test
+    overrides this macro (the model calls it directly for that). -#}
+{% macro existing_relation(relation) -%}
+    {%- if not execute or relation.schema is none -%}
+        {{ return(none) }}
     {%- endif -%}
+    {{ return(adapter.get_relation(relation.database, relation.schema, relation.identifier)) }}
 {%- endmacro %}
 
 

@@ -1,9 +1,19 @@
-"""Publishing audited marts: build schema -> ``marts`` in one transaction.
+"""Publishing audited marts, one period at a time: build schema -> ``marts`` in one transaction.
 
-dbt builds the marts into ``marts_build``; the quality gate audits them there; this module then
-replaces every table of ``marts`` by its audited copy inside a single transaction. A BI query
-sees either the previous marts or the new ones: the swap holds an exclusive lock for the few
-milliseconds of the renames, and readers blocked on it resume on the new tables.
+dbt builds the marts into ``marts_build`` for every period; a quality gate audits one period
+there; this module then publishes that period and nothing else. In every build table with a
+``period_id`` column (half-years ``2025S1``, years ``2025``: any period id), the published rows
+of the period are replaced by the build's rows of the period, and the rows of the other periods
+stay as they were published, each after its own gate. A period that never passed a gate is never
+in ``marts``: only the periods the publish log names are kept. A table without ``period_id`` is
+reference data and is published whole.
+
+Each table is rebuilt beside the published one and swapped in by rename, all inside one
+transaction: a BI query sees the previous marts or the new ones, never a half-built state; the
+swap holds an exclusive lock for the few milliseconds of the renames, and readers blocked on it
+resume on the new tables. Rebuilding (rather than deleting and inserting in place) takes the
+build's columns, constraints and comments, so a release that changes a mart's contract
+publishes its new shape; the other periods' rows are carried over by column name.
 """
 
 from __future__ import annotations
@@ -23,6 +33,9 @@ log = logging.getLogger(__name__)
 BUILD_SCHEMA = "marts_build"
 PUBLISHED_SCHEMA = "marts"
 AUDIT_SCHEMA = "marts_audit"
+PERIOD_COLUMN = "period_id"
+# The advisory lock key that serialises publishes (any fixed bigint; its bytes spell "dxw-pub").
+PUBLISH_LOCK = 0x6478772D707562
 
 AUDIT_DDL = """
 create schema if not exists marts_audit;
@@ -36,7 +49,7 @@ create table if not exists marts_audit.publish_log (
 );
 alter table marts_audit.publish_log add column if not exists period_id text;
 comment on table marts_audit.publish_log is
-    'One row per publish of the marts: which tables, how many rows, their content checksum.';
+    'One row per publish of one period: which tables, how many rows of the period, their checksum.';
 """
 
 
@@ -46,9 +59,23 @@ class PublishError(RuntimeError):
 
 @dataclass(frozen=True)
 class PublishedTable:
+    """A published table: the published period's rows (all rows for a whole table)."""
+
     name: str
     rows: int
     checksum: str
+    period_id: str | None = None
+
+
+@dataclass(frozen=True)
+class PeriodPublish:
+    """The latest publish of a period (one row of marts_audit.publish_log)."""
+
+    period_id: str | None
+    publish_id: int
+    published_at: datetime
+    gate_run_id: int | None
+    tables: list[dict]
 
 
 def build_tables(conn: psycopg.Connection) -> list[str]:
@@ -61,14 +88,111 @@ def build_tables(conn: psycopg.Connection) -> list[str]:
     return [name for (name,) in rows]
 
 
-def table_checksum(conn: psycopg.Connection, schema: str, table: str) -> tuple[int, str]:
-    """Row count and an order-independent md5 of a table's full content."""
-    row = conn.execute(
-        sql.SQL(
-            "select count(*), coalesce(md5(string_agg(t::text, E'\\n' order by t::text)), '') from {}.{} as t"
-        ).format(sql.Identifier(schema), sql.Identifier(table))
-    ).fetchone()
+def columns(conn: psycopg.Connection, schema: str, table: str) -> list[str]:
+    """A table's columns in order (none when it does not exist)."""
+    rows = conn.execute(
+        "select column_name from information_schema.columns "
+        "where table_schema = %s and table_name = %s order by ordinal_position",
+        (schema, table),
+    ).fetchall()
+    return [name for (name,) in rows]
+
+
+def has_period_column(conn: psycopg.Connection, schema: str, table: str) -> bool:
+    """Whether the table holds periods (is published period by period)."""
+    return PERIOD_COLUMN in columns(conn, schema, table)
+
+
+def table_checksum(
+    conn: psycopg.Connection, schema: str, table: str, period_id: str | None = None
+) -> tuple[int, str]:
+    """Row count and an order-independent md5 of a table's content (of one period's rows if given)."""
+    query = sql.SQL(
+        "select count(*), coalesce(md5(string_agg(t::text, E'\\n' order by t::text)), '') from {}.{} as t"
+    ).format(sql.Identifier(schema), sql.Identifier(table))
+    if period_id is None:
+        row = conn.execute(query).fetchone()
+    else:
+        where = sql.SQL(" where {} = %s").format(sql.Identifier(PERIOD_COLUMN))
+        row = conn.execute(query + where, (period_id,)).fetchone()
     return int(row[0]), row[1]
+
+
+def _check_gate(conn: psycopg.Connection, gate_run_id: int | None, period_id: str) -> None:
+    """Refuse to publish ``period_id`` unless ``gate_run_id`` is a gate run that passed for it."""
+    if gate_run_id is None:
+        raise PublishError(f"period {period_id} has no passed quality gate: nothing published")
+    exists = conn.execute("select to_regclass('marts_audit.quality_run')").fetchone()[0]
+    row = (
+        conn.execute(
+            "select success, period_id, table_name from marts_audit.quality_run where quality_run_id = %s",
+            (gate_run_id,),
+        ).fetchone()
+        if exists
+        else None
+    )
+    if row is None:
+        raise PublishError(f"quality gate run {gate_run_id} does not exist: {period_id} not published")
+    success, audited, table = row
+    if not table.startswith(f"{BUILD_SCHEMA}."):
+        raise PublishError(f"quality gate run {gate_run_id} audited {table}, not the marts build")
+    if audited != period_id:
+        raise PublishError(
+            f"quality gate run {gate_run_id} audited {audited or 'no period'}, not {period_id}: "
+            f"{period_id} not published"
+        )
+    if not success:
+        raise PublishError(f"quality gate run {gate_run_id} failed for {period_id}: nothing published")
+
+
+def _replace_table(conn: psycopg.Connection, table: str, period_id: str | None) -> None:
+    """Rebuild ``marts.<table>`` from the build (one period's rows, or all) and swap it in."""
+    staged = sql.Identifier(PUBLISHED_SCHEMA, f"{table}__publishing")
+    target = sql.Identifier(PUBLISHED_SCHEMA, table)
+    build = sql.Identifier(BUILD_SCHEMA, table)
+    period = sql.Identifier(PERIOD_COLUMN)
+    conn.execute(sql.SQL("drop table if exists {}").format(staged))
+    # LIKE ... INCLUDING ALL keeps the column types, constraints, indexes and comments (the docs).
+    conn.execute(sql.SQL("create table {} (like {} including all)").format(staged, build))
+    if period_id is None:
+        conn.execute(sql.SQL("insert into {} select * from {}").format(staged, build))
+    else:
+        conn.execute(
+            sql.SQL("insert into {} select * from {} where {} = %s").format(staged, build, period),
+            (period_id,),
+        )
+        published = columns(conn, PUBLISHED_SCHEMA, table)
+        if PERIOD_COLUMN in published:
+            kept = sql.SQL(", ").join(
+                sql.Identifier(c) for c in columns(conn, BUILD_SCHEMA, table) if c in published
+            )
+            try:
+                # The other periods as they were published; a period the log does not name was
+                # never published by a gate (marts of an earlier release held every half-year).
+                conn.execute(
+                    sql.SQL(
+                        "insert into {staged} ({kept}) select {kept} from {target} "
+                        "where {period} <> %s and {period} in (select period_id from marts_audit.publish_log)"
+                    ).format(staged=staged, kept=kept, target=target, period=period),
+                    (period_id,),
+                )
+            except (
+                psycopg.errors.IntegrityError,
+                psycopg.errors.DataError,
+                psycopg.errors.DatatypeMismatch,
+            ) as exc:
+                raise PublishError(
+                    f"{PUBLISHED_SCHEMA}.{table}: the published rows of the other periods do not fit the "
+                    f"build's new columns ({exc.diag.message_primary}); drop {PUBLISHED_SCHEMA}.{table} and "
+                    "publish each period again (dxw run semiannual_marts --period ...)"
+                ) from exc
+    comment = conn.execute(
+        "select obj_description(%s::regclass, 'pg_class')", (f"{BUILD_SCHEMA}.{table}",)
+    ).fetchone()[0]
+    conn.execute(sql.SQL("drop table if exists {}").format(target))
+    conn.execute(sql.SQL("alter table {} rename to {}").format(staged, sql.Identifier(table)))
+    if comment:
+        conn.execute(sql.SQL("comment on table {} is {}").format(target, sql.Literal(comment)))
 
 
 def publish(
@@ -77,42 +201,34 @@ def publish(
     gate_run_id: int | None = None,
     period_id: str | None = None,
 ) -> list[PublishedTable]:
-    """Swap every audited table of the build schema into ``marts``, atomically."""
+    """Publish one period's audited rows into ``marts``, atomically, after its gate passed.
+
+    Tables with a period column get the build's rows of ``period_id`` in place of their published
+    rows of it; the other periods' published rows are kept. ``gate_run_id`` must be a quality gate
+    run that passed for ``period_id``. Tables without a period column are published whole.
+    """
     published: list[PublishedTable] = []
     with conn.transaction():
+        # One publish at a time: two periods published at once would each carry over the other's
+        # old rows, and the later swap would silently undo the earlier publish.
+        conn.execute("select pg_advisory_xact_lock(%s)", (PUBLISH_LOCK,))
         conn.execute(AUDIT_DDL)
         conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(PUBLISHED_SCHEMA)))
         tables = build_tables(conn)
         if not tables:
             raise PublishError(f"nothing to publish: schema {BUILD_SCHEMA} has no tables (run dbt first)")
+        by_period = {table for table in tables if has_period_column(conn, BUILD_SCHEMA, table)}
+        if by_period:
+            if period_id is None:
+                raise PublishError(
+                    f"{', '.join(sorted(by_period))} hold periods: publish one period at a time (period_id)"
+                )
+            _check_gate(conn, gate_run_id, period_id)
         for table in tables:
-            staged = f"{table}__publishing"
-            target = sql.Identifier(PUBLISHED_SCHEMA, table)
-            conn.execute(sql.SQL("drop table if exists {}").format(sql.Identifier(PUBLISHED_SCHEMA, staged)))
-            # LIKE ... INCLUDING ALL keeps the column types, constraints and comments (the docs).
-            conn.execute(
-                sql.SQL("create table {} (like {} including all)").format(
-                    sql.Identifier(PUBLISHED_SCHEMA, staged), sql.Identifier(BUILD_SCHEMA, table)
-                )
-            )
-            conn.execute(
-                sql.SQL("insert into {} select * from {}").format(
-                    sql.Identifier(PUBLISHED_SCHEMA, staged), sql.Identifier(BUILD_SCHEMA, table)
-                )
-            )
-            comment = conn.execute(
-                "select obj_description(%s::regclass, 'pg_class')", (f"{BUILD_SCHEMA}.{table}",)
-            ).fetchone()[0]
-            conn.execute(sql.SQL("drop table if exists {}").format(target))
-            conn.execute(
-                sql.SQL("alter table {} rename to {}").format(
-                    sql.Identifier(PUBLISHED_SCHEMA, staged), sql.Identifier(table)
-                )
-            )
-            if comment:
-                conn.execute(sql.SQL("comment on table {} is {}").format(target, sql.Literal(comment)))
-            rows, digest = table_checksum(conn, PUBLISHED_SCHEMA, table)
-            published.append(PublishedTable(table, rows, digest))
+            scope = period_id if table in by_period else None
+            _replace_table(conn, table, scope)
+            rows, digest = table_checksum(conn, PUBLISHED_SCHEMA, table, scope)
+            published.append(PublishedTable(table, rows, digest, scope))
         # Re-created tables get their row-level security before the swap is visible.
         roles.apply_row_security(conn)
         conn.execute(
@@ -120,15 +236,20 @@ def publish(
             "values (%s, %s, %s, %s)",
             (run_id, period_id, gate_run_id, Jsonb([t.__dict__ for t in published])),
         )
-    log.info("published %s", ", ".join(f"{t.name} ({t.rows} rows)" for t in published))
+    log.info(
+        "published %s: %s",
+        period_id or "whole tables",
+        ", ".join(f"{t.name} ({t.rows} rows)" for t in published),
+    )
     return published
 
 
-def last_publish(conn: psycopg.Connection) -> tuple[datetime, list[dict]] | None:
-    """When the marts were last published and what went out, or None if never."""
-    exists = conn.execute("select to_regclass('marts_audit.publish_log')").fetchone()[0]
-    if exists is None:
-        return None
-    return conn.execute(
-        "select published_at, tables from marts_audit.publish_log order by publish_id desc limit 1"
-    ).fetchone()
+def published_periods(conn: psycopg.Connection) -> list[PeriodPublish]:
+    """The latest publish of each period, by period id (none before the first publish)."""
+    if conn.execute("select to_regclass('marts_audit.publish_log')").fetchone()[0] is None:
+        return []
+    rows = conn.execute(
+        "select distinct on (period_id) period_id, publish_id, published_at, gate_run_id, tables "
+        "from marts_audit.publish_log order by period_id, publish_id desc"
+    ).fetchall()
+    return [PeriodPublish(*row) for row in rows]

@@ -62,7 +62,10 @@ create table if not exists marts_audit.quality_failure (
     unexpected_count bigint,
     failing_rows jsonb not null
 );
+alter table marts_audit.quality_run add column if not exists period_id text;
 comment on table marts_audit.quality_run is 'One row per run of a quality gate (Great Expectations suite).';
+comment on column marts_audit.quality_run.period_id is
+    'The period the gate audited: publishing the period requires a passed run.';
 comment on table marts_audit.quality_failure is
     'One row per failed expectation of a gate run, with failing keys.';
 """
@@ -98,6 +101,7 @@ class GateResult:
     failures: list[Failure]
     quality_run_id: int | None = None
     seconds: float = 0.0
+    period_id: str | None = None
 
     @property
     def blocking(self) -> list[Failure]:
@@ -279,6 +283,7 @@ def validate(
         evaluated=evaluated,
         failures=failures,
         seconds=time.monotonic() - started,
+        period_id=parse(period_id).id if period_id else None,
     )
     with psycopg.connect(urls.warehouse, autocommit=True) as conn:
         result.quality_run_id = _store(conn, result, run_id, started_at)
@@ -291,8 +296,8 @@ def _store(conn: psycopg.Connection, result: GateResult, run_id: str | None, sta
         conn.execute(QUALITY_DDL)
         run_pk = conn.execute(
             "insert into marts_audit.quality_run (suite, table_name, run_id, success, evaluated, "
-            "failed_errors, failed_warnings, started_at, seconds) "
-            "values (%s, %s, %s, %s, %s, %s, %s, to_timestamp(%s), %s) returning quality_run_id",
+            "failed_errors, failed_warnings, started_at, seconds, period_id) "
+            "values (%s, %s, %s, %s, %s, %s, %s, to_timestamp(%s), %s, %s) returning quality_run_id",
             (
                 result.suite,
                 result.table,
@@ -303,6 +308,7 @@ def _store(conn: psycopg.Connection, result: GateResult, run_id: str | None, sta
                 len(result.failures) - len(result.blocking),
                 started_at,
                 round(result.seconds, 3),
+                result.period_id,
             ),
         ).fetchone()[0]
         for failure in result.failures:

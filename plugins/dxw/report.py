@@ -122,7 +122,7 @@ def next_steps() -> list[str]:
 
 
 def status() -> str:
-    """Latest batch per source dataset, the latest quality gate runs and the latest publish."""
+    """Latest batch per source dataset, the latest quality gate runs and the published periods."""
     lines = []
     with database.connect() as conn:
         has_ledger = conn.execute("select to_regclass('raw.load_batch')").fetchone()[0]
@@ -156,17 +156,16 @@ def status() -> str:
                 lines.append(f"  {suite:<32} {verdict:<20} {warnings} warnings  {started:%Y-%m-%d %H:%M}")
         else:
             lines.append("  no gate has run yet")
-        last = publish.last_publish(conn)
-        lines.append("Published marts (schema marts):")
-        if last is None:
+        periods = publish.published_periods(conn)
+        lines.append("Published periods (schema marts; each passed its own quality gate):")
+        if not periods:
             lines.append("  nothing published yet")
-        else:
-            published_at, tables = last
-            for table in tables:
-                lines.append(
-                    f"  {table['name']:<32} {table['rows']:>7} rows  "
-                    f"published {published_at:%Y-%m-%d %H:%M:%S}"
-                )
+        for done in periods:
+            rows = sum(table["rows"] for table in done.tables)
+            lines.append(
+                f"  {done.period_id or '(whole)':<8} published {done.published_at:%Y-%m-%d %H:%M:%S}  "
+                f"gate run {done.gate_run_id or '-':<5} {rows:>7} rows in {len(done.tables)} tables"
+            )
     return "\n".join(lines)
 
 

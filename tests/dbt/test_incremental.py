@@ -80,12 +80,8 @@ def rewritten(before, after, table) -> set[str]:
 def test_only_the_changed_half_years_are_rebuilt(builds):
     before, after, _, _ = builds
     assert rewritten(before, after, ("core", "fct_indicator_observation")) == {"2024S2", "2025S2"}
-    # 2025S1's change since the previous half-year moved with 2024S2's figures.
-    assert rewritten(before, after, ("marts_build", "mart_semiannual_indicator")) == {
-        "2024S2",
-        "2025S1",
-        "2025S2",
-    }
+    # 2025S1 compares with 2024S2 as published, and nothing is published: 2025S1 is not rebuilt.
+    assert rewritten(before, after, ("marts_build", "mart_semiannual_indicator")) == {"2024S2", "2025S2"}
     assert rewritten(before, after, ("marts_build", "mart_unit_scorecard")) == {"2024S2", "2025S2"}
     # 2025S2 has no unit with the reporting duty: the registry's departments and districts ended
     # on 30 June 2025, before its 14 December cut-off (Plan 86 VI.6 duty, mart_reporting_compliance).
@@ -129,3 +125,44 @@ def test_a_new_transform_version_rebuilds_every_half_year(builds, conn):
     # The figures do not depend on the version: only the signatures moved.
     build()
     assert checksums(conn) == full
+
+
+def test_publishing_a_half_year_rebuilds_the_next_one_against_it(builds, conn):
+    from dxw import quality
+
+    build()
+    before = writes(conn)
+    # 2025S1 passes its own gate and is published; 2025S2 (built, not published) must compare with it.
+    gate = quality.gate("mart_semiannual_indicator", run_id="test", period_id="2025S1")
+    publish.publish(conn, run_id="test", gate_run_id=gate.quality_run_id, period_id="2025S1")
+    assert conn.execute("select distinct period_id from marts.mart_semiannual_indicator").fetchall() == [
+        ("2025S1",)
+    ]
+    build()
+    after = writes(conn)
+    assert rewritten(before, after, ("marts_build", "mart_semiannual_indicator")) == {"2025S2"}
+    assert rewritten(before, after, ("marts_build", "mart_unit_scorecard")) == {"2025S2"}
+    # Every 2025S2 change is its value minus the published 2025S1 value of the same unit and indicator.
+    compared, wrong, measured = conn.execute(
+        """
+        select count(*), count(*) filter (where b.change_since_previous is distinct from b.value - p.value),
+               count(b.change_since_previous)
+        from marts_build.mart_semiannual_indicator as b
+        left join marts.mart_semiannual_indicator as p
+            on (p.unit_structure, p.unit_code, p.indicator_code, p.period_id)
+            = (b.unit_structure, b.unit_code, b.indicator_code, '2025S1')
+        where b.period_id = '2025S2'
+        """
+    ).fetchone()
+    assert compared > 0
+    assert measured > 0
+    assert wrong == 0
+    # 2025S1 and 2024S2 still compare with unpublished half-years: no change.
+    assert conn.execute(
+        "select count(change_since_previous) from marts_build.mart_semiannual_indicator "
+        "where period_id in ('2024S2', '2025S1')"
+    ).fetchone() == (0,)
+    # A full rebuild against the same published marts gives the same tables.
+    incremental = checksums(conn)
+    build("--full-refresh")
+    assert checksums(conn) == incremental

@@ -227,6 +227,37 @@ def test_html_holds_the_published_figures(report, conn):
     assert "Các kỳ đã công bố: 2024S2, 2025S1." in page
 
 
+def test_each_published_half_year_passed_its_own_gate_and_compares_with_gated_figures(published, conn):
+    # semiannual_marts ran for 2024S2, then 2025S1: each publish names a passed gate of its half-year.
+    gates = conn.execute(
+        "select l.period_id, r.period_id, r.success from marts_audit.publish_log as l "
+        "join marts_audit.quality_run as r on r.quality_run_id = l.gate_run_id order by l.publish_id"
+    ).fetchall()
+    assert gates == [("2024S2", "2024S2", True), ("2025S1", "2025S1", True)]
+    for table in ("mart_semiannual_indicator", "mart_unit_scorecard", "mart_award_eligibility"):
+        periods = conn.execute(f"select distinct period_id from marts.{table} order by 1").fetchall()
+        assert periods == [(p,) for p in HALF_YEARS], table
+    # 2025S1's change is its value minus 2024S2's published value, row by row; 2024S1 was never
+    # published, so 2024S2 has no change at all.
+    rows, wrong, changes = conn.execute(
+        """
+        select count(*), count(*) filter (where m.change_since_previous is distinct from m.value - p.value),
+               count(m.change_since_previous)
+        from marts.mart_semiannual_indicator as m
+        left join marts.mart_semiannual_indicator as p
+            on (p.unit_structure, p.unit_code, p.indicator_code, p.period_id)
+            = (m.unit_structure, m.unit_code, m.indicator_code, '2024S2')
+        where m.period_id = '2025S1'
+        """
+    ).fetchone()
+    assert rows > 1000
+    assert changes > 1000
+    assert wrong == 0
+    assert conn.execute(
+        "select count(change_since_previous) from marts.mart_semiannual_indicator where period_id = '2024S2'"
+    ).fetchone() == (0,)
+
+
 def test_workbook_has_the_sheets_figures_and_charts(report, conn):
     book = openpyxl.load_workbook(report.xlsx)
     assert book.sheetnames == [

@@ -678,7 +678,10 @@ def _provenance(data: ReportData) -> str:
         f"{e(based.publish_id)} cho kỳ {e(based.period_id)}, "
         f"lúc {_time(based.published_at, data.generated_at.tzinfo)}, "
         f"mã chạy <code>{e(based.run_id or '-')}</code>.</p>"
-        + _table([("Bảng", ""), ("Số dòng", "num"), ("Mã kiểm tra md5", "")], rows)
+        "<p>Mỗi kỳ chỉ được công bố sau khi số liệu của chính kỳ đó qua kiểm tra chất lượng; công bố một "
+        "kỳ không thay đổi số liệu đã công bố của các kỳ khác. Mức thay đổi so với kỳ trước và xu hướng "
+        "chỉ dùng số liệu đã công bố; mức thay đổi để trống khi kỳ trước chưa được công bố.</p>"
+        + _table([("Bảng", ""), ("Số dòng của kỳ", "num"), ("Mã kiểm tra md5 các dòng của kỳ", "")], rows)
         + "</section>"
     )
 

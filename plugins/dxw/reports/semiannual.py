@@ -574,7 +574,8 @@ def _publish(row: dict) -> Publish:
 
 
 def _published(conn: psycopg.Connection, period: Period) -> tuple[Publish, Publish | None, list[str]]:
-    """The latest publish of the half-year, the publish the marts now hold, the published half-years."""
+    """The latest publish of the half-year, the publish whose figures of it the marts hold, the
+    published (gated) half-years up to it."""
     if conn.execute("select to_regclass('marts_audit.publish_log')").fetchone()[0] is None:
         raise ReportNotPublished(f"nothing has been published yet: no marts for half-year {period.id}")
     publishes = [
@@ -586,9 +587,21 @@ def _published(conn: psycopg.Connection, period: Period) -> tuple[Publish, Publi
             f"half-year {period.id} has no published marts (no row in marts_audit.publish_log): "
             f"run `dxw run semiannual_marts --period {period.id}` first"
         )
-    current_sums = {table: publish.table_checksum(conn, "marts", table)[1] for table, _, _ in based_on.tables}
+    # A publish records the checksums of its half-year's rows: the marts hold the figures of the
+    # half-year's latest publish unless something else changed them since.
+    current_sums = {
+        table: publish.table_checksum(
+            conn, "marts", table, period.id if publish.has_period_column(conn, "marts", table) else None
+        )[1]
+        for table, _, _ in based_on.tables
+    }
     current = next(
-        (p for p in publishes if all(current_sums.get(t) == digest for t, _, digest in p.tables)), None
+        (
+            p
+            for p in publishes
+            if p.period_id == period.id and all(current_sums.get(t) == digest for t, _, digest in p.tables)
+        ),
+        None,
     )
     same_grain = sorted(
         {

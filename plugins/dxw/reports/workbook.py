@@ -103,7 +103,7 @@ def _summary_sheet(book: Workbook, data: ReportData) -> None:
         ),
     ]
     for table, rows, digest in based.tables:
-        meta.append((f"Mã kiểm tra md5 {table}", f"{digest} ({rows} dòng)"))
+        meta.append((f"Mã kiểm tra md5 {table}", f"{digest} ({rows} dòng của kỳ {based.period_id})"))
     for r, (label, value) in enumerate(meta, start=3):
         sheet.cell(row=r, column=1, value=label).font = HEADER_FONT
         sheet.cell(row=r, column=2, value=value)

@@ -1,7 +1,11 @@
 {#-
   The year grain of mart_semiannual_indicator (Plan 86 VI.6: reports every 6 months and every
-  year), built whole from the official half-year facts: a few thousand rows per year.
+  year), built whole from the official half-year facts: a few thousand rows per year. Its change
+  since the previous year compares with that year as published (gated), like the half-years'.
 -#}
+{%- set published = source('published', 'mart_annual_indicator') %}
+{%- set published_exists = existing_relation(published) %}
+
 with halfyears as (
     select * from {{ ref('fct_indicator_observation') }}
     where period_id ~ '^[0-9]{4}S[12]$' and is_official
@@ -96,6 +100,27 @@ qualitative_units as (
     {{ qualitative_units_applicable('year') }}
 ),
 
+-- The previous years as published (gated): none before the first publish of a year.
+published_values as (
+    {%- if published_exists %}
+        select
+            unit_structure,
+            unit_code,
+            indicator_code,
+            period_id,
+            value
+        from {{ published }}
+    {%- else %}
+        select
+            null::text as unit_structure,
+            null::text as unit_code,
+            null::text as indicator_code,
+            null::text as period_id,
+            null::numeric as value
+        where false
+    {%- endif %}
+),
+
 assessed as (
     select
         measured.*,
@@ -142,7 +167,7 @@ final as (
         assessed.reporting_units::integer as reporting_units,
         assessed.last_loaded_at
     from assessed
-    left join measured as previous
+    left join published_values as previous
         on
             assessed.unit_structure = previous.unit_structure
             and assessed.unit_code = previous.unit_code

@@ -1,9 +1,13 @@
 {#-
-  Incremental by half-year (macros/incremental_periods.sql): a changed half-year is rebuilt
-  with the next one, whose change_since_previous it moves; the value of the half-year before a
-  rebuilt one comes from this table when that half-year is not rebuilt itself.
+  Incremental by half-year (macros/incremental_periods.sql). change_since_previous compares with
+  the previous half-year as published (gated) in `marts`, never with its ungated build: a
+  half-year is rebuilt when its facts change or when the half-year before it is published anew.
 -#}
-{%- set rebuilt = halfyears_and_next(changed_periods(upstream=ref('fct_indicator_observation'))) %}
+{%- set published = source('published', 'mart_semiannual_indicator') %}
+{%- set published_exists = existing_relation(published) %}
+{%- set rebuilt = changed_periods(expected=signatures_with_published_previous(
+    ref('fct_indicator_observation'), published if published_exists else none
+)) %}
 
 with observations as (
     select * from {{ ref('fct_indicator_observation') }}
@@ -68,17 +72,37 @@ qualitative_units as (
     {{ qualitative_units_applicable('halfyear') }}
 ),
 
--- Every value a rebuilt half-year may be compared with: its own and, on an incremental build,
--- those of the half-years just before the rebuilt ones, as this table holds them.
-known_values as (
+-- The values of the half-years before the rebuilt ones as published (gated): none before the
+-- first publish, and none of a half-year that was never published.
+published_values as (
+    {%- if published_exists %}
+        select
+            unit_structure,
+            unit_code,
+            indicator_code,
+            period_id,
+            value,
+            load_signature
+        from {{ published }}
+        {{ where_changed_period('period_id', previous_halfyears(rebuilt)) }}
+    {%- else %}
+        select
+            null::text as unit_structure,
+            null::text as unit_code,
+            null::text as indicator_code,
+            null::text as period_id,
+            null::numeric as value,
+            null::bigint as load_signature
+        where false
+    {%- endif %}
+),
+
+published_signatures as (
     select
-        unit_structure,
-        unit_code,
-        indicator_code,
         period_id,
-        value
-    from measured
-    {{ union_kept_values(previous_halfyears_not_in(rebuilt)) }}
+        min(load_signature) as load_signature
+    from published_values
+    group by period_id
 ),
 
 assessed as (
@@ -125,14 +149,17 @@ final as (
         assessed.value - previous.value as change_since_previous,
         assessed.reporting_units::integer as reporting_units,
         assessed.last_loaded_at,
-        assessed.load_signature
+        {{ with_previous_signature('assessed.load_signature', 'previous_signature.load_signature') }}
+            as load_signature
     from assessed
-    left join known_values as previous
+    left join published_values as previous
         on
             assessed.unit_structure = previous.unit_structure
             and assessed.unit_code = previous.unit_code
             and assessed.indicator_code = previous.indicator_code
             and {{ previous_halfyear('assessed.period_id') }} = previous.period_id
+    left join published_signatures as previous_signature
+        on {{ previous_halfyear('assessed.period_id') }} = previous_signature.period_id
 )
 
 select * from final
