@@ -24,6 +24,10 @@ indicators as (
     select * from {{ ref('dim_indicator') }}
 ),
 
+periods as (
+    select * from {{ ref('dim_period') }}
+),
+
 -- Ratios roll up as sum(numerators) / sum(denominators), never as an average of percentages.
 aggregated as (
     select
@@ -101,6 +105,13 @@ final as (
             order by measured.value desc nulls last
         )::integer as rank_in_level,
         measured.reporting_units::integer as reporting_units,
+        -- The unit's own days in the half-year's Decree 09 window: 0 for a from_2025 unit
+        -- before 1 July 2025 (its predecessors' figures restated under it).
+        {{ unit_days_in_period(
+            'units.valid_from', 'units.valid_to', 'periods.decree09_start', 'periods.decree09_end'
+        ) }} as unit_days_in_period,
+        units.valid_from <= periods.decree09_start
+        and coalesce(units.valid_to, periods.decree09_end) >= periods.decree09_end as covers_whole_period,
         measured.last_loaded_at,
         measured.load_signature
     from measured
@@ -109,6 +120,7 @@ final as (
             measured.unit_code = units.unit_code
             and measured.unit_structure = units.unit_structure
     inner join indicators on measured.indicator_code = indicators.indicator_code
+    inner join periods on measured.period_id = periods.period_id
     left join known_values as previous
         on
             measured.unit_structure = previous.unit_structure
