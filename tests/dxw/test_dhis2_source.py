@@ -11,6 +11,7 @@ from dxw.settings import get_settings
 from dxw.simulator import dhis2_data
 from dxw.sources import dhis2
 from dxw.sources.contract import ContractError, SourceError
+from dxw.units import dhis2_uid
 
 S1 = parse("2025S1")
 
@@ -117,6 +118,43 @@ def test_values_outside_the_import_period_are_conflicts():
     assert len(result.values) == 1
     assert result.conflicts[0].value == "Period 2024S2 is outside the import's period 2025S1"
     assert result.conflicts[0].index == 2
+
+
+def test_a_unit_closed_for_the_period_is_a_conflict_as_in_dhis2():
+    # a_value() is a provincial department's, valid until 30 June 2025 (seed units). Decree 09
+    # windows: 2025S2 = 15 June..14 December 2025, so the department existed on 15-30 June and
+    # its value is imported; 2026S1 = 15 December 2025..14 June 2026, after its closing date.
+    # The 2025 commune 00691 (Phường Hà Giang 2) opened on 1 July 2025, after 2025S1 ended on
+    # 14 June 2025.
+    department = a_value()["orgUnit"]
+    new_commune = dhis2_uid("ou:00691@2025-07-01")
+    result = dhis2.resolve(
+        [
+            a_value(period="2025S2"),
+            a_value(period="2026S1"),
+            a_value(orgUnit=new_commune, period="2025S1"),
+            a_value(orgUnit=new_commune, period="2025S2"),
+        ]
+    )
+    code = dhis2.mapping().unit_by_uid[department][0]
+    assert [(v["orgUnit"], v["period"]) for v in result.values] == [
+        (department, "2025S2"),
+        (new_commune, "2025S2"),
+    ]
+    assert [(c.object, c.value, c.index) for c in result.conflicts] == [
+        (
+            department,
+            "Organisation unit is closed for the selected period: 2026S1 "
+            f"({code}: closed date 2025-06-30 is before the period's start 2025-12-15)",
+            2,
+        ),
+        (
+            new_commune,
+            "Organisation unit is closed for the selected period: 2025S1 "
+            "(00691: opening date 2025-07-01 is after the period's end 2025-06-14)",
+            3,
+        ),
+    ]
 
 
 def test_duplicates_in_a_file_keep_the_first_value():
