@@ -30,12 +30,14 @@ def test_every_unit_and_its_ancestors_has_a_row(built, conn):
     ).fetchall()
     assert counts == [
         # Before 2025: 226 portal agencies + province 02; 193 communes + 11 districts + 02;
-        # 30 provincial bodies + 02 (document management and the reporting system); 11 districts + 02.
+        # 30 provincial bodies + 02 (document management and the reporting system); the pilot
+        # district 024 + 02 (reporting system, households covered); 11 districts + 02.
         ("before_2025", "COMM_WORK_DOSSIERS_ONLINE", 205),
         ("before_2025", "COMM_WORK_DOSSIERS_SIGNED", 205),
         ("before_2025", "DEPT_REPORTS_CONNECTED", 31),
         ("before_2025", "DEPT_SYSTEMS_CONNECTED", 31),
         ("before_2025", "DEPT_WORK_DOSSIERS_ONLINE", 31),
+        ("before_2025", "DIST_HOUSEHOLD_BROADBAND", 2),
         ("before_2025", "DIST_WORK_DOSSIERS_SIGNED", 12),
         ("before_2025", "PS_FULL_ONLINE", 227),
         ("before_2025", "PS_ON_TIME", 227),
@@ -45,6 +47,7 @@ def test_every_unit_and_its_ancestors_has_a_row(built, conn):
         ("from_2025", "DEPT_REPORTS_CONNECTED", 1),
         ("from_2025", "DEPT_SYSTEMS_CONNECTED", 1),
         ("from_2025", "DEPT_WORK_DOSSIERS_ONLINE", 1),
+        ("from_2025", "DIST_HOUSEHOLD_BROADBAND", 1),
         ("from_2025", "DIST_WORK_DOSSIERS_SIGNED", 1),
         ("from_2025", "PS_FULL_ONLINE", 74),
         ("from_2025", "PS_ON_TIME", 74),
@@ -61,7 +64,8 @@ def test_old_and_new_province_show_the_same_totals(built, conn):
         by_indicator.setdefault(indicator, {})[unit] = (numerator, denominator)
     assert set(by_indicator) == {
         "COMM_WORK_DOSSIERS_ONLINE", "COMM_WORK_DOSSIERS_SIGNED", "DEPT_REPORTS_CONNECTED",
-        "DEPT_SYSTEMS_CONNECTED", "DEPT_WORK_DOSSIERS_ONLINE", "DIST_WORK_DOSSIERS_SIGNED",
+        "DEPT_SYSTEMS_CONNECTED", "DEPT_WORK_DOSSIERS_ONLINE", "DIST_HOUSEHOLD_BROADBAND",
+        "DIST_WORK_DOSSIERS_SIGNED",
         "PS_FULL_ONLINE", "PS_ON_TIME",
     }  # fmt: skip
     for indicator, units in by_indicator.items():
@@ -235,7 +239,9 @@ def test_reporting_compliance_counts_what_arrived(built, conn):
     by_level = {level: rest for level, *rest in rows}
     # Communes: both portal indicators and both work-dossier indicators of their level arrive.
     assert by_level["commune"] == [193, 193, 100, 100]
-    assert by_level["district"] == [11, 11, round(Decimal(100 * 3) / 9, 2), round(Decimal(100 * 3) / 9, 2)]
+    # Districts: 3 of their 9 indicators from the portal and the document system; the pilot
+    # district 024 a fourth, households covered, from the reporting system.
+    assert by_level["district"] == [11, 11, round(Decimal(100 * 3) / 9, 2), round(Decimal(100 * 4) / 9, 2)]
     departments, submitted, least, most = by_level["department"]
     assert (departments, submitted) == (30, 30)
     assert least < most, "bodies without public services report fewer indicators"

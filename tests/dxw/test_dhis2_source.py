@@ -37,13 +37,16 @@ def a_value(**changes):
 def test_pulls_every_value_of_the_data_set_and_keeps_the_answer(settings, sim):
     delivery = dhis2.fetch(settings, sim.url, S1)
     departments = len(dhis2_data.reporting_units())
-    assert len(delivery.records) == departments * 4  # two indicators, numerator and denominator
+    # Two department indicators (numerator and denominator) per department, and the pilot
+    # district's households covered by broadband (numerator and denominator) from 2025.
+    assert len(delivery.records) == departments * 4 + 2
     assert {r["period"] for r in delivery.records} == {"2025S1"}
     assert json.loads(delivery.documents[0].content)["dataValues"] == dhis2_data.data_values(S1)
-    # Every org unit is placed on a provincial department through the crosswalk.
+    # Every org unit is placed through the crosswalk on a provincial department or the pilot.
     units = dhis2.mapping().unit_by_uid
     assert {units[r["orgUnit"]][0] for r in delivery.records} == {
-        u.code for u in dhis2_data.reporting_units()
+        *(u.code for u in dhis2_data.reporting_units()),
+        dhis2_data.PILOT_DISTRICT,
     }
 
 
@@ -68,7 +71,7 @@ def test_simulator_answers_a_wrong_query_like_dhis2(sim):
 @pytest.mark.parametrize("fault", ["500", "429", "timeout"])
 def test_transient_faults_are_retried(settings, sim, fault):
     sim.inject(fault, times=2)
-    assert len(dhis2.fetch(settings, sim.url, S1).records) == 120
+    assert len(dhis2.fetch(settings, sim.url, S1).records) == 122  # 30 departments x 4 + 2
     assert sim.faults_served == [fault, fault]
 
 
@@ -193,7 +196,7 @@ def test_set_level_period_and_org_unit_are_inherited():
 def test_headerless_csv_is_read_by_position():
     text = dhis2_data.as_csv(S1).split("\n", 1)[1]
     values = dhis2.parse_document(text.encode(), "csv")
-    assert len(values) == 120
+    assert len(values) == 122  # 30 departments x 4 + the pilot district's 2
     assert dhis2.resolve(values).conflicts == []
 
 
