@@ -259,3 +259,17 @@ def test_workbook_after_2025_has_no_district_chart():
     book = workbook.build(sample("2025S2"))
     assert [type(c) for c in book["Biểu đồ"]._charts] == [LineChart, BarChart, BarChart]
     assert "không còn cấp huyện" in book["Biểu đồ"]["A1"].value
+
+
+def test_quality_annex_counts_observations_refused_for_units_outside_the_half_year():
+    annex = section(html.render(sample()), "phu-luc-a")
+    assert "Không có số liệu nào bị loại vì đơn vị không tồn tại trong kỳ." in annex
+    data = sample("2026S1")
+    data.refused = [("document_management", "after_unit_end", 1234)]
+    annex = section(html.render(data), "phu-luc-a")
+    row = re.search(
+        r"<caption>Số liệu không được tính vì đơn vị không tồn tại.*?</table>", annex, re.S
+    ).group(0)
+    assert "đơn vị đã chấm dứt hoạt động trước kỳ và không có đơn vị kế thừa cùng cấp" in row
+    assert "Hệ thống quản lý văn bản và điều hành" in row
+    assert "1.234" in row
