@@ -31,12 +31,14 @@ def test_every_unit_and_its_ancestors_has_a_row(built, conn):
     ).fetchall()
     assert counts == [
         # Before 2025: 226 portal agencies + province 02; 193 communes + 11 districts + 02;
-        # 30 provincial bodies + 02 (document management and the reporting system); 11 districts + 02.
+        # 30 provincial bodies + 02 (document management and the reporting system); the pilot
+        # district 024 + 02 (reporting system, households covered); 11 districts + 02.
         ("before_2025", "COMM_WORK_DOSSIERS_ONLINE", 205),
         ("before_2025", "COMM_WORK_DOSSIERS_SIGNED", 205),
         ("before_2025", "DEPT_REPORTS_CONNECTED", 31),
         ("before_2025", "DEPT_SYSTEMS_CONNECTED", 31),
         ("before_2025", "DEPT_WORK_DOSSIERS_ONLINE", 31),
+        ("before_2025", "DIST_HOUSEHOLD_BROADBAND", 2),
         ("before_2025", "DIST_WORK_DOSSIERS_SIGNED", 12),
         ("before_2025", "PS_FULL_ONLINE", 227),
         ("before_2025", "PS_ON_TIME", 227),
@@ -46,6 +48,7 @@ def test_every_unit_and_its_ancestors_has_a_row(built, conn):
         ("from_2025", "DEPT_REPORTS_CONNECTED", 1),
         ("from_2025", "DEPT_SYSTEMS_CONNECTED", 1),
         ("from_2025", "DEPT_WORK_DOSSIERS_ONLINE", 1),
+        ("from_2025", "DIST_HOUSEHOLD_BROADBAND", 1),
         ("from_2025", "DIST_WORK_DOSSIERS_SIGNED", 1),
         ("from_2025", "PS_FULL_ONLINE", 74),
         ("from_2025", "PS_ON_TIME", 74),
@@ -62,7 +65,8 @@ def test_old_and_new_province_show_the_same_totals(built, conn):
         by_indicator.setdefault(indicator, {})[unit] = (numerator, denominator)
     assert set(by_indicator) == {
         "COMM_WORK_DOSSIERS_ONLINE", "COMM_WORK_DOSSIERS_SIGNED", "DEPT_REPORTS_CONNECTED",
-        "DEPT_SYSTEMS_CONNECTED", "DEPT_WORK_DOSSIERS_ONLINE", "DIST_WORK_DOSSIERS_SIGNED",
+        "DEPT_SYSTEMS_CONNECTED", "DEPT_WORK_DOSSIERS_ONLINE", "DIST_HOUSEHOLD_BROADBAND",
+        "DIST_WORK_DOSSIERS_SIGNED",
         "PS_FULL_ONLINE", "PS_ON_TIME",
     }  # fmt: skip
     for indicator, units in by_indicator.items():
@@ -288,12 +292,15 @@ def test_reporting_compliance_lists_the_units_with_the_duty(built, conn):
     # Departments report through the reporting system: simulator.submissions has 02.SXD and
     # 02.HND enter their data set 9 days after the 14 June cut-off (deadline 19 June), the other
     # 28 within 4 days. Of the 4 department indicators they report themselves (2 in the data
-    # set, 2 by upload), the data set measures 2: 50 %. No district uploaded in this build:
-    # all 11 are missing, with 0 of their 6 upload indicators.
+    # set, 2 by upload), the data set measures 2: 50 %. No district uploaded in this build; the
+    # pilot district 024 reports households covered through the reporting system (from 2025),
+    # entered within 4 days of the cut-off: on time, with 1 of its 6 self-reported indicators
+    # (16.67 %). The other 10 are missing, with 0 of 6.
     assert rows == [
         ("department", "late", 2, Decimal("50.00"), Decimal("50.00")),
         ("department", "on_time", 28, Decimal("50.00"), Decimal("50.00")),
-        ("district", "missing", 11, Decimal("0.00"), Decimal("0.00")),
+        ("district", "missing", 10, Decimal("0.00"), Decimal("0.00")),
+        ("district", "on_time", 1, Decimal("16.67"), Decimal("16.67")),
     ]
 
 

@@ -11,6 +11,7 @@ from dxw.settings import get_settings
 from dxw.simulator import dhis2_data
 from dxw.sources import dhis2
 from dxw.sources.contract import ContractError, SourceError
+from dxw.units import dhis2_uid
 
 S1 = parse("2025S1")
 
@@ -36,13 +37,16 @@ def a_value(**changes):
 def test_pulls_every_value_of_the_data_set_and_keeps_the_answer(settings, sim):
     delivery = dhis2.fetch(settings, sim.url, S1)
     departments = len(dhis2_data.reporting_units())
-    assert len(delivery.records) == departments * 4  # two indicators, numerator and denominator
+    # Two department indicators (numerator and denominator) per department, and the pilot
+    # district's households covered by broadband (numerator and denominator) from 2025.
+    assert len(delivery.records) == departments * 4 + 2
     assert {r["period"] for r in delivery.records} == {"2025S1"}
     assert json.loads(delivery.documents[0].content)["dataValues"] == dhis2_data.data_values(S1)
-    # Every org unit is placed on a provincial department through the crosswalk.
+    # Every org unit is placed through the crosswalk on a provincial department or the pilot.
     units = dhis2.mapping().unit_by_uid
     assert {units[r["orgUnit"]][0] for r in delivery.records} == {
-        u.code for u in dhis2_data.reporting_units()
+        *(u.code for u in dhis2_data.reporting_units()),
+        dhis2_data.PILOT_DISTRICT,
     }
 
 
@@ -67,7 +71,7 @@ def test_simulator_answers_a_wrong_query_like_dhis2(sim):
 @pytest.mark.parametrize("fault", ["500", "429", "timeout"])
 def test_transient_faults_are_retried(settings, sim, fault):
     sim.inject(fault, times=2)
-    assert len(dhis2.fetch(settings, sim.url, S1).records) == 120
+    assert len(dhis2.fetch(settings, sim.url, S1).records) == 122  # 30 departments x 4 + 2
     assert sim.faults_served == [fault, fault]
 
 
@@ -119,6 +123,43 @@ def test_values_outside_the_import_period_are_conflicts():
     assert result.conflicts[0].index == 2
 
 
+def test_a_unit_closed_for_the_period_is_a_conflict_as_in_dhis2():
+    # a_value() is a provincial department's, valid until 30 June 2025 (seed units). Decree 09
+    # windows: 2025S2 = 15 June..14 December 2025, so the department existed on 15-30 June and
+    # its value is imported; 2026S1 = 15 December 2025..14 June 2026, after its closing date.
+    # The 2025 commune 00691 (Phường Hà Giang 2) opened on 1 July 2025, after 2025S1 ended on
+    # 14 June 2025.
+    department = a_value()["orgUnit"]
+    new_commune = dhis2_uid("ou:00691@2025-07-01")
+    result = dhis2.resolve(
+        [
+            a_value(period="2025S2"),
+            a_value(period="2026S1"),
+            a_value(orgUnit=new_commune, period="2025S1"),
+            a_value(orgUnit=new_commune, period="2025S2"),
+        ]
+    )
+    code = dhis2.mapping().unit_by_uid[department][0]
+    assert [(v["orgUnit"], v["period"]) for v in result.values] == [
+        (department, "2025S2"),
+        (new_commune, "2025S2"),
+    ]
+    assert [(c.object, c.value, c.index) for c in result.conflicts] == [
+        (
+            department,
+            "Organisation unit is closed for the selected period: 2026S1 "
+            f"({code}: closed date 2025-06-30 is before the period's start 2025-12-15)",
+            2,
+        ),
+        (
+            new_commune,
+            "Organisation unit is closed for the selected period: 2025S1 "
+            "(00691: opening date 2025-07-01 is after the period's end 2025-06-14)",
+            3,
+        ),
+    ]
+
+
 def test_duplicates_in_a_file_keep_the_first_value():
     result = dhis2.resolve([a_value(value="7"), a_value(value="9")])
     assert [v["value"] for v in result.values] == ["7"]
@@ -155,7 +196,7 @@ def test_set_level_period_and_org_unit_are_inherited():
 def test_headerless_csv_is_read_by_position():
     text = dhis2_data.as_csv(S1).split("\n", 1)[1]
     values = dhis2.parse_document(text.encode(), "csv")
-    assert len(values) == 120
+    assert len(values) == 122  # 30 departments x 4 + the pilot district's 2
     assert dhis2.resolve(values).conflicts == []
 
 

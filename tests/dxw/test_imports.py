@@ -43,10 +43,11 @@ def test_dhis2_import_summary_counts_imported_updated_ignored_and_conflicts(tmp_
     first_file = tmp_path / "h1.json"
     first_file.write_text(json.dumps(document))
     first = imports.import_dhis2_file(first_file)
-    assert (first.status, first.imported, first.updated, first.ignored) == ("WARNING", 120, 0, 1)
+    # 30 departments x 2 indicators x (numerator, denominator) + the pilot district's 2 values.
+    assert (first.status, first.imported, first.updated, first.ignored) == ("WARNING", 122, 0, 1)
     assert first.conflicts[0].object == "ZZZZZZZZZZZ"
     assert "Organisation unit not found" in first.as_dict()["conflicts"][0]["value"]
-    assert ledger(conn, "dhis2_data_values") == [("loaded", "", 120)]
+    assert ledger(conn, "dhis2_data_values") == [("loaded", "", 122)]
 
     # The same values as CSV with one number corrected: one update, the rest unchanged.
     text = dhis2_data.as_csv(S1)
@@ -56,7 +57,7 @@ def test_dhis2_import_summary_counts_imported_updated_ignored_and_conflicts(tmp_
     corrected = tmp_path / "h1.csv"
     corrected.write_text("\n".join([header, ",".join(cells), rest]))
     second = imports.import_dhis2_file(corrected)
-    assert (second.status, second.imported, second.updated, second.ignored) == ("SUCCESS", 0, 1, 119)
+    assert (second.status, second.imported, second.updated, second.ignored) == ("SUCCESS", 0, 1, 121)
     assert current_values(conn)[f"{cells[0]}/{cells[2]}"] == cells[5]
 
     # Importing the same file again lands nothing new.
@@ -81,7 +82,7 @@ def test_cli_prints_the_import_summary(tmp_path, capsys, empty_warehouse):
     assert main(["ingest", "dhis2", str(path), "--json"]) == 0
     answer = json.loads(capsys.readouterr().out)
     assert answer["status"] == "SUCCESS"
-    assert answer["importCount"] == {"imported": 120, "updated": 0, "ignored": 0, "deleted": 0}
+    assert answer["importCount"] == {"imported": 122, "updated": 0, "ignored": 0, "deleted": 0}
     assert main(["ingest", "dhis2", str(path), "--period", "2024S2"]) == 1
     assert "outside the import's period 2024S2" in capsys.readouterr().out
 

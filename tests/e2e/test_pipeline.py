@@ -9,7 +9,7 @@ from dxw.ingest import portal_dataset, portal_endpoint
 from dxw.landing import copy
 from dxw.periods import parse
 from dxw.settings import get_settings
-from dxw.simulator.upload_data import drop_uploads
+from dxw.simulator.upload_data import drop_uploads, figures
 from dxw.sources import portal
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
@@ -52,7 +52,7 @@ def test_every_kind_of_source_reaches_the_published_marts(published, conn):
     assert rows == [
         ("document_management", 234, 4),
         ("public_service_portal", 226, 2),
-        ("reporting_system", 30, 2),
+        ("reporting_system", 31, 3),  # 30 departments x 2 indicators, and the pilot district
         # simulator.submissions: district 035 never sends its form.
         ("unit_upload", 10, 6),
     ]
@@ -68,6 +68,49 @@ def test_every_kind_of_source_reaches_the_published_marts(published, conn):
     ).fetchall()
     # Department indicators roll up into the province; a district indicator stays with the districts.
     assert published_rows == [("DEPT_REPORTS_CONNECTED", 31), ("DIST_HOUSEHOLD_BROADBAND", 10)]
+
+
+def test_a_figure_from_two_sources_counts_once_from_the_system(published, conn):
+    # The pilot district 024 writes its households covered by broadband in its upload form and
+    # the reporting system holds the same figure, 3 households in 100 fewer covered
+    # (dxw.simulator.dhis2_data.pilot_figures). Seed source_precedence: reporting_system is
+    # system_measured (precedence 2), unit_upload self_reported (3), so the system's figure is
+    # official although the upload was loaded after it; the upload's stays, not official.
+    covered, households = figures("024", "DIST_HOUSEHOLD_BROADBAND", parse("2025S1"))
+    system_covered = covered - round(0.03 * households)
+    rows = conn.execute(
+        """
+        select source_system, numerator, denominator, is_official, loaded_at
+        from core.fct_indicator_observation
+        where unit_code = '024' and unit_structure = 'before_2025'
+          and indicator_code = 'DIST_HOUSEHOLD_BROADBAND' and period_id = '2025S1'
+        order by source_system
+        """
+    ).fetchall()
+    assert [row[:4] for row in rows] == [
+        ("reporting_system", system_covered, households, True),
+        ("unit_upload", covered, households, False),
+    ]
+    assert rows[1][4] > rows[0][4]  # the upload is the later load
+    published_row = conn.execute(
+        "select numerator, denominator from marts.mart_semiannual_indicator "
+        "where unit_code = '024' and unit_structure = 'before_2025' "
+        "and indicator_code = 'DIST_HOUSEHOLD_BROADBAND' and period_id = '2025S1'"
+    ).fetchone()
+    assert published_row == (system_covered, households)
+
+
+def test_units_are_marked_by_their_days_in_the_half_year(published, conn):
+    # 2025S1's Decree 09 window is 15 Dec 2024..14 Jun 2025 (17 + 31 + 28 + 31 + 30 + 31 + 14 =
+    # 182 days): every pre-2025 unit existed throughout; the 2025 units (from 1 July 2025) not at
+    # all, their rows restate their predecessors' figures.
+    rows = conn.execute(
+        "select unit_structure, unit_days_in_period, covers_whole_period, count(*) > 0 "
+        "from marts.mart_semiannual_indicator where period_id = '2025S1' group by 1, 2, 3 order by 1"
+    ).fetchall()
+    assert rows == [("before_2025", 182, True, True), ("from_2025", 0, False, True)]
+    refused = conn.execute("select count(*) from core.fct_refused_observation").fetchone()
+    assert refused == (0,)  # every source names units that existed in 2025S1
 
 
 def test_uploads_were_archived_and_the_faulty_one_reported_back(published):

@@ -18,6 +18,7 @@ from dxw.reports.semiannual import (
     GRAIN_TEXT,
     LEVEL_NAMES,
     LEVEL_UNITS,
+    SOURCE_NAMES,
     AwardCandidate,
     Compliance,
     Figure,
@@ -586,7 +587,35 @@ def _quality(data: ReportData) -> str:
         )
     else:
         parts.append("<p>Tất cả các kiểm tra đều đạt.</p>")
+    parts.append(_refused(data))
     return "".join([*parts, "</section>"])
+
+
+REFUSAL_REASONS = {
+    "before_unit_start": "đơn vị chưa được thành lập trong kỳ",
+    "after_unit_end": "đơn vị đã chấm dứt hoạt động trước kỳ và không có đơn vị kế thừa cùng cấp",
+    "successor_reported": "đơn vị kế thừa đã có số liệu riêng từ cùng nguồn",
+    "unknown_period": "kỳ báo cáo không xác định",
+}
+
+
+def _refused(data: ReportData) -> str:
+    """Observations not counted because their unit did not exist in the half-year."""
+    if not data.refused:
+        return "<p>Không có số liệu nào bị loại vì đơn vị không tồn tại trong kỳ.</p>"
+    rows = [
+        "<tr>"
+        + _td(e(SOURCE_NAMES.get(source, source)))
+        + _td(e(REFUSAL_REASONS.get(reason, reason)))
+        + _td(vn_number(count), "num")
+        + "</tr>"
+        for source, reason, count in data.refused
+    ]
+    return _table(
+        [("Nguồn", ""), ("Lý do", ""), ("Số giá trị", "num")],
+        rows,
+        caption="Số liệu không được tính vì đơn vị không tồn tại trong kỳ (core.fct_refused_observation)",
+    )
 
 
 def _compliance(data: ReportData) -> str:

@@ -340,6 +340,9 @@ class ReportData:
     award_thresholds: list[tuple[str, str, Decimal]] = field(default_factory=list)
     quality: QualityRun | None = None
     compliance: list[Compliance] = field(default_factory=list)
+    # (source system, refusal reason, observations) refused for a unit that did not exist in the
+    # half-year (core.fct_refused_observation)
+    refused: list[tuple[str, str, int]] = field(default_factory=list)
 
     @property
     def window(self) -> tuple[date, date]:
@@ -761,6 +764,20 @@ def _quality(conn: psycopg.Connection, period: Period) -> QualityRun | None:
     )
 
 
+def _refused(conn: psycopg.Connection, period: Period) -> list[tuple[str, str, int]]:
+    """Observations of the half-year refused because their unit did not exist in it."""
+    if conn.execute("select to_regclass('core.fct_refused_observation')").fetchone()[0] is None:
+        return []
+    rows = conn.execute(
+        """
+        select source_system, refusal_reason, count(*)::integer from core.fct_refused_observation
+        where period_id = %s group by 1, 2 order by 1, 2
+        """,
+        (period.id,),
+    ).fetchall()
+    return [tuple(row) for row in rows]
+
+
 def _row_label(row: object) -> str:
     if isinstance(row, dict):
         return ", ".join(f"{k}={v}" for k, v in row.items())
@@ -826,6 +843,7 @@ def load(
         data.awards, data.award_thresholds = _awards(conn, period, structure, halfyears, data.unit_names())
         data.quality = _quality(conn, period)
         data.compliance = _compliance(conn, period)
+        data.refused = _refused(conn, period)
     return data
 
 

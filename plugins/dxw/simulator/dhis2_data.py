@@ -3,7 +3,12 @@
 Provincial departments report, per half-year, how many of their reporting regimes and periodic
 socio-economic indicators are connected to the Government Reporting Information System, and how
 many of their shared information systems are connected to the national databases (Plan 86
-IV.1.a). The data elements and their UIDs are the ``dhis2_data_elements`` seed.
+IV.1.a). From 2025 the pilot district (III.4) also reports its households covered by broadband
+infrastructure through the system, a figure it writes in its half-year upload form as well: the
+warehouse receives it from two sources, and the system's value is the official one (seed
+``source_precedence``). The data elements and their UIDs are the ``dhis2_data_elements`` seed.
+Values carry the time the unit entered them (``lastUpdated``, dxw.simulator.submissions); a unit
+that never submits has none.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 
@@ -18,10 +24,14 @@ from dxw.periods import Period
 from dxw.settings import get_settings
 from dxw.simulator import submissions
 from dxw.simulator.portal_data import FIRST_YEAR, LAST_YEAR, _rng, _step
+from dxw.simulator.upload_data import figures as uploaded_figures
 from dxw.sources.dhis2 import CSV_COLUMNS, DEFAULT_COMBO, FIELDS, data_set_uid
 from dxw.units import SEED_VALID_FROM, Unit, legacy_units
 
 STORED_BY = "bao-cao-tinh"
+PILOT_DISTRICT = "024"
+PILOT_INDICATOR = "DIST_HOUSEHOLD_BROADBAND"
+PILOT_FROM_YEAR = 2025
 
 
 @dataclass(frozen=True)
@@ -43,7 +53,7 @@ def data_elements(seeds_dir: Path | None = None) -> tuple[DataElement, ...]:
 
 
 def reporting_units() -> list[Unit]:
-    """The org units that report this data set: the provincial departments."""
+    """The org units that report the data set's department indicators: the provincial departments."""
     return sorted((u for u in legacy_units() if u.level == "department"), key=lambda u: u.code)
 
 
@@ -61,27 +71,55 @@ def data_values(period: Period) -> list[dict[str, str]]:
         if entered is None:
             continue
         for indicator, parts in sorted(by_indicator.items()):
+            if indicator == PILOT_INDICATOR:
+                continue
             base = _rng(unit.code, "dhis2", indicator)
             rng = _rng(unit.code, "dhis2", indicator, period.id)
             total = base.randint(4, 40)
             share = base.uniform(0.2, 0.5) + (base.uniform(0.85, 1.0) - 0.35) * _step(period)
             connected = min(total, max(0, round(total * min(1.0, share + rng.uniform(-0.03, 0.03)))))
-            for part, number in (("numerator", connected), ("denominator", total)):
-                values.append(
-                    {
-                        "dataElement": parts[part].uid,
-                        "period": period.id,
-                        "orgUnit": unit.dhis2_uid(SEED_VALID_FROM),
-                        "categoryOptionCombo": DEFAULT_COMBO,
-                        "attributeOptionCombo": DEFAULT_COMBO,
-                        "value": str(number),
-                        "storedBy": STORED_BY,
-                        "lastUpdated": f"{entered:%Y-%m-%dT%H:%M:%S}.000",
-                        "comment": "",
-                        "followup": "false",
-                    }
-                )
+            values.extend(_values(parts, unit, period, entered, connected, total))
+    pilot_entered = submissions.submitted_at(PILOT_DISTRICT, period)
+    if period.year >= PILOT_FROM_YEAR and pilot_entered is not None:
+        pilot = next(u for u in legacy_units() if u.code == PILOT_DISTRICT)
+        figures = pilot_figures(period)
+        values.extend(_values(by_indicator[PILOT_INDICATOR], pilot, period, pilot_entered, *figures))
     return values
+
+
+def pilot_figures(period: Period) -> tuple[int, int]:
+    """The pilot district's households covered and households, as the reporting system counts them.
+
+    The system counts the same households as the district's form but 3 in 100 fewer covered
+    (operators' subscriber data against the district's own survey).
+    """
+    covered, households = uploaded_figures(PILOT_DISTRICT, PILOT_INDICATOR, period)
+    return max(0, covered - round(0.03 * households)), households
+
+
+def _values(
+    parts: dict[str, DataElement],
+    unit: Unit,
+    period: Period,
+    entered: datetime,
+    numerator: int,
+    denominator: int,
+) -> list[dict[str, str]]:
+    return [
+        {
+            "dataElement": parts[part].uid,
+            "period": period.id,
+            "orgUnit": unit.dhis2_uid(SEED_VALID_FROM),
+            "categoryOptionCombo": DEFAULT_COMBO,
+            "attributeOptionCombo": DEFAULT_COMBO,
+            "value": str(number),
+            "storedBy": STORED_BY,
+            "lastUpdated": f"{entered:%Y-%m-%dT%H:%M:%S}.000",
+            "comment": "",
+            "followup": "false",
+        }
+        for part, number in (("numerator", numerator), ("denominator", denominator))
+    ]
 
 
 # DHIS2's CSV export layout: the same columns, in the same order, as the JSON value fields.

@@ -4,7 +4,9 @@ A data value set is read the way DHIS2 imports one: values inherit the set's ``p
 ``orgUnit`` when they omit them; data elements and org units are looked up by UID or, with
 ``id_scheme="code"``, by code (DHIS2's ``idScheme``), through the ``dhis2_data_elements`` seed
 and the reporting system's rows of the unit crosswalk. A value that cannot be placed is a
-*conflict* (object and reason, as in DHIS2's import summary) and is not imported; the others
+*conflict* (object and reason, as in DHIS2's import summary) and is not imported, among them a
+value for an org unit that is closed for the period (DHIS2's ``E2019``: the unit opened after the
+period or closed before it; the period's window is Decree 09's, as in the warehouse); the others
 land as one batch per period, identifiers normalised to UIDs. Downstream, the latest value of a
 (data element, period, org unit, option combos) wins, as in DHIS2.
 """
@@ -18,7 +20,7 @@ import logging
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -93,6 +95,8 @@ class Identifiers:
     elements_by_uid: Mapping[str, str]  # uid -> code
     element_uid_by_code: Mapping[str, str]
     unit_by_uid: Mapping[str, tuple[str, str]]  # uid -> (unit code, valid from)
+    # (unit code, valid from) -> last day of validity, None while valid (the ``units`` seed)
+    valid_to: Mapping[tuple[str, str], date | None] = field(default_factory=dict)
 
 
 @cache
@@ -107,10 +111,16 @@ def mapping(seeds_dir: Path | None = None) -> Identifiers:
             for row in csv.DictReader(handle)
             if row["source"] == SOURCE
         }
+    with (folder / "units.csv").open(encoding="utf-8") as handle:
+        valid_to = {
+            (row["code"], row["valid_from"]): date.fromisoformat(row["valid_to"]) if row["valid_to"] else None
+            for row in csv.DictReader(handle)
+        }
     return Identifiers(
         {e["data_element_uid"]: e["data_element_code"] for e in elements},
         {e["data_element_code"]: e["data_element_uid"] for e in elements},
         units,
+        valid_to,
     )
 
 
@@ -222,6 +232,9 @@ def _check(
         ], f"Period type of period {value['period']} is not valid for data set (SixMonthly)"
     if period is not None and value_period != period:
         return value["period"], f"Period {value_period.id} is outside the import's period {period.id}"
+    closed = _closed_for(where, where.unit_by_uid[unit], value_period)
+    if closed:
+        return value["orgUnit"], closed
     for combo in ("categoryOptionCombo", "attributeOptionCombo"):
         if value[combo] in ("", "default", DEFAULT_COMBO):
             value[combo] = DEFAULT_COMBO
@@ -231,6 +244,24 @@ def _check(
         return value["value"] or "(empty)", "Value must be zero or a positive integer"
     value.update(dataElement=element, orgUnit=unit, period=value_period.id, value=str(int(value["value"])))
     return None
+
+
+def _closed_for(where: Identifiers, unit: tuple[str, str], period: Period) -> str | None:
+    """DHIS2's E2019 when the org unit opened after the period or closed before it, else None.
+
+    The window is the period's Decree 09 window, as in the warehouse: a unit that existed on
+    one day of it (Hà Giang's units on 15-30 June 2025 in 2025S2) is open for the period.
+    """
+    code, valid_from = unit
+    start, end = period.window("decree09")
+    opening, closing = date.fromisoformat(valid_from), where.valid_to.get(unit)
+    if opening > end:
+        reason = f"opening date {opening} is after the period's end {end}"
+    elif closing is not None and closing < start:
+        reason = f"closed date {closing} is before the period's start {start}"
+    else:
+        return None
+    return f"Organisation unit is closed for the selected period: {period.id} ({code}: {reason})"
 
 
 def _text(cell: Any) -> str:

@@ -361,3 +361,17 @@ def test_the_compliance_annex_counts_late_and_missing_and_states_the_assumed_dea
     assert re.findall(r">([^<]*)</td>", row)[:5] == ["2", "1", "0", "1", "1"]
     assert "Giả định: hạn gửi là 5 ngày sau ngày chốt số liệu." in annex
     assert "cấp xã không có nhiệm vụ này" in annex
+
+
+def test_quality_annex_counts_observations_refused_for_units_outside_the_half_year():
+    annex = section(html.render(sample()), "phu-luc-a")
+    assert "Không có số liệu nào bị loại vì đơn vị không tồn tại trong kỳ." in annex
+    data = sample("2026S1")
+    data.refused = [("document_management", "after_unit_end", 1234)]
+    annex = section(html.render(data), "phu-luc-a")
+    row = re.search(
+        r"<caption>Số liệu không được tính vì đơn vị không tồn tại.*?</table>", annex, re.S
+    ).group(0)
+    assert "đơn vị đã chấm dứt hoạt động trước kỳ và không có đơn vị kế thừa cùng cấp" in row
+    assert "Hệ thống quản lý văn bản và điều hành" in row
+    assert "1.234" in row

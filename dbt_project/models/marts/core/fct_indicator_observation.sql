@@ -4,59 +4,45 @@
 -#}
 {%- set periods = changed_periods() %}
 
-with observations as (
-    select * from {{ ref('int_observations_unpivoted') }}
-    {{ where_changed_period('period_id', periods) }}
+with placed as (
+    select * from {{ ref('int_observations_placed') }}
+    where placement != 'refused'
+    {{ where_changed_period('period_id', periods, 'and') }}
 ),
 
 signatures as (
     {{ period_load_signatures() }}
 ),
 
-crosswalk as (
-    select * from {{ ref('unit_crosswalk') }}
-),
-
-units as (
-    select * from {{ ref('dim_unit') }}
-),
-
-indicators as (
-    select * from {{ ref('dim_indicator') }}
-),
-
-precedence as (
-    select * from {{ ref('source_precedence') }}
-),
-
--- Only observations at a level the indicator applies to: the same dossier measure is the
--- department indicator for departments and the commune indicator for communes.
+-- One row per unit and source: the predecessors of a merged commune mapped to it add up
+-- (int_observations_placed); a kept observation stays its own row, grouped by its source unit.
 applicable as (
     select
-        crosswalk.unit_code,
-        units.unit_structure,
-        observations.indicator_code,
-        observations.period_id,
-        observations.source_system,
-        observations.source_unit_id,
-        observations.numerator,
-        observations.denominator,
-        observations.batch_id,
-        observations.loaded_at,
-        precedence.source_kind,
-        precedence.precedence
-    from observations
-    inner join crosswalk
-        on
-            observations.source_system = crosswalk.source
-            and observations.source_unit_id = crosswalk.source_unit_id
-    inner join units
-        on
-            crosswalk.unit_code = units.unit_code
-            and crosswalk.unit_valid_from = units.valid_from
-    inner join indicators on observations.indicator_code = indicators.indicator_code
-    inner join precedence on observations.source_system = precedence.source_system
-    where units.unit_level = any(indicators.applicable_levels)
+        unit_code,
+        unit_structure,
+        indicator_code,
+        period_id,
+        source_system,
+        source_kind,
+        precedence,
+        string_agg(source_unit_id, ',' order by source_unit_id) as source_unit_id,
+        sum(numerator) as numerator,
+        sum(denominator) as denominator,
+        max(batch_id) as batch_id,
+        max(loaded_at) as loaded_at,
+        bool_or(placement = 'mapped') as is_mapped,
+        min(unit_days_in_period) as unit_days_in_period,
+        min(period_days) as period_days
+    from placed
+    group by
+        unit_code,
+        unit_structure,
+        indicator_code,
+        period_id,
+        source_system,
+        source_kind,
+        precedence,
+        case when placement = 'kept' then source_unit_id end
 ),
 
 -- Precedence when sources disagree: system-measured before self-reported (lower precedence
@@ -75,6 +61,9 @@ ranked as (
         {{ safe_ratio('numerator', 'denominator') }} as value,
         batch_id,
         loaded_at,
+        is_mapped,
+        unit_days_in_period,
+        unit_days_in_period = period_days as covers_whole_period,
         row_number() over (
             partition by unit_code, unit_structure, indicator_code, period_id
             order by precedence asc, loaded_at desc, source_system asc

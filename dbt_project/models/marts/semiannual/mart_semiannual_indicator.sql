@@ -28,6 +28,10 @@ indicators as (
     select * from {{ ref('dim_indicator') }}
 ),
 
+periods as (
+    select * from {{ ref('dim_period') }}
+),
+
 -- Ratios roll up as sum(numerators) / sum(denominators), never as an average of percentages.
 aggregated as (
     select
@@ -114,13 +118,21 @@ assessed as (
         indicators.target_value,
         indicators.comparator,
         qualitative_units.units_applicable,
-        {{ target_applies('units.unit_level', 'indicators') }} as target_applies
+        {{ target_applies('units.unit_level', 'indicators') }} as target_applies,
+        -- The unit's own days in the half-year's Decree 09 window: 0 for a from_2025 unit
+        -- before 1 July 2025 (its predecessors' figures restated under it).
+        {{ unit_days_in_period(
+            'units.valid_from', 'units.valid_to', 'periods.decree09_start', 'periods.decree09_end'
+        ) }} as unit_days_in_period,
+        units.valid_from <= periods.decree09_start
+        and coalesce(units.valid_to, periods.decree09_end) >= periods.decree09_end as covers_whole_period
     from measured
     inner join units
         on
             measured.unit_code = units.unit_code
             and measured.unit_structure = units.unit_structure
     inner join indicators on measured.indicator_code = indicators.indicator_code
+    inner join periods on measured.period_id = periods.period_id
     left join qualitative_units
         on
             measured.unit_structure = qualitative_units.unit_structure
@@ -148,6 +160,8 @@ final as (
         {{ indicator_assessment('assessed') }},
         assessed.value - previous.value as change_since_previous,
         assessed.reporting_units::integer as reporting_units,
+        assessed.unit_days_in_period,
+        assessed.covers_whole_period,
         assessed.last_loaded_at,
         {{ with_previous_signature('assessed.load_signature', 'previous_signature.load_signature') }}
             as load_signature
