@@ -220,7 +220,7 @@ def award_table(period_id: str, shown: int = 5) -> str:
             select award_name_vi, unit_level, comparator, threshold, unit_name, value, numerator,
                    denominator, eligible, candidate_rank
             from marts.mart_award_eligibility
-            where period_id = %s and unit_structure = 'before_2025'
+            where period_id = %s and unit_structure = 'before_2025' and grain = 'halfyear'
             order by award_code desc, unit_level desc, eligible desc, candidate_rank, value desc
             """,
             (period.id,),
@@ -230,7 +230,10 @@ def award_table(period_id: str, shown: int = 5) -> str:
     groups: dict[tuple[str, str], list] = {}
     for row in rows:
         groups.setdefault((row[0], row[1]), []).append(row)
-    lines = [f"Award candidates {period.id} (work dossiers processed and digitally signed online)"]
+    lines = [
+        f"Award monitoring {period.id} (work dossiers processed and digitally signed online): units on",
+        "track for Plan 86 IV.3, not the award list (the 2021-2025 summary award is in the 2025 report)",
+    ]
     for (award, level), members in groups.items():
         eligible = [m for m in members if m[8]]
         comparator, threshold = members[0][2], members[0][3]

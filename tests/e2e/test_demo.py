@@ -48,7 +48,8 @@ def test_demo_prints_province_and_district_attainment(empty_warehouse):
     assert "Unit uploads 2025S1: 10 file(s)" in out
     assert re.search(r"district\s+late\s+1\s+031", out)
     assert re.search(r"district\s+missing\s+1\s+035", out)
-    assert re.search(r"027\s+loaded\s+5\s+2\s+bao-cao-027-2025S1.xlsx", out)
+    # accepted, rejected, "no data", warnings
+    assert re.search(r"027\s+loaded\s+5\s+2\s+0\s+0\s+bao-cao-027-2025S1.xlsx", out)
     assert "Semi-annual report 2025S1 (Vietnamese, with charts)" in out
     assert "Where to look next" in out
     # Airflow's, dbt's and GX's own chatter goes to the log file, not the newcomer's terminal.

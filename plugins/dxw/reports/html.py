@@ -210,6 +210,22 @@ def _notes(data: ReportData) -> str:
             "sắp xếp); các kỳ trước được quy đổi sang cơ cấu mới để so sánh. Vì không còn cấp huyện, báo "
             "cáo không có bảng và biểu đồ cấp huyện; chỉ tiêu cấp huyện chỉ còn giá trị toàn tỉnh."
         )
+    # What the figures measure and what the plan leaves open (README, "The plan's rules").
+    year_note = (
+        " Số liệu năm: các chỉ tiêu đếm số lượng (hồ sơ, cuộc kiểm tra) cộng hai kỳ 6 tháng của năm; các "
+        "chỉ tiêu phản ánh hiện trạng (dịch vụ trực tuyến, phủ sóng, tiêu chí định tính) lấy số liệu "
+        "tại ngày chốt cuối năm (14/12)."
+        if data.is_annual
+        else ""
+    )
+    notes.append(
+        "Cách tính: mục tiêu chỉ áp dụng ở cấp mà Kế hoạch quy định (ở cấp khác số liệu chỉ để theo "
+        "dõi); so sánh với mục tiêu và xếp hạng trên tỷ lệ chính xác tử số / mẫu số, giá trị hiển thị "
+        "được làm tròn. Tỷ lệ dịch vụ công trực tuyến toàn trình tính trên số dịch vụ công đủ điều kiện "
+        "(danh mục thủ tục đủ điều kiện cung cấp trực tuyến toàn trình); phần “trên nhiều phương tiện "
+        "truy cập khác nhau, bao gồm cả thiết bị di động” chưa được đo. Kỳ báo cáo theo thời gian chốt "
+        "số liệu của Nghị định số 09/2019/NĐ-CP (Kế hoạch không quy định, đây là giả định)." + year_note
+    )
     if data.current is None or data.current.publish_id != data.based_on.publish_id:
         latest = (
             f"lần công bố số {e(data.current.publish_id)} (kỳ {e(data.current.period_id)})"
@@ -235,7 +251,12 @@ def _summary(data: ReportData) -> str:
     cards = [
         (f"{met}/{len(measured)}", "chỉ tiêu mà mọi đơn vị có số liệu ở cấp áp dụng đều đạt mục tiêu"),
         (f"{len(rows_data) - len(measured)}", "chỉ tiêu có mục tiêu nhưng chưa có số liệu"),
-        (vn_number(len(eligible)), "đơn vị đủ điều kiện đề xuất khen thưởng"),
+        (
+            vn_number(len(eligible)),
+            "đơn vị đủ điều kiện đề xuất khen thưởng"
+            if data.is_annual
+            else "đơn vị đang đạt ngưỡng khen thưởng (theo dõi)",
+        ),
         (e(quality_text), "kiểm tra chất lượng dữ liệu"),
     ]
     cards_html = "".join(f'<div class="card"><b>{value}</b>{e(label)}</div>' for value, label in cards)

@@ -243,6 +243,10 @@ def test_the_services_online_target_is_judged_on_the_departments():
     assert "Cấp huyện" not in row
     districts = section(html.render(sample()), "cap-district")
     assert "theo dõi, không có mục tiêu" in districts
+    # The report says what the services ratio divides by and which part of the target is not measured.
+    page = html.render(sample())
+    assert "tính trên số dịch vụ công đủ điều kiện" in page
+    assert "bao gồm cả thiết bị di động” chưa được đo" in page
 
 
 def test_qualitative_criteria_are_shown_as_achieved_or_not():

@@ -1,0 +1,88 @@
+"""Plan 86 VI.6's yearly figures: the run of a second half-year gates and publishes its year too,
+and `dxw report --period 2025` writes the annual report with the 2021-2025 summary award."""
+
+from decimal import Decimal
+
+import pytest
+
+from dxw import dagrun
+from dxw.cli import INGEST_DAGS
+from dxw.reports import write_report
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+
+HALF_YEARS = ["2024S1", "2024S2", "2025S1", "2025S2"]
+
+
+@pytest.fixture(scope="module")
+def published(simulator):
+    """Four half-years ingested and transformed; only the run of 2025S2 (with its year) published."""
+    from tests.conftest import reset_warehouse
+
+    reset_warehouse()
+    for dag_id in INGEST_DAGS:
+        dagrun.run(dag_id, {"periods": HALF_YEARS, "source_url": simulator.url})
+    dagrun.run("transform_warehouse")
+    run = dagrun.run("semiannual_marts", {"period": "2025S2"})
+    return dagrun.task_states(run)
+
+
+def test_the_second_half_year_publishes_its_year_after_its_own_gate(published, conn):
+    assert published["year_gate"] == "success"
+    assert published["publish_year"] == "success"
+    logged = conn.execute(
+        """
+        select p.period_id, r.suite, r.success from marts_audit.publish_log as p
+        join marts_audit.quality_run as r on r.quality_run_id = p.gate_run_id
+        order by p.publish_id
+        """
+    ).fetchall()
+    assert sorted(logged) == [
+        ("2025", "mart_annual_indicator", True),
+        ("2025S2", "mart_semiannual_indicator", True),
+    ]
+    # 2024 was built but never gated: it is not published.
+    years = conn.execute("select distinct period_id from marts.mart_annual_indicator").fetchall()
+    assert years == [("2025",)]
+
+
+def test_a_year_adds_up_its_counts_and_keeps_its_end_state(published, conn):
+    """Worked from the sources' own rows: the Decree 09 year 2025 is 2025S1 + 2025S2 for counts
+    (dossiers processed and signed, the document system's, for the district itself), and 2025S2's
+    figure for states (services fully online on the portal: the district and its communes, as a
+    district's row rolls them up; they existed 16 days of 2025S2, so the figures are kept)."""
+    signed, dossiers = conn.execute(
+        """
+        select sum(signed_online), sum(dossiers_total - dossiers_secret) from raw.dms_work_dossiers
+        where org_code = 'HGG-034' and period_id in ('2025S1', '2025S2')
+          and batch_id in (select batch_id from raw.load_batch where status = 'loaded')
+        """
+    ).fetchone()
+    year = conn.execute(
+        "select numerator, denominator from marts.mart_annual_indicator where period_id = '2025' "
+        "and unit_structure = 'before_2025' and unit_code = '034' "
+        "and indicator_code = 'DIST_WORK_DOSSIERS_SIGNED'"
+    ).fetchone()
+    assert year == (Decimal(signed), Decimal(dossiers))
+    full = conn.execute(
+        "select sum(full_count) from raw.portal_provide_online "
+        "where (department_code = 'H02.034' or department_code like 'H02.034.%') and period_id = '2025S2' "
+        "and batch_id in (select batch_id from raw.load_batch where status = 'loaded')"
+    ).fetchone()[0]
+    numerator = conn.execute(
+        "select numerator from marts.mart_annual_indicator where period_id = '2025' "
+        "and unit_structure = 'before_2025' and unit_code = '034' and indicator_code = 'PS_FULL_ONLINE'"
+    ).fetchone()[0]
+    assert numerator == full
+
+
+def test_the_annual_report_shows_the_year_and_the_summary_award(published, tmp_path):
+    files = write_report("2025", tmp_path)
+    page = files.html.read_text(encoding="utf-8")
+    assert "Báo cáo kết quả chuyển đổi số năm 2025" in page
+    assert "Khen thưởng tổng kết giai đoạn 2021 - 2025 (mục IV.3)" in page
+    # The basis of the summary award is stated, and so is the Board's part of the criterion.
+    assert "tỷ lệ của kỳ 6 tháng cuối cùng trong giai đoạn" in page
+    assert "tích cực ứng dụng công nghệ số" in page
+    assert "Theo dõi 6 tháng" not in page
+    assert files.xlsx.exists()
