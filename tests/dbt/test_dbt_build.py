@@ -277,6 +277,7 @@ def test_docs_generate_documents_every_mart(built):
     assert marts == {
         "mart_semiannual_indicator",
         "mart_annual_indicator",
+        "mart_annual_scorecard",
         "mart_unit_scorecard",
         "mart_award_eligibility",
         "mart_reporting_compliance",
@@ -315,4 +316,4 @@ def test_every_published_mart_is_exposed_to_bi():
     }
     exposed = manifest["exposures"]["exposure.dxw.bi_dashboards"]["depends_on"]["nodes"]
     assert published == {node.split(".")[-1] for node in exposed}
-    assert len(published) == 5  # four semi-annual marts and the annual indicator mart
+    assert len(published) == 6  # four semi-annual marts, the annual indicator mart and scorecard

@@ -180,6 +180,7 @@ def test_published_marts_match_the_audited_build(published, conn):
     ).fetchall()
     assert published == [
         ("mart_annual_indicator",),
+        ("mart_annual_scorecard",),
         ("mart_award_eligibility",),
         ("mart_reporting_compliance",),
         ("mart_semiannual_indicator",),

@@ -22,68 +22,11 @@ periods as (
     group by period_id
 ),
 
--- Every indicator the plan sets a target for at the unit's level, for every half-year: a ratio
--- measured as monitoring elsewhere (services online at district level) does not count here.
-applicable as (
-    select
-        units.unit_structure,
-        units.unit_code,
-        units.unit_name,
-        units.unit_level,
-        periods.period_id,
-        indicators.indicator_code
-    from units
-    cross join periods
-    inner join indicators
-        on units.unit_level = any(indicators.target_levels)
-),
-
-scored as (
-    select
-        applicable.unit_structure,
-        applicable.unit_code,
-        applicable.unit_name,
-        applicable.unit_level,
-        applicable.period_id,
-        count(*)::integer as indicators_applicable,
-        count(indicator_figures.target_met)::integer as indicators_measured,
-        count(*) filter (where indicator_figures.target_met)::integer as indicators_met,
-        -- Ratios only, on the exact ratios: a yes/no criterion has no gap in percentage points.
-        avg(
-            100.0 * indicator_figures.numerator / nullif(indicator_figures.denominator, 0)
-            - indicator_figures.target_value
-        ) filter (where not indicator_figures.is_qualitative) as exact_mean_gap
-    from applicable
-    left join indicator_figures
-        on
-            applicable.unit_code = indicator_figures.unit_code
-            and applicable.unit_structure = indicator_figures.unit_structure
-            and applicable.indicator_code = indicator_figures.indicator_code
-            and applicable.period_id = indicator_figures.period_id
-    group by
-        applicable.unit_structure,
-        applicable.unit_code,
-        applicable.unit_name,
-        applicable.unit_level,
-        applicable.period_id
-),
+{{ scorecard_scored() }},
 
 final as (
     select
-        scored.unit_structure,
-        scored.unit_code,
-        scored.unit_name,
-        scored.unit_level,
-        scored.period_id,
-        scored.indicators_applicable,
-        scored.indicators_measured,
-        scored.indicators_met,
-        round(100.0 * scored.indicators_met / scored.indicators_applicable, 2) as share_met,
-        round(scored.exact_mean_gap, 2) as mean_gap_to_target,
-        rank() over (
-            partition by scored.unit_structure, scored.unit_level, scored.period_id
-            order by scored.indicators_met desc, scored.exact_mean_gap desc nulls last
-        )::integer as standing_in_level,
+        {{ scorecard_columns() | indent(8) }},
         periods.load_signature
     from scored
     inner join periods on scored.period_id = periods.period_id
