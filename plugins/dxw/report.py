@@ -238,7 +238,7 @@ def award_table(period_id: str, shown: int = 5) -> str:
         eligible = [m for m in members if m[8]]
         comparator, threshold = members[0][2], members[0][3]
         lines.append(
-            f"  {award} - {level}: {len(eligible)} of {len(members)} eligible ({comparator} {threshold:.0f}%)"
+            f"  {award} - {level}: {len(eligible)} of {len(members)} on track ({comparator} {threshold:.0f}%)"
         )
         for _, _, _, _, name, value, num, den, _, rank in eligible[:shown]:
             lines.append(f"    {rank:>3}. {name:<28} {value:>6.2f}%  ({num:.0f}/{den:.0f})")
