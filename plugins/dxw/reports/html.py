@@ -646,6 +646,15 @@ def _compliance(data: ReportData) -> str:
             '<p class="note">Việc thực hiện chế độ báo cáo được theo dõi theo các đơn vị báo cáo trước '
             "sắp xếp năm 2025.</p>"
         )
+    if data.is_annual:
+        # The sources deliver half-year reports only: no annual submission to judge on its own.
+        year = data.period.year
+        parts.append(
+            f'<p class="note">Kho dữ liệu chưa tiếp nhận báo cáo năm riêng của các đơn vị: tình hình gửi '
+            f"báo cáo năm {year} được theo dõi theo từng kỳ 6 tháng (xem Phụ lục B của báo cáo {year}S1 và "
+            f"{year}S2; kỳ {year}S2 có cùng ngày chốt số liệu 14/12 với báo cáo năm).</p>"
+        )
+        return "".join([*parts, "</section>"])
     if not data.compliance:
         parts.append(
             f'<p class="muted">Kỳ {e(data.period.id)} không có đơn vị nào phải báo cáo theo mục VI.6 (các '

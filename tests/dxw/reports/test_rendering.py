@@ -356,6 +356,10 @@ def test_the_annual_report_shows_the_summary_award_with_its_basis():
     assert "Theo năm (tham khảo cho khen thưởng hằng năm" in awards
     assert "Người dân được tuyên truyền, tích cực ứng dụng công nghệ số" in awards  # for the Board
     assert "Theo dõi 6 tháng" not in awards
+    # No annual submission reaches the warehouse: the annex says so instead of "nobody had to report".
+    annex = section(page, "phu-luc-b")
+    assert "chưa tiếp nhận báo cáo năm riêng" in annex
+    assert "không có đơn vị nào phải báo cáo" not in annex
 
 
 def test_the_compliance_annex_counts_late_and_missing_and_states_the_assumed_deadline():
