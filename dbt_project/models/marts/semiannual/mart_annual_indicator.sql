@@ -11,6 +11,21 @@ with halfyears as (
     where period_id ~ '^[0-9]{4}S[12]$' and is_official
 ),
 
+-- What a source reports for a whole year (a year period id): the year's own figure.
+reported_years as (
+    select
+        unit_structure,
+        unit_code,
+        indicator_code,
+        period_id,
+        numerator,
+        denominator,
+        true as covers_year,
+        loaded_at as last_loaded_at
+    from {{ ref('fct_indicator_observation') }}
+    where period_id ~ '^[0-9]{4}$' and is_official
+),
+
 memberships as (
     select * from {{ ref('int_unit_rollup') }}
 ),
@@ -43,7 +58,6 @@ unit_years as (
             else sum(halfyears.denominator)
         end as denominator,
         indicators.year_basis = 'year_end' or count(*) = 2 as covers_year,
-        bool_or(right(halfyears.period_id, 1) = '2') as has_year_end,
         max(halfyears.loaded_at) as last_loaded_at
     from halfyears
     inner join indicators on halfyears.indicator_code = indicators.indicator_code
@@ -55,9 +69,24 @@ unit_years as (
         indicators.year_basis
 ),
 
+-- A year a source reported itself is taken as reported; the others are made of their half-years
+-- (a state without its year-end figure is no figure).
 observations as (
-    select * from unit_years
-    where has_year_end or numerator is not null
+    select * from reported_years
+
+    union all
+
+    select unit_years.*
+    from unit_years
+    left join reported_years
+        on
+            unit_years.unit_structure = reported_years.unit_structure
+            and unit_years.unit_code = reported_years.unit_code
+            and unit_years.indicator_code = reported_years.indicator_code
+            and unit_years.period_id = reported_years.period_id
+    where
+        reported_years.unit_code is null
+        and (unit_years.numerator is not null or unit_years.denominator is not null)
 ),
 
 -- Ratios roll up as sum(numerators) / sum(denominators), never as an average of percentages.
