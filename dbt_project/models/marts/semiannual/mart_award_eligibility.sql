@@ -3,13 +3,48 @@
   decides; a half-year's list is a monitoring view ("on track"), a year's a view for the annual
   commendations of III.6 and V. Only a unit that exists at the evaluated period's cut-off can be
   a candidate: no district for 2025S2 or the year 2025, no 2025 commune before 2025S2.
+  The summary award reads the half-years as published, each after its own gate (Plan 86 rules
+  are judged on gated figures only); none before the first publish.
 -#}
+{%- set published = source('published', 'halfyears_as_published') %}
+{%- set published_exists = existing_relation(published) %}
+
 with halfyear_figures as (
     select * from {{ ref('mart_semiannual_indicator') }}
 ),
 
 year_figures as (
     select * from {{ ref('mart_annual_indicator') }}
+),
+
+published_halfyears as (
+    {%- if published_exists %}
+        select
+            unit_structure,
+            unit_code,
+            unit_name,
+            unit_level,
+            parent_code,
+            indicator_code,
+            period_id,
+            numerator,
+            denominator,
+            last_loaded_at
+        from {{ published }}
+    {%- else %}
+        select
+            null::text as unit_structure,
+            null::text as unit_code,
+            null::text as unit_name,
+            null::text as unit_level,
+            null::text as parent_code,
+            null::text as indicator_code,
+            null::text as period_id,
+            null::numeric as numerator,
+            null::numeric as denominator,
+            null::timestamptz as last_loaded_at
+        where false
+    {%- endif %}
 ),
 
 rules as (
@@ -61,6 +96,24 @@ figures as (
         denominator,
         last_loaded_at
     from year_figures
+
+    union all
+
+    select
+        'published_halfyear' as grain,
+        period_id,
+        period_id as evaluated_from,
+        period_id as evaluated_to,
+        unit_structure,
+        unit_code,
+        unit_name,
+        unit_level,
+        parent_code,
+        indicator_code,
+        numerator,
+        denominator,
+        last_loaded_at
+    from published_halfyears
 ),
 
 with_existence as (
@@ -96,7 +149,7 @@ plan_halfyears as (
             with_existence.indicator_code = rules.indicator_code
             and with_existence.unit_level = rules.unit_level
     where
-        with_existence.grain = 'halfyear'
+        with_existence.grain = 'published_halfyear'
         and with_existence.unit_exists_at_period_end
         and with_existence.period_id between rules.plan_period_from and rules.plan_period_to
 ),
@@ -155,6 +208,7 @@ candidates as (
         last_loaded_at,
         unit_exists_at_period_end
     from with_existence
+    where grain in ('halfyear', 'year')
     union all
     select
         award_code,
