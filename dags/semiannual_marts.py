@@ -31,8 +31,9 @@ and 15 Jun - 14 Dec, Asia/Ho_Chi_Minh):
 15 Dec - 14 Dec) audits the year grain, `mart_annual_indicator`, with its own suite
 (`expectations/mart_annual_indicator.json`) and publishes it the same way.
 
-The run of a second half-year (`2025S2`) also gates and publishes its year (`year_gate`,
-`publish_year`), independently of the half-year's own gate and publish.
+The run of a second half-year (`2025S2`) also gates and publishes its year once the half-year is
+published: it rebuilds the award mart (`year_awards`: the 2021-2025 summary award reads the
+half-years as published), then `year_gate` and `publish_year`.
 
 **Schedule**: once per half-year, the day after its cut-off. **Re-run** (clear a run, `dxw run
 semiannual_marts --period 2025S1`, `dxw backfill` or Airflow's backfill): rebuilds from the
@@ -94,12 +95,16 @@ def semiannual_marts():
     marts = dbt_task_group("dbt", select=["tag:publish"])
     gate_run = quality_gate(period)
     period >> marts >> gate_run
-    publish_marts(period, gate_run)
-    # The second half-year completes its year: the year grain is gated and published on its own,
-    # so a failed year gate never holds back the half-year.
+    published = publish_marts(period, gate_run)
+    # A second half-year completes its year, once it is itself published: the 2021-2025 summary
+    # award reads the half-years as published, so it is rebuilt then; the year is then gated and
+    # published on its own. A failed half-year gate holds its year back, not the reverse.
     year = year_completed(period)
-    marts >> year
-    publish_marts.override(task_id="publish_year")(year, quality_gate.override(task_id="year_gate")(year))
+    published >> year
+    year_awards = dbt_task_group("year_awards", select=["mart_award_eligibility"])
+    year_gate = quality_gate.override(task_id="year_gate")(year)
+    year >> year_awards >> year_gate
+    publish_marts.override(task_id="publish_year")(year, year_gate)
 
 
 semiannual_marts()

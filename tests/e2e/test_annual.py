@@ -76,6 +76,16 @@ def test_a_year_adds_up_its_counts_and_keeps_its_end_state(published, conn):
     assert numerator == full
 
 
+def test_the_summary_award_reads_only_published_half_years(published, conn):
+    # Only 2025S2 was published (2024S1..2025S1 were built but never gated): the summary award can
+    # read 2025S2 alone, and on its cut-off (14 December 2025) only the 2025 communes exist.
+    spans = conn.execute(
+        "select distinct unit_structure, unit_level, evaluated_from, evaluated_to "
+        "from marts.mart_award_eligibility where grain = 'plan_period'"
+    ).fetchall()
+    assert spans == [("from_2025", "commune", "2025S2", "2025S2")]
+
+
 def test_the_annual_report_shows_the_year_and_the_summary_award(published, tmp_path):
     files = write_report("2025", tmp_path)
     page = files.html.read_text(encoding="utf-8")
