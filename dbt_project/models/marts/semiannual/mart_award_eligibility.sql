@@ -63,57 +63,28 @@ periods as (
 -- the unit the figures are judged for must exist when they are (the 2025S2 window, 15 Jun - 14
 -- Dec 2025, straddles the 1 July reorganisation: its units are the new communes).
 figures as (
-    select
-        'halfyear' as grain,
-        period_id,
-        period_id as evaluated_from,
-        period_id as evaluated_to,
-        unit_structure,
-        unit_code,
-        unit_name,
-        unit_level,
-        parent_code,
-        indicator_code,
-        numerator,
-        denominator,
-        last_loaded_at
-    from halfyear_figures
-
-    union all
-
-    select
-        'year' as grain,
-        period_id,
-        period_id as evaluated_from,
-        period_id as evaluated_to,
-        unit_structure,
-        unit_code,
-        unit_name,
-        unit_level,
-        parent_code,
-        indicator_code,
-        numerator,
-        denominator,
-        last_loaded_at
-    from year_figures
-
-    union all
-
-    select
-        'published_halfyear' as grain,
-        period_id,
-        period_id as evaluated_from,
-        period_id as evaluated_to,
-        unit_structure,
-        unit_code,
-        unit_name,
-        unit_level,
-        parent_code,
-        indicator_code,
-        numerator,
-        denominator,
-        last_loaded_at
-    from published_halfyears
+    {%- for grain, relation in [
+        ('halfyear', 'halfyear_figures'),
+        ('year', 'year_figures'),
+        ('published_halfyear', 'published_halfyears'),
+    ] %}
+        select
+            '{{ grain }}' as grain,
+            period_id,
+            period_id as evaluated_from,
+            period_id as evaluated_to,
+            unit_structure,
+            unit_code,
+            unit_name,
+            unit_level,
+            parent_code,
+            indicator_code,
+            numerator,
+            denominator,
+            last_loaded_at
+        from {{ relation }}
+        {{- "\n        union all" if not loop.last }}
+    {%- endfor %}
 ),
 
 with_existence as (
@@ -191,41 +162,20 @@ plan_period as (
 
 -- A plan-period row belongs to its own award; the half-year and year rows to every rule.
 candidates as (
+    {%- set candidate_columns -%}
+        grain, period_id, evaluated_from, evaluated_to, unit_structure, unit_code, unit_name,
+        unit_level, parent_code, indicator_code, numerator, denominator, last_loaded_at,
+        unit_exists_at_period_end
+    {%- endset %}
     select
         null::text as award_code,
-        grain,
-        period_id,
-        evaluated_from,
-        evaluated_to,
-        unit_structure,
-        unit_code,
-        unit_name,
-        unit_level,
-        parent_code,
-        indicator_code,
-        numerator,
-        denominator,
-        last_loaded_at,
-        unit_exists_at_period_end
+        {{ candidate_columns }}
     from with_existence
     where grain in ('halfyear', 'year')
     union all
     select
         award_code,
-        grain,
-        period_id,
-        evaluated_from,
-        evaluated_to,
-        unit_structure,
-        unit_code,
-        unit_name,
-        unit_level,
-        parent_code,
-        indicator_code,
-        numerator,
-        denominator,
-        last_loaded_at,
-        unit_exists_at_period_end
+        {{ candidate_columns }}
     from plan_period
 ),
 
