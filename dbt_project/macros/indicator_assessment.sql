@@ -8,10 +8,17 @@
 
 {#- Whether the plan's target applies to a row: at the unit's own level (target_levels), or, for a
     qualitative criterion, to every unit of its level below it (a province meets it when all its
-    districts do). Elsewhere the ratio is monitoring: no target, no "not met". -#}
-{% macro target_applies(unit_level, indicators) -%}
-    {{ unit_level }} = any({{ indicators }}.target_levels)
-    or ({{ indicators }}.is_qualitative and cardinality({{ indicators }}.target_levels) > 0)
+    districts do); and only to a unit that has not ceased before the period's cut-off (`units`
+    and `periods` name the unit and period relations): a district's 15-30 June 2025 in 2025S2 is
+    no half-year to judge it on, and from 1 July 2025 there are no district targets. A unit of
+    the new structure is judged on the half-years restated under it. Elsewhere the ratio is
+    monitoring: no target, no "not met". -#}
+{% macro target_applies(units, indicators, periods) -%}
+    (
+        {{ units }}.unit_level = any({{ indicators }}.target_levels)
+        or ({{ indicators }}.is_qualitative and cardinality({{ indicators }}.target_levels) > 0)
+    )
+    and ({{ units }}.valid_to is null or {{ units }}.valid_to >= {{ periods }}.decree09_end)
 {%- endmacro %}
 
 

@@ -330,7 +330,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     started = time.monotonic()
-    files = write_report(args.period, Path(args.out) if args.out else settings.home / "reports", settings)
+    out = Path(args.out) if args.out else settings.home / "reports"
+    files = write_report(args.period, out, settings, structure=args.structure)
     kind = "Annual" if len(args.period) == 4 else "Semi-annual"
     _say(f"{kind} report {args.period} written in {time.monotonic() - started:.1f} s:")
     _say(f"  {files.html}")
@@ -465,6 +466,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--period", required=True, help="half-year (2025S1) or year (2025)")
     report.add_argument("--out", help="output folder (default .dxw/reports/ under DXW_HOME)")
+    report.add_argument(
+        "--structure",
+        choices=("before_2025", "from_2025"),
+        help="unit structure (default: the period's own; 2025S2 and 2025 read in both)",
+    )
 
     period = add("period", cmd_period, "Show the periods a date falls in, with their windows.")
     period.add_argument("date", help="ISO date, e.g. 2025-06-14")

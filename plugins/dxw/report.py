@@ -11,12 +11,24 @@ from dxw.settings import get_settings
 ATTAINMENT_SQL = """
 select m.unit_code, m.unit_name, m.unit_level, m.indicator_code, m.value, m.numerator,
        m.denominator, m.target_value, m.comparator, m.target_met, m.change_since_previous,
-       m.rank_in_level
+       m.rank_in_level, m.coverage_level, m.units_at_level, m.units_with_data
 from marts.mart_semiannual_indicator as m
-where m.period_id = %s and m.unit_level in ('province', 'district') and m.unit_structure = 'before_2025'
+where m.period_id = %s and m.unit_level in ('province', 'district') and m.unit_structure = %s
   and m.indicator_code in ('PS_FULL_ONLINE', 'PS_ON_TIME')
 order by m.unit_level desc, m.unit_code
 """
+LEVEL_PLURALS = {"commune": "communes", "district": "districts", "department": "provincial bodies"}
+STRUCTURE_WORDS = {
+    "before_2025": "units as they stood until 30 June 2025 (Hà Giang, its districts and communes)",
+    "from_2025": "units from 1 July 2025 (the new Tuyên Quang, two-tier: province and communes)",
+}
+
+
+def coverage_words(level: str | None, with_data: int | None, at_level: int | None) -> str:
+    """'73 of 124 communes report to this warehouse'."""
+    return (
+        f"{with_data or 0} of {at_level} {LEVEL_PLURALS.get(level or '', 'units')} report to this warehouse"
+    )
 
 
 def _pct(value: Decimal | None) -> str:
@@ -34,20 +46,29 @@ def _met(met: bool | None, comparator: str | None, target: Decimal | None) -> st
 
 
 def attainment_table(period_id: str) -> str:
-    """Province and district attainment for the public-service indicators of one half-year."""
+    """Province and district attainment for the public-service indicators of one half-year, in the
+    unit structure the half-year is reported in, with the province's coverage in words."""
+    from dxw.reports.semiannual import structure_of
+
     period = parse(period_id)
+    structure = structure_of(period)
     start, end = period.window("decree09")
     with database.connect() as conn:
-        rows = conn.execute(ATTAINMENT_SQL, (period.id,)).fetchall()
+        rows = conn.execute(ATTAINMENT_SQL, (period.id, structure)).fetchall()
     if not rows:
         return f"No published figures for {period.id} in marts.mart_semiannual_indicator."
     by_unit: dict[str, dict] = {}
-    for code, name, level, indicator, value, num, den, target, comparator, met, change, rank in rows:
+    partial: list[str] = []
+    for code, name, level, indicator, value, num, den, target, comparator, met, change, rank, *cov in rows:
         unit = by_unit.setdefault(code, {"name": name, "level": level})
         unit[indicator] = (value, num, den, target, comparator, met, change, rank)
+        coverage_level, at_level, with_data = cov
+        if level == "province" and at_level is not None and (with_data or 0) < at_level:
+            partial.append(f"  {indicator}: partial, {coverage_words(coverage_level, with_data, at_level)}")
     header = (
         f"Public-service indicators, {period.id} (Decree 09 window {start:%d/%m/%Y} - {end:%d/%m/%Y}), "
         "from the published marts\n"
+        f"Units: {STRUCTURE_WORDS[structure]}\n"
         "Fully online = services offered fully online (toàn trình) / services eligible for it; the plan's\n"
         "               100% target is for sở, ngành, đoàn thể tỉnh only (IV.1.a): monitoring here\n"
         "On time      = dossiers completed on time / dossiers completed (Decision 766 monitoring)\n"
@@ -70,6 +91,11 @@ def attainment_table(period_id: str) -> str:
             value, num, den, *_rest = on_time
             line += f"{_pct(value):>8} {f'{num:.0f}/{den:.0f}':>15} {_change(on_time[6]):>7}"
         lines.append(line)
+    if partial:
+        lines += [
+            "Coverage of the province's figures (the other units do not report to this warehouse):",
+            *partial,
+        ]
     return "\n".join(lines)
 
 

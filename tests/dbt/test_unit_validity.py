@@ -1,9 +1,10 @@
 """Units exist in the period: a source still naming Hà Giang's units after 30 June 2025.
 
-The document-management system delivers 2026S1 under the pre-2025 codes (its 2025S2 figures,
-landed as 2026S1). 2026S1's Decree 09 window is 15 Dec 2025..14 Jun 2026, after every pre-2025
-unit's end (30 June 2025): a commune's figures count towards its 2025 successor commune, a
-department's or a district's are refused.
+The document-management system delivers 2026S1 under the pre-2025 codes (its 2025S1 figures,
+when it reported only Hà Giang's units, landed as 2026S1). 2026S1's Decree 09 window is 15 Dec
+2025..14 Jun 2026, after every pre-2025 unit's end: a commune's figures count towards its 2025
+successor commune, a provincial body's towards the new province's body its successions lead to
+(data/provincial_bodies.csv), a district's are refused (its successor is the province).
 """
 
 import csv
@@ -19,8 +20,8 @@ from dxw.sources import dms
 
 pytestmark = pytest.mark.integration
 
-# Figures as the system measured them in 2025S2, delivered again as 2026S1.
-MEASURED = parse("2025S2")
+# Figures as the system measured them in 2025S1, delivered again as 2026S1.
+MEASURED = parse("2025S1")
 
 
 @pytest.fixture(scope="module")
@@ -29,10 +30,8 @@ def built():
 
     reset_warehouse()
     ensure_raw_tables()
-    records = sorted(
-        (dms_data.work_dossier_row(unit, MEASURED) for unit in dms_data.dms_units()),
-        key=lambda r: r["orgCode"],
-    )
+    records = dms_data.work_dossier_rows(MEASURED)
+    assert all(r["orgCode"].startswith("HGG-") for r in records)
     settings = get_settings()
     with database.connect(settings, autocommit=True) as conn:
         result = land_gated(conn, FEEDS[dms.DATASET].dataset, "2026S1", records, [], {}, settings)
@@ -45,33 +44,54 @@ def successions() -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def test_departments_and_districts_after_their_end_are_refused(built, conn):
-    # The document system measures one indicator at each of these levels (provincial work
-    # dossiers online; district dossiers signed online): 30 provincial bodies + 11 districts.
-    # A district's successor is province 08, a body has none of its own: nothing to map to.
+def test_districts_after_their_end_are_refused(built, conn):
+    # The document system measures district dossiers signed online: 11 districts, whose
+    # successor is province 08 (a district's figure is not the province's): nothing to map to.
     rows = conn.execute(
         "select refusal_reason, count(*), count(distinct unit_code) from core.fct_refused_observation "
         "where period_id = '2026S1' group by 1"
     ).fetchall()
-    assert rows == [("after_unit_end", 41, 41)]
+    assert rows == [("after_unit_end", 11, 11)]
     levels = conn.execute(
         "select unit_level, count(*) from core.fct_refused_observation as r join core.dim_unit as u "
         "on r.unit_code = u.unit_code and r.unit_structure = u.unit_structure group by 1 order by 1"
     ).fetchall()
-    assert levels == [("department", 30), ("district", 11)]
+    assert levels == [("district", 11)]
+
+
+def test_bodies_count_towards_the_new_provinces_body(built, conn):
+    # Sở Thông tin và Truyền thông merged into Sở Khoa học và Công nghệ on 1 March 2025 (Decree
+    # 45/2025), which became the new province's on 1 July 2025: both Hà Giang rows of the
+    # delivery add up under 08.SKHCN (work dossiers processed online / not secret).
+    records = {r["orgCode"]: r for r in dms_data.work_dossier_rows(MEASURED)}
+    parts = [records["HGG-02.SKHCN"], records["HGG-02.STTTT"]]
+    fact = conn.execute(
+        "select numerator, denominator, is_mapped from core.fct_indicator_observation "
+        "where period_id = '2026S1' and unit_code = '08.SKHCN' "
+        "and indicator_code = 'DEPT_WORK_DOSSIERS_ONLINE'"
+    ).fetchone()
+    assert fact == (
+        sum(r["processedOnline"] for r in parts),
+        sum(r["dossiersTotal"] - r["dossiersSecret"] for r in parts),
+        True,
+    )
 
 
 def test_communes_count_towards_their_successor_for_the_whole_half_year(built, conn):
-    # Every pre-2025 commune (5-digit code) has one primary successor in the seed; the facts
-    # hold two commune indicators for each distinct successor, mapped, and the 2025 communes
-    # existed all 182 days of 2026S1 (17 + 31 + 28 + 31 + 30 + 31 + 14).
+    # Every pre-2025 commune the delivery names (5-digit code) has one primary successor in the
+    # seed; the facts hold two commune indicators for each distinct successor, mapped, and the
+    # 2025 communes existed all 182 days of 2026S1 (17 + 31 + 28 + 31 + 30 + 31 + 14).
+    delivered = {r["orgCode"].removeprefix("HGG-") for r in dms_data.work_dossier_rows(MEASURED)}
     successors = {
-        row["new_code"] for row in successions() if row["is_primary"] == "true" and len(row["old_code"]) == 5
+        row["new_code"]
+        for row in successions()
+        if row["is_primary"] == "true" and len(row["old_code"]) == 5 and row["old_code"] in delivered
     }
+    assert len(successors) == 73
     facts = conn.execute(
         "select count(*), count(distinct unit_code), bool_and(is_mapped), "
         "bool_and(unit_structure = 'from_2025'), min(unit_days_in_period), bool_and(covers_whole_period) "
-        "from core.fct_indicator_observation where period_id = '2026S1'"
+        "from core.fct_indicator_observation where period_id = '2026S1' and indicator_code like 'COMM%'"
     ).fetchone()
     assert facts == (2 * len(successors), len(successors), True, True, 182, True)
 
@@ -79,7 +99,9 @@ def test_communes_count_towards_their_successor_for_the_whole_half_year(built, c
     predecessors = {
         row["old_code"] for row in successions() if row["new_code"] == "00691" and row["is_primary"] == "true"
     }
-    rows = [dms_data.work_dossier_row(u, MEASURED) for u in dms_data.dms_units() if u.code in predecessors]
+    rows = [
+        r for r in dms_data.work_dossier_rows(MEASURED) if r["orgCode"].removeprefix("HGG-") in predecessors
+    ]
     assert len(rows) == len(predecessors) == 5
     expected = (
         sum(r["signedOnline"] for r in rows),

@@ -36,7 +36,7 @@ def a_value(**changes):
 
 def test_pulls_every_value_of_the_data_set_and_keeps_the_answer(settings, sim):
     delivery = dhis2.fetch(settings, sim.url, S1)
-    departments = len(dhis2_data.reporting_units())
+    departments = len(dhis2_data.reporting_units(S1))
     # Two department indicators (numerator and denominator) per department, and the pilot
     # district's households covered by broadband (numerator and denominator) from 2025.
     assert len(delivery.records) == departments * 4 + 2
@@ -45,7 +45,7 @@ def test_pulls_every_value_of_the_data_set_and_keeps_the_answer(settings, sim):
     # Every org unit is placed through the crosswalk on a provincial department or the pilot.
     units = dhis2.mapping().unit_by_uid
     assert {units[r["orgUnit"]][0] for r in delivery.records} == {
-        *(u.code for u in dhis2_data.reporting_units()),
+        *(u.code for u in dhis2_data.reporting_units(S1)),
         dhis2_data.PILOT_DISTRICT,
     }
 
@@ -71,7 +71,9 @@ def test_simulator_answers_a_wrong_query_like_dhis2(sim):
 @pytest.mark.parametrize("fault", ["500", "429", "timeout"])
 def test_transient_faults_are_retried(settings, sim, fault):
     sim.inject(fault, times=2)
-    assert len(dhis2.fetch(settings, sim.url, S1).records) == 122  # 30 departments x 4 + 2
+    assert (
+        len(dhis2.fetch(settings, sim.url, S1).records) == 106
+    )  # 26 bodies at the 2025S1 cut-off x 4 + 2 (provincial_bodies.csv)
     assert sim.faults_served == [fault, fault]
 
 
@@ -168,7 +170,7 @@ def test_duplicates_in_a_file_keep_the_first_value():
 
 def test_code_id_scheme_is_resolved_to_uids():
     element = next(e for e in dhis2_data.data_elements() if e.part == "numerator")
-    unit = dhis2_data.reporting_units()[0]
+    unit = dhis2_data.reporting_units(S1)[0]
     result = dhis2.resolve(
         [{"dataElement": element.code, "orgUnit": unit.code, "period": "2025S1", "value": "04"}],
         id_scheme="code",
@@ -182,7 +184,7 @@ def test_code_id_scheme_is_resolved_to_uids():
 
 
 def test_set_level_period_and_org_unit_are_inherited():
-    unit_uid = dhis2_data.reporting_units()[0].dhis2_uid("2004-01-01")
+    unit_uid = dhis2_data.reporting_units(S1)[0].dhis2_uid("2004-01-01")
     element = dhis2_data.data_elements()[0].uid
     document = {
         "period": "2025S1",
@@ -196,7 +198,7 @@ def test_set_level_period_and_org_unit_are_inherited():
 def test_headerless_csv_is_read_by_position():
     text = dhis2_data.as_csv(S1).split("\n", 1)[1]
     values = dhis2.parse_document(text.encode(), "csv")
-    assert len(values) == 122  # 30 departments x 4 + the pilot district's 2
+    assert len(values) == 106  # 26 bodies at the cut-off x 4 + the pilot district's 2
     assert dhis2.resolve(values).conflicts == []
 
 

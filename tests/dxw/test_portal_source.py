@@ -30,8 +30,12 @@ def sim(simulator):
 def test_fetches_every_agency_across_pages(settings, sim):
     delivery = portal.fetch(settings, sim.url, PROGRESS, parse("2025S1"))
     records = delivery.records
-    assert len(records) == len(portal_data.portal_units()) == 226
-    assert len({r["departmentCode"] for r in records}) == 226
+    # 193 communes, 11 districts and the 27 provincial bodies serving the public that existed in
+    # 2025S1's window (15 Dec 2024 - 14 Jun 2025): the 23 of 2024, some merged on 1 March 2025
+    # (Decree 45/2025), and 4 created in 2025: Nông nghiệp và Môi trường, Dân tộc và Tôn giáo, the
+    # regional tax and social-security offices (data/provincial_bodies.csv).
+    assert len(records) == len(portal_data.portal_units(parse("2025S1"))) == 193 + 11 + 27
+    assert len({r["departmentCode"] for r in records}) == 231
     assert all(r["totalOnTime"] + r["totalOverdue"] == r["totalCompleted"] for r in records)
     # Every page is kept verbatim: its records are exactly the records delivered.
     assert len(delivery.documents) == 5
@@ -62,7 +66,7 @@ def test_year_is_the_sum_of_its_halves(settings, sim):
 def test_transient_faults_are_retried(settings, sim, fault):
     sim.inject(fault, times=2)
     records = portal.fetch(settings, sim.url, PROGRESS, parse("2025S1")).records
-    assert len(records) == 226
+    assert len(records) == 231
     assert sim.faults_served == [fault, fault]
 
 
@@ -108,7 +112,7 @@ def test_simulator_rejects_bad_requests(sim):
 def test_faults_can_be_queued_over_http_for_drills(settings, sim):
     answer = requests.post(sim.url + "/_simulator/faults", json={"fault": "500", "times": 2}, timeout=5)
     assert answer.json() == {"queued": "500", "times": 2}
-    assert len(portal.fetch(settings, sim.url, PROGRESS, parse("2025S1")).records) == 226
+    assert len(portal.fetch(settings, sim.url, PROGRESS, parse("2025S1")).records) == 231
     assert sim.faults_served == ["500", "500"]
     refused = requests.post(sim.url + "/_simulator/faults", json={"fault": "gremlins"}, timeout=5)
     assert refused.status_code == 400

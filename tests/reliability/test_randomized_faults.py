@@ -29,18 +29,12 @@ TRUTH = {
     "portal_dvc_progress": (
         "department_code",
         "total_received",
-        lambda p: {
-            r["departmentCode"]: r["totalReceived"]
-            for r in map(lambda u: portal_data.progress_row(u, p), portal_data.portal_units())
-        },
+        lambda p: {r["departmentCode"]: r["totalReceived"] for r in portal_data.rows("dvc-progress-tree", p)},
     ),
     "dms_work_dossiers": (
         "org_code",
         "signed_online",
-        lambda p: {
-            r["orgCode"]: r["signedOnline"]
-            for r in map(lambda u: dms_data.work_dossier_row(u, p), dms_data.dms_units())
-        },
+        lambda p: {r["orgCode"]: r["signedOnline"] for r in dms_data.work_dossier_rows(p)},
     ),
     "dhis2_data_values": (
         "data_element || '/' || org_unit",

@@ -1,10 +1,16 @@
 -- One row per source observation of an indicator at a level it applies to: the unit version it
 -- is for, how many days of the period's Decree 09 window that unit existed, and where it goes.
--- `kept`: the unit existed for at least one day of the window. `mapped`: the period starts
--- after the unit's end and its primary successor (unit_succession) is a unit of the same level
--- that exists in the period: the figure counts towards that successor. `refused` otherwise,
--- with the reason; a refused observation never reaches the facts (fct_refused_observation).
-with observations as (
+-- `mapped`: the figure counts towards the unit's primary successor (unit_succession), a unit of
+-- the same level that exists in the period, when
+--   * the period starts after the unit's end (a source still reporting a merged commune), or
+--   * the unit ended inside the window, before its cut-off, and its successor is of the same
+--     structure (a department merged into another on 1 March 2025, Decree 45/2025): the part of
+--     the half-year before the merger rolls forward into the department that carries on.
+-- `kept`: otherwise, when the unit existed for at least one day of the window (a legacy commune's
+-- 15-30 June 2025 in 2025S2 stays its own: the new structure reaches it through int_unit_rollup).
+-- `refused` otherwise, with the reason; a refused observation never reaches the facts
+-- (fct_refused_observation).
+with recursive observations as (
     select * from {{ ref('int_observations_unpivoted') }}
 ),
 
@@ -74,32 +80,89 @@ located as (
     where units.unit_level = any(indicators.applicable_levels)
 ),
 
--- The primary successor of a unit that ended before the period, when it is a unit of the same
--- level that exists in the period: a merged commune's figures count towards the new commune.
--- A district's successor is the province: a district's figure is not the province's, so it is
--- refused rather than mapped.
+-- Every unit version's successors, following the primary successions (the version valid on
+-- each succession's date): Sở TT&TT -> Sở KH&CN (1 March 2025) -> the new province's Sở KH&CN
+-- (1 July 2025). Only units of the same level: a district's successor is the province, and a
+-- district's figure is not the province's.
+successor_chain as (
+    select
+        units.unit_code as old_code,
+        units.valid_from as old_valid_from,
+        successor.unit_code,
+        successor.unit_structure,
+        successor.unit_level,
+        successor.valid_from,
+        successor.valid_to,
+        1 as hops
+    from units
+    inner join succession
+        on
+            units.unit_code = succession.old_code
+            and units.valid_to + 1 = succession.effective_date
+    inner join units as successor
+        on
+            succession.new_code = successor.unit_code
+            and successor.valid_from <= succession.effective_date
+            and coalesce(successor.valid_to, succession.effective_date) >= succession.effective_date
+            and units.unit_level = successor.unit_level
+
+    union all
+
+    select
+        successor_chain.old_code,
+        successor_chain.old_valid_from,
+        successor.unit_code,
+        successor.unit_structure,
+        successor.unit_level,
+        successor.valid_from,
+        successor.valid_to,
+        successor_chain.hops + 1 as hops
+    from successor_chain
+    inner join succession
+        on
+            successor_chain.unit_code = succession.old_code
+            and successor_chain.valid_to + 1 = succession.effective_date
+    inner join units as successor
+        on
+            succession.new_code = successor.unit_code
+            and successor.valid_from <= succession.effective_date
+            and coalesce(successor.valid_to, succession.effective_date) >= succession.effective_date
+            and successor_chain.unit_level = successor.unit_level
+),
+
+-- For a unit that ended before the period's cut-off, its first successor that exists in the
+-- period: a merged commune's figures count towards the new commune, a merged body's towards
+-- the body that absorbed it (or, a year later, the new province's body that one became).
 with_successor as (
     select
         located.*,
+        located.decree09_start > located.valid_to as ended_before_period,
         successor.unit_code as successor_code,
         successor.unit_structure as successor_structure,
-        case
-            when successor.unit_code is not null
-                then {{ unit_days_in_period(
-                'successor.valid_from', 'successor.valid_to', 'located.decree09_start', 'located.decree09_end'
-            ) }}
-        end as successor_days_in_period
+        successor.successor_days_in_period,
+        successor.unit_code is not null
+        and successor.unit_structure = located.unit_structure
+        and coalesce(successor.valid_to, located.decree09_end) >= located.decree09_end as rolls_forward
     from located
-    left join succession
-        on
-            located.unit_code = succession.old_code
-            and located.valid_to + 1 = succession.effective_date
-            and located.decree09_start > located.valid_to
-    left join units as successor
-        on
-            succession.new_code = successor.unit_code
-            and succession.effective_date = successor.valid_from
-            and located.unit_level = successor.unit_level
+    left join lateral (
+        select
+            successor_chain.*,
+            {{ unit_days_in_period(
+                'successor_chain.valid_from', 'successor_chain.valid_to',
+                'located.decree09_start', 'located.decree09_end'
+            ) }} as successor_days_in_period
+        from successor_chain
+        where
+            successor_chain.old_code = located.unit_code
+            and successor_chain.old_valid_from = located.valid_from
+            and located.decree09_end > located.valid_to
+            and {{ unit_days_in_period(
+                'successor_chain.valid_from', 'successor_chain.valid_to',
+                'located.decree09_start', 'located.decree09_end'
+            ) }} > 0
+        order by successor_chain.hops
+        limit 1
+    ) as successor on true
 ),
 
 placed as (
@@ -111,7 +174,8 @@ placed as (
             when decree09_end < valid_from then 'before_unit_start'
             when successor_days_in_period > 0 then null
             else 'after_unit_end'
-        end as refusal_reason
+        end as refusal_reason,
+        coalesce((unit_days_in_period = 0 or rolls_forward) and successor_days_in_period > 0, false) as to_successor
     from with_successor
 ),
 
@@ -130,28 +194,27 @@ targeted as (
         unit_code as source_unit_code,
         unit_structure as source_unit_structure,
         refusal_reason,
-        refusal_reason is null and unit_days_in_period = 0 as is_mapped,
+        refusal_reason is null and to_successor as is_mapped,
+        ended_before_period,
+        case when refusal_reason is null and to_successor then successor_code else unit_code end as unit_code,
         case
-            when refusal_reason is null and unit_days_in_period = 0 then successor_code else unit_code
-        end as unit_code,
-        case
-            when refusal_reason is null and unit_days_in_period = 0 then successor_structure
-            else unit_structure
+            when refusal_reason is null and to_successor then successor_structure else unit_structure
         end as unit_structure,
         case
-            when refusal_reason is null and unit_days_in_period = 0 then successor_days_in_period
+            when refusal_reason is null and to_successor then successor_days_in_period
             else unit_days_in_period
         end as unit_days_in_period,
         period_days
     from placed
 ),
 
--- A successor that a source reports under its own code: that figure is the successor's, and
--- its predecessors' figures from the same source would count twice.
+-- A successor that a source reports under its own code for a period that starts after its
+-- predecessor ended: that figure is the successor's, and the predecessor's from the same source
+-- would count twice. (A predecessor that existed in part of the window reports that part.)
 checked as (
     select
         *,
-        is_mapped and bool_or(not is_mapped and refusal_reason is null) over (
+        is_mapped and ended_before_period and bool_or(not is_mapped and refusal_reason is null) over (
             partition by unit_code, unit_structure, indicator_code, period_id, source_system
         ) as successor_reported
     from targeted

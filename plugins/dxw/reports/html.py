@@ -23,6 +23,7 @@ from dxw.reports.semiannual import (
     Compliance,
     Figure,
     ReportData,
+    structure_of,
 )
 
 AWARD_NAMES = {
@@ -196,6 +197,18 @@ def _meta(data: ReportData) -> str:
 
 def _notes(data: ReportData) -> str:
     notes = []
+    if data.structure == BEFORE_2025 and structure_of(data.period) == FROM_2025:
+        start, end = data.window
+        last_day = date(2025, 6, 30)
+        notes.append(
+            "Báo cáo này đọc kỳ theo cơ cấu đơn vị trước sắp xếp: các đơn vị cũ chỉ tồn tại đến 30/6/2025, "
+            f"nên số liệu chỉ gồm phần {_date(start)} – {_date(last_day)} "
+            f"({vn_number((last_day - start).days + 1)} trên {vn_number((end - start).days + 1)} "
+            "ngày của kỳ; với số liệu trạng thái tại ngày chốt, các đơn vị cũ không còn số liệu). "
+            "Không đánh giá mục tiêu, "
+            "không xét khen thưởng cho các đơn vị đã chấm dứt trước ngày chốt số liệu. Số liệu cả kỳ theo cơ "
+            "cấu mới có trong báo cáo mặc định của kỳ."
+        )
     if data.structure == BEFORE_2025:
         notes.append(
             "Số liệu kỳ này được tổng hợp theo cơ cấu đơn vị hành chính trước sắp xếp "
@@ -298,6 +311,12 @@ def _summary(data: ReportData) -> str:
                 _td(vn_change(figure.change_since_previous), "num"),
                 _td(e(units) or "-"),
             ]
+        coverage = figure.coverage_text if figure is not None else ""
+        if figure is not None and figure.is_partial:
+            coverage = f'<span class="partial">Một phần: {e(coverage)}</span>'
+        else:
+            coverage = e(coverage) or "-"
+        cells.append(_td(coverage))
         rows.append(f'<tr data-indicator="{e(indicator.code)}">{"".join(cells)}</tr>')
     table = _table(
         [
@@ -309,14 +328,28 @@ def _summary(data: ReportData) -> str:
             ("Đánh giá", ""),
             ("Thay đổi so với kỳ trước (điểm %)", "num"),
             ("Số đơn vị đạt / có số liệu", ""),
+            ("Phạm vi số liệu", ""),
         ],
         rows,
         caption=f"Bảng 1. {e(data.province[1])} so với mục tiêu Kế hoạch số 86/KH-UBND, "
-        f"kỳ {e(data.period.id)}",
+        f"kỳ {e(data.period.id)}; {e(STRUCTURE_CAPTION[data.structure])}",
+    )
+    partial = [r.province for r in rows_data if r.province is not None and r.province.is_partial]
+    coverage_note = (
+        '<p class="note partial-coverage">Số liệu toàn tỉnh chỉ phản ánh một phần tỉnh: '
+        + "; ".join(
+            sorted(
+                {f"{e(f.coverage_text)} ({e(LEVEL_NAMES.get(f.coverage_level or '', ''))})" for f in partial}
+            )
+        )
+        + ". Các đơn vị còn lại không báo cáo về kho dữ liệu này; giá trị toàn tỉnh không phải của toàn bộ "
+        "tỉnh.</p>"
+        if partial
+        else ""
     )
     return (
         '<section id="tom-tat"><h2>1. Tóm tắt kết quả toàn tỉnh</h2>'
-        f'<div class="cards">{cards_html}</div>{table}'
+        f'<div class="cards">{cards_html}</div>{table}{coverage_note}'
         '<p class="muted">Giá trị toàn tỉnh = tổng tử số / tổng mẫu số của các đơn vị thuộc cấp áp dụng '
         "(không phải trung bình các tỷ lệ); so sánh với mục tiêu trên tỷ lệ chính xác, giá trị hiển thị "
         "được làm tròn. Tiêu chí định tính (kho dữ liệu; phổ cập 4G/5G và điện thoại thông minh) được "
@@ -361,7 +394,12 @@ def _level(data: ReportData, level: str, number: int) -> str:
     title = f"3.{number}. {LEVEL_NAMES[level]} ({vn_number(len(units))} {LEVEL_UNITS[level]})"
     parts = [f'<section id="cap-{e(level)}"><h3>{e(title)}</h3>']
     parts.append(
-        _table(headers, rows, caption=f"Bảng 3.{number}. Kết quả từng đơn vị, kỳ {e(data.period.id)}")
+        _table(
+            headers,
+            rows,
+            caption=f"Bảng 3.{number}. Kết quả từng đơn vị, kỳ {e(data.period.id)}; "
+            f"{e(STRUCTURE_CAPTION[data.structure])}",
+        )
     )
     for code in data.targeted(level):
         indicator = data.indicator(code)
@@ -467,6 +505,10 @@ def _award_rows(candidates: Sequence[AwardCandidate]) -> list[str]:
 
 
 _STATUS = {True: "đang đạt ngưỡng", False: "đủ điều kiện"}
+STRUCTURE_CAPTION = {
+    BEFORE_2025: "cơ cấu đơn vị trước sắp xếp (đến 30/6/2025)",
+    FROM_2025: "cơ cấu đơn vị sau sắp xếp (từ 01/7/2025, chính quyền hai cấp)",
+}
 STRUCTURE_TEXT = {
     BEFORE_2025: "đơn vị trước sắp xếp, đánh giá đến kỳ cuối còn tồn tại",
     FROM_2025: "đơn vị sau sắp xếp từ 01/7/2025",

@@ -187,6 +187,24 @@ class Figure:
     is_qualitative: bool = False
     units_achieved: int | None = None
     units_applicable: int | None = None
+    # Coverage (int_unit_coverage): units of coverage_level under the unit that stand for the
+    # period, and how many of them have data.
+    coverage_level: str | None = None
+    units_at_level: int | None = None
+    units_with_data: int | None = None
+
+    @property
+    def is_partial(self) -> bool:
+        """Whether the figure covers only part of its unit (some units below have no data)."""
+        return self.units_at_level is not None and (self.units_with_data or 0) < self.units_at_level
+
+    @property
+    def coverage_text(self) -> str:
+        """The coverage in words: "73 trên 124 xã có số liệu" (73 of 124 communes report)."""
+        if self.units_at_level is None or self.coverage_level is None:
+            return ""
+        unit = LEVEL_UNITS.get(self.coverage_level, "đơn vị")
+        return f"{self.units_with_data or 0} trên {self.units_at_level} {unit} có số liệu"
 
     @property
     def is_unit_answer(self) -> bool:
@@ -395,8 +413,18 @@ class ReportData:
         return sorted(codes, key=key)
 
     def targeted(self, level: str) -> list[str]:
-        """Indicators with figures at ``level`` that carry the plan's target there."""
-        return [code for code in self.level_indicators(level) if level in self.indicator(code).target_levels]
+        """Indicators with figures at ``level`` that carry the plan's target there in this period
+        (none for units that ceased before its cut-off: the old districts' June 2025 in 2025S2)."""
+        judged = {
+            f.indicator_code
+            for f in self.at_level(level)
+            if f.target_value is not None or (f.is_qualitative and f.target_met is not None)
+        }
+        return [
+            code
+            for code in self.level_indicators(level)
+            if level in self.indicator(code).target_levels and code in judged
+        ]
 
     def below_target(self, level: str, code: str) -> list[Figure]:
         """Units of ``level`` that miss the target of ``code``, lowest value first."""
@@ -414,8 +442,11 @@ class ReportData:
             figure = province.get(indicator.code)
             units = []
             for level in indicator.target_levels:
+                # Judged units only: a unit that ceased before the cut-off has figures, no target.
                 measured = [
-                    f for f in self.at_level(level) if f.indicator_code == indicator.code and f.measured
+                    f
+                    for f in self.at_level(level)
+                    if f.indicator_code == indicator.code and f.measured and f.target_met is not None
                 ]
                 if measured:
                     units.append((level, sum(1 for f in measured if f.target_met), len(measured)))
@@ -631,7 +662,8 @@ def _figures(conn: psycopg.Connection, period: Period, structure: str) -> list[F
             """
             select unit_code, unit_name, unit_level, parent_code, indicator_code, numerator, denominator,
                    value, target_value, comparator, target_met, gap_to_target, change_since_previous,
-                   rank_in_level, reporting_units, is_qualitative, units_achieved, units_applicable
+                   rank_in_level, reporting_units, is_qualitative, units_achieved, units_applicable,
+                   coverage_level, units_at_level, units_with_data
             from {}
             where period_id = %s and unit_structure = %s
             order by array_position(array['province', 'department', 'district', 'commune'], unit_level),
@@ -799,9 +831,17 @@ def _compliance(conn: psycopg.Connection, period: Period) -> list[Compliance]:
 
 
 def load(
-    period_id: str, settings: Settings | None = None, now: Callable[[ZoneInfo], datetime] = datetime.now
+    period_id: str,
+    settings: Settings | None = None,
+    now: Callable[[ZoneInfo], datetime] = datetime.now,
+    structure: str | None = None,
 ) -> ReportData:
-    """Read the half-year's published marts into a :class:`ReportData`."""
+    """Read the half-year's published marts into a :class:`ReportData`.
+
+    ``structure``: the unit structure to report in (``before_2025`` or ``from_2025``); by default
+    the one the period is reported in (:func:`structure_of`). 2025S2 and the year 2025 read in
+    both: under the old structure they cover the old units' 15-30 June 2025 only.
+    """
     settings = settings or get_settings()
     try:
         period = parse(period_id)
@@ -811,7 +851,9 @@ def load(
         raise ReportError(
             f"a report needs a half-year id such as 2025S1 or a year such as 2025, got {period_id!r}"
         )
-    structure = structure_of(period)
+    structure = structure or structure_of(period)
+    if structure not in (BEFORE_2025, FROM_2025):
+        raise ReportError(f"structure must be {BEFORE_2025} or {FROM_2025}, got {structure!r}")
     with database.connect(settings) as conn:
         # One snapshot: a publish swapping tables mid-way cannot mix two versions into the report.
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
@@ -858,14 +900,20 @@ def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
         raise
 
 
-def write_report(period_id: str, out_dir: Path | str, settings: Settings | None = None) -> ReportFiles:
-    """Write the half-year's report as ``bao-cao-<period>.html`` and ``.xlsx`` into ``out_dir``."""
+def write_report(
+    period_id: str, out_dir: Path | str, settings: Settings | None = None, structure: str | None = None
+) -> ReportFiles:
+    """Write the half-year's report as ``bao-cao-<period>.html`` and ``.xlsx`` into ``out_dir``
+    (``bao-cao-<period>-<structure>.*`` when another structure than the period's own is asked)."""
     from dxw.reports import html, workbook
 
-    data = load(period_id, settings)
+    data = load(period_id, settings, structure=structure)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    files = ReportFiles(out / f"bao-cao-{data.period.id}.html", out / f"bao-cao-{data.period.id}.xlsx")
+    stem = f"bao-cao-{data.period.id}"
+    if data.structure != structure_of(data.period):
+        stem += f"-{data.structure}"
+    files = ReportFiles(out / f"{stem}.html", out / f"{stem}.xlsx")
     page = html.render(data)
     _write_atomically(files.html, lambda path: path.write_text(page, encoding="utf-8"))
     book = workbook.build(data)

@@ -129,6 +129,8 @@ def _summary_sheet(book: Workbook, data: ReportData) -> None:
                 else f"Chưa có số liệu ({indicator.missing_text})",
                 figure.change_since_previous if figure else None,
                 units,
+                ("Một phần: " if figure and figure.is_partial else "")
+                + (figure.coverage_text if figure else ""),
                 indicator.source_name,
             ]
         )
@@ -147,6 +149,7 @@ def _summary_sheet(book: Workbook, data: ReportData) -> None:
             ("Đánh giá", None, 14),
             ("Thay đổi so với kỳ trước (điểm %)", "0.00", 14),
             ("Số đơn vị đạt / có số liệu", None, 34),
+            ("Phạm vi số liệu", None, 34),
             ("Nguồn số liệu", None, 40),
         ],
         rows,

@@ -8,7 +8,9 @@ infrastructure through the system, a figure it writes in its half-year upload fo
 warehouse receives it from two sources, and the system's value is the official one (seed
 ``source_precedence``). The data elements and their UIDs are the ``dhis2_data_elements`` seed.
 Values carry the time the unit entered them (``lastUpdated``, dxw.simulator.submissions); a unit
-that never submits has none.
+that never submits has none. These are states at the half-year's cut-off, so they are reported by
+the bodies that exist on it: Hà Giang's until 2025S1 (a body absorbed on 1 March 2025 no longer
+reports 2025S1), the new province's from 2025S2 (dxw.simulator.reorganisation).
 """
 
 from __future__ import annotations
@@ -22,11 +24,11 @@ from pathlib import Path
 
 from dxw.periods import Period
 from dxw.settings import get_settings
-from dxw.simulator import submissions
+from dxw.simulator import reorganisation, submissions
 from dxw.simulator.portal_data import FIRST_YEAR, LAST_YEAR, _rng, _step
 from dxw.simulator.upload_data import figures as uploaded_figures
 from dxw.sources.dhis2 import CSV_COLUMNS, DEFAULT_COMBO, FIELDS, data_set_uid
-from dxw.units import SEED_VALID_FROM, Unit, legacy_units
+from dxw.units import Unit, current_units, legacy_units
 
 STORED_BY = "bao-cao-tinh"
 PILOT_DISTRICT = "024"
@@ -52,9 +54,11 @@ def data_elements(seeds_dir: Path | None = None) -> tuple[DataElement, ...]:
         )
 
 
-def reporting_units() -> list[Unit]:
-    """The org units that report the data set's department indicators: the provincial departments."""
-    return sorted((u for u in legacy_units() if u.level == "department"), key=lambda u: u.code)
+def reporting_units(period: Period) -> list[Unit]:
+    """The org units that report the data set's department indicators for ``period``: the
+    provincial bodies that exist at its cut-off."""
+    bodies = (u for u in (*legacy_units(), *current_units()) if u.level == "department")
+    return sorted((u for u in bodies if reorganisation.exists_at_cutoff(u, period)), key=lambda u: u.key)
 
 
 def data_values(period: Period) -> list[dict[str, str]]:
@@ -65,7 +69,7 @@ def data_values(period: Period) -> list[dict[str, str]]:
     for element in data_elements():
         by_indicator.setdefault(element.indicator_code, {})[element.part] = element
     values = []
-    for unit in reporting_units():
+    for unit in reporting_units(period):
         # Entered when the department submits (simulator.submissions), in the server's local time.
         entered = submissions.submitted_at(unit.code, period)
         if entered is None:
@@ -73,15 +77,21 @@ def data_values(period: Period) -> list[dict[str, str]]:
         for indicator, parts in sorted(by_indicator.items()):
             if indicator == PILOT_INDICATOR:
                 continue
-            base = _rng(unit.code, "dhis2", indicator)
-            rng = _rng(unit.code, "dhis2", indicator, period.id)
+            # A unit version's own systems: keyed by code and start (the new bodies reuse acronyms).
+            name = unit.key if unit.is_current else unit.code
+            base = _rng(name, "dhis2", indicator)
+            rng = _rng(name, "dhis2", indicator, period.id)
             total = base.randint(4, 40)
             share = base.uniform(0.2, 0.5) + (base.uniform(0.85, 1.0) - 0.35) * _step(period)
             connected = min(total, max(0, round(total * min(1.0, share + rng.uniform(-0.03, 0.03)))))
             values.extend(_values(parts, unit, period, entered, connected, total))
     pilot_entered = submissions.submitted_at(PILOT_DISTRICT, period)
-    if period.year >= PILOT_FROM_YEAR and pilot_entered is not None:
-        pilot = next(u for u in legacy_units() if u.code == PILOT_DISTRICT)
+    pilot = next(u for u in legacy_units() if u.code == PILOT_DISTRICT)
+    if (
+        period.year >= PILOT_FROM_YEAR
+        and pilot_entered is not None
+        and reorganisation.exists_at_cutoff(pilot, period)
+    ):
         figures = pilot_figures(period)
         values.extend(_values(by_indicator[PILOT_INDICATOR], pilot, period, pilot_entered, *figures))
     return values
@@ -109,7 +119,7 @@ def _values(
         {
             "dataElement": parts[part].uid,
             "period": period.id,
-            "orgUnit": unit.dhis2_uid(SEED_VALID_FROM),
+            "orgUnit": unit.dhis2_uid(),
             "categoryOptionCombo": DEFAULT_COMBO,
             "attributeOptionCombo": DEFAULT_COMBO,
             "value": str(number),

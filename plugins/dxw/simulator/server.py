@@ -81,10 +81,9 @@ def _period_from_body(body: dict[str, Any]) -> Period:
 
 def portal_page(endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
     """One page of a portal endpoint's answer, as the JSON document it returns."""
-    make_row = portal_data.ENDPOINTS[endpoint]
     period = _period_from_body(body)
     root = body.get("rootDepartmentId")
-    if root not in (None, portal_data.root_department_id()):
+    if root not in (None, *portal_data.roots()):
         raise BadRequest(f"unknown rootDepartmentId {root!r}")
     page = body.get("currentPage", 1)
     size = body.get("pageSize", 50)
@@ -92,18 +91,24 @@ def portal_page(endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
         raise BadRequest("currentPage must be an integer >= 1")
     if not isinstance(size, int) or not 1 <= size <= MAX_PAGE_SIZE:
         raise BadRequest(f"pageSize must be an integer in 1..{MAX_PAGE_SIZE}")
-    units = sorted(portal_data.portal_units(), key=lambda u: u.portal_code)
-    chunk = units[(page - 1) * size : page * size]
+    rows = portal_data.rows(endpoint, period)
+    if root is not None:
+        rows = [row for row in rows if _under(row, root)]
     return {
         "success": True,
         "data": {
-            "content": [make_row(unit, period) for unit in chunk],
+            "content": rows[(page - 1) * size : page * size],
             "currentPage": page,
             "pageSize": size,
-            "totalElements": len(units),
-            "totalPages": math.ceil(len(units) / size),
+            "totalElements": len(rows),
+            "totalPages": math.ceil(len(rows) / size),
         },
     }
+
+
+def _under(row: dict[str, Any], root: str) -> bool:
+    """Whether a portal record is in the tree of ``root`` (its code starts with the root's)."""
+    return row["departmentCode"].startswith(portal_data.roots()[root].portal_code + ".")
 
 
 FAULTS = ("500", "429", "timeout", "truncate", "rename", "duplicate-page", "inflate")
@@ -174,17 +179,17 @@ def dms_page(query: dict[str, list[str]]) -> dict[str, Any]:
         raise BadRequest(f"period (e.g. 2025S1), page and size are required: {exc}") from exc
     if page < 1 or not 1 <= size <= MAX_PAGE_SIZE:
         raise BadRequest(f"page must be >= 1 and size in 1..{MAX_PAGE_SIZE}")
-    units = sorted(dms_data.dms_units(), key=dms_data.org_code)
     try:
-        items = [dms_data.work_dossier_row(unit, period) for unit in units[(page - 1) * size : page * size]]
+        rows = dms_data.work_dossier_rows(period)
     except ValueError as exc:
         raise BadRequest(str(exc)) from exc
+    items = rows[(page - 1) * size : page * size]
     return {
         "period": period.id,
         "page": page,
         "size": size,
-        "total": len(units),
-        "pageCount": math.ceil(len(units) / size),
+        "total": len(rows),
+        "pageCount": math.ceil(len(rows) / size),
         "items": items,
     }
 

@@ -17,6 +17,7 @@ from openpyxl import load_workbook
 from dxw.periods import Period, parse
 from dxw.simulator import submissions
 from dxw.simulator.portal_data import _rng, _step
+from dxw.simulator.reorganisation import exists_at_cutoff
 from dxw.units import legacy_units
 from dxw.uploads import load_catalogue, write_template
 from dxw.uploads.template import HEADER_ROW
@@ -103,10 +104,13 @@ def drop_uploads(inbox: Path, period_id: str) -> list[Path]:
     One district writes its numbers the messy way and one makes two mistakes, so a run shows a
     clean load, a messy file read correctly and a rejection report. Each file arrives when the
     district submits (``simulator.submissions``: its modification time is the arrival); the
-    districts that never submit have no file.
+    districts that never submit have no file. A half-year whose cut-off falls after the districts
+    ceased (1 July 2025) has no district form.
     """
     period = parse(period_id)
-    districts = sorted(u.code for u in legacy_units() if u.level == "district")
+    districts = sorted(
+        u.code for u in legacy_units() if u.level == "district" and exists_at_cutoff(u, period)
+    )
     written = []
     for number, code in enumerate(districts):
         sent = submissions.submitted_at(code, period)

@@ -45,9 +45,12 @@ def test_a_reused_commune_code_resolves_by_period(catalogue):
 
 def test_units_outside_their_validity_are_not_found(catalogue):
     # Validity is checked against the Decree 09 window: 2026S1 is 15/12/2025 - 14/06/2026, after the
-    # districts ended (30/06/2025); 2025S1 is 15/12/2024 - 14/06/2025, before 08 began (01/07/2025).
+    # districts ended (30/06/2025); 2025S1 is 15/12/2024 - 14/06/2025, before the new province's
+    # bodies began (01/07/2025). Code 08 is the former Tuyên Quang until 30/06/2025, the new one after.
     assert catalogue.unit("024", "2026S1") is None
-    assert catalogue.unit("08", "2025S1") is None
+    assert catalogue.unit("08.SNV", "2025S1") is None
+    assert catalogue.unit("08", "2025S1").valid_to == date(2025, 6, 30)
+    assert catalogue.unit("08", "2026S1").valid_from == date(2025, 7, 1)
     assert catalogue.unit("99999", "2025S1") is None
     with pytest.raises(CatalogueError, match="99999"):
         catalogue.applicable("99999", "2025S1")

@@ -67,9 +67,10 @@ def check(tmp_path, catalogue, bad_row, unit_code=None, period_id="2025S1"):
             "Mã đơn vị '99999' không có trong danh mục đơn vị hành chính của kỳ 2025S1",
         ),
         (
-            row("08", numerator=1, denominator=2),
+            # The new province's Sở Nội vụ (from 01/07/2025) in 2025S1 (15/12/2024 .. 14/06/2025).
+            row("08.SNV", indicator="DEPT_DIGITAL_INSPECTIONS", numerator=1, denominator=2),
             "unit_not_valid",
-            "Tỉnh Tuyên Quang (08) bắt đầu hoạt động từ 01/07/2025, sau kỳ 2025S1 (15/12/2024 - 14/06/2025)",
+            "Sở Nội vụ (08.SNV) bắt đầu hoạt động từ 01/07/2025, sau kỳ 2025S1 (15/12/2024 - 14/06/2025)",
         ),
         (
             row(indicator="X", numerator=1, denominator=2),
@@ -475,17 +476,21 @@ def test_no_data_rows_are_still_checked_for_unit_and_indicator(tmp_path, catalog
             "số liệu từ ngày 01/07/2025 báo cáo theo Phường Hà Giang 2 (00691) và Phường Hà Giang 1 (00694)",
         ),
         (
-            # An old department: Sở Thông tin và Truyền thông, valid until 30/06/2025, no succession row.
+            # An old department: Sở Thông tin và Truyền thông, valid until 28/02/2025, merged into
+            # Sở Khoa học và Công nghệ on 01/03/2025 (Decree 45/2025, data/provincial_bodies.csv).
             "02.STTTT",
-            "2026S1",
-            "Sở Thông tin và Truyền thông (02.STTTT) đã kết thúc hoạt động từ 01/07/2025, trước kỳ 2026S1 "
-            "(15/12/2025 - 14/06/2026)",
+            "2025S2",
+            "Sở Thông tin và Truyền thông (02.STTTT) đã kết thúc hoạt động từ 01/03/2025, trước kỳ 2025S2 "
+            "(15/06/2025 - 14/12/2025); "
+            "số liệu từ ngày 01/03/2025 báo cáo theo Sở Khoa học và Công nghệ (02.SKHCN)",
         ),
         (
-            # A 2025 commune (valid from 01/07/2025) in 2025S1 (15/12/2024 .. 14/06/2025).
-            "02404",
-            "2025S1",
-            "Xã Bình Xa (02404) bắt đầu hoạt động từ 01/07/2025, sau kỳ 2025S1 (15/12/2024 - 14/06/2025)",
+            # A body created on 01/03/2025 (Sở Nông nghiệp và Môi trường) in 2024S2 (15/06 .. 14/12/2024).
+            "02.SNNMT",
+            "2024S2",
+            "Sở Nông nghiệp và Môi trường (02.SNNMT) bắt đầu hoạt động từ 01/03/2025, sau kỳ 2024S2 "
+            "(15/06/2024 - 14/12/2024); số liệu của kỳ này báo cáo theo đơn vị cũ: Sở Nông nghiệp và Phát "
+            "triển nông thôn (02.SNNPTNT) và Sở Tài nguyên và Môi trường (02.STNMT)",
         ),
     ],
 )

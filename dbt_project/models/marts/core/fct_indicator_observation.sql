@@ -4,10 +4,25 @@
 -#}
 {%- set periods = changed_periods() %}
 
-with placed as (
+with counted as (
     select * from {{ ref('int_observations_placed') }}
     where placement != 'refused'
     {{ where_changed_period('period_id', periods, 'and') }}
+),
+
+-- A figure mapped to a unit that reports the period itself (a department absorbed on 1 March
+-- 2025: its part of 2025S1 rolls forward into the one that absorbed it) adds to that unit's own
+-- row; two kept figures of one unit from one source stay two rows, and the uniqueness test fails.
+placed as (
+    select
+        *,
+        coalesce(
+            case when placement = 'kept' then source_unit_id end,
+            min(case when placement = 'kept' then source_unit_id end) over (
+                partition by unit_code, unit_structure, indicator_code, period_id, source_system
+            )
+        ) as kept_group
+    from counted
 ),
 
 signatures as (
@@ -15,7 +30,8 @@ signatures as (
 ),
 
 -- One row per unit and source: the predecessors of a merged commune mapped to it add up
--- (int_observations_placed); a kept observation stays its own row, grouped by its source unit.
+-- (int_observations_placed); a kept observation stays its own row, grouped by its source unit,
+-- with the figures rolled forward into it.
 applicable as (
     select
         unit_code,
@@ -42,7 +58,7 @@ applicable as (
         source_system,
         source_kind,
         precedence,
-        case when placement = 'kept' then source_unit_id end
+        kept_group
 ),
 
 -- Precedence when sources disagree: system-measured before self-reported (lower precedence

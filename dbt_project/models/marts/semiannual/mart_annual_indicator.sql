@@ -38,6 +38,14 @@ indicators as (
     select * from {{ ref('dim_indicator') }}
 ),
 
+periods as (
+    select * from {{ ref('dim_period') }}
+),
+
+coverage as (
+    select * from {{ ref('int_unit_coverage') }}
+),
+
 -- A unit's own figure for the year (dim_indicator.year_basis): counts of what happened add up
 -- over its two half-years, which make up the Decree 09 year (15 Dec - 14 Dec) exactly; a state
 -- is the one at the year's cut-off, the second half-year's figure (none without it).
@@ -159,13 +167,14 @@ assessed as (
         indicators.target_value,
         indicators.comparator,
         qualitative_units.units_applicable,
-        {{ target_applies('units.unit_level', 'indicators') }} as target_applies
+        {{ target_applies('units', 'indicators', 'periods') }} as target_applies
     from measured
     inner join units
         on
             measured.unit_code = units.unit_code
             and measured.unit_structure = units.unit_structure
     inner join indicators on measured.indicator_code = indicators.indicator_code
+    inner join periods on measured.period_id = periods.period_id
     left join qualitative_units
         on
             measured.unit_structure = qualitative_units.unit_structure
@@ -194,8 +203,17 @@ final as (
         assessed.value - previous.value as change_since_previous,
         assessed.covers_year,
         assessed.reporting_units::integer as reporting_units,
+        coverage.coverage_level,
+        coverage.units_at_level,
+        coverage.units_with_data,
         assessed.last_loaded_at
     from assessed
+    left join coverage
+        on
+            assessed.unit_structure = coverage.unit_structure
+            and assessed.unit_code = coverage.unit_code
+            and assessed.indicator_code = coverage.indicator_code
+            and assessed.period_id = coverage.period_id
     left join published_values as previous
         on
             assessed.unit_structure = previous.unit_structure

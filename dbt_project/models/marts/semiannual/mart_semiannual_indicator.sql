@@ -32,6 +32,10 @@ periods as (
     select * from {{ ref('dim_period') }}
 ),
 
+coverage as (
+    select * from {{ ref('int_unit_coverage') }}
+),
+
 -- Ratios roll up as sum(numerators) / sum(denominators), never as an average of percentages.
 aggregated as (
     select
@@ -118,7 +122,7 @@ assessed as (
         indicators.target_value,
         indicators.comparator,
         qualitative_units.units_applicable,
-        {{ target_applies('units.unit_level', 'indicators') }} as target_applies,
+        {{ target_applies('units', 'indicators', 'periods') }} as target_applies,
         -- The unit's own days in the half-year's Decree 09 window: 0 for a from_2025 unit
         -- before 1 July 2025 (its predecessors' figures restated under it).
         {{ unit_days_in_period(
@@ -160,6 +164,9 @@ final as (
         {{ indicator_assessment('assessed') }},
         assessed.value - previous.value as change_since_previous,
         assessed.reporting_units::integer as reporting_units,
+        coverage.coverage_level,
+        coverage.units_at_level,
+        coverage.units_with_data,
         assessed.unit_days_in_period,
         assessed.covers_whole_period,
         assessed.last_loaded_at,
@@ -172,6 +179,12 @@ final as (
             and assessed.unit_code = previous.unit_code
             and assessed.indicator_code = previous.indicator_code
             and {{ previous_halfyear('assessed.period_id') }} = previous.period_id
+    left join coverage
+        on
+            assessed.unit_structure = coverage.unit_structure
+            and assessed.unit_code = coverage.unit_code
+            and assessed.indicator_code = coverage.indicator_code
+            and assessed.period_id = coverage.period_id
     left join published_signatures as previous_signature
         on {{ previous_halfyear('assessed.period_id') }} = previous_signature.period_id
 )

@@ -1,0 +1,155 @@
+-- The coverage of every roll-up row of the marts: per structure, unit, indicator and period
+-- (half-year or year), the level its figure is counted over (`coverage_level`: of the
+-- indicator's levels, the one with the most units under the unit), how many units of that level
+-- stand for the period under the unit (`units_at_level`) and how many of them have data
+-- (`units_with_data`, directly or through their predecessors).
+--
+-- A unit stands for a period in its structure when it is valid on the period's Decree 09
+-- cut-off, the cut-off taken within the structure's span: the before_2025 structure ends on 30
+-- June 2025 (its units as they stood on that day stand for 2025S2), the from_2025 structure
+-- starts on 1 July 2025 (its units stand for the half-years restated under it). So province 08
+-- of the new structure counts all 124 communes, whichever half-year it restates, and a
+-- department absorbed on 1 March 2025 no longer counts in 2025S1 (its figures moved to the one
+-- that absorbed it, int_observations_placed).
+with observations as (
+    select distinct
+        unit_structure,
+        unit_code,
+        indicator_code,
+        period_id
+    from {{ ref('fct_indicator_observation') }}
+    where is_official
+),
+
+-- A year is covered by what its half-years, or the year itself, report.
+observed as (
+    select * from observations
+    union
+    select
+        unit_structure,
+        unit_code,
+        indicator_code,
+        left(period_id, 4) as period_id
+    from observations
+    where period_id ~ '^[0-9]{4}S[12]$'
+),
+
+memberships as (
+    select * from {{ ref('int_unit_rollup') }}
+),
+
+units as (
+    select * from {{ ref('dim_unit') }}
+),
+
+indicators as (
+    select * from {{ ref('dim_indicator') }}
+),
+
+periods as (
+    select
+        period_id,
+        decree09_end
+    from {{ ref('dim_period') }}
+    where period_id in (select observed.period_id from observed)
+),
+
+structures as (
+    select
+        unit_structure,
+        min(valid_from) as starts_on,
+        case when bool_and(valid_to is not null) then max(valid_to) end as ends_on
+    from units
+    group by unit_structure
+),
+
+-- Units valid on the period's cut-off, clamped to their structure's span.
+standing as (
+    select
+        units.unit_structure,
+        units.unit_code,
+        units.unit_level,
+        periods.period_id
+    from units
+    inner join structures on units.unit_structure = structures.unit_structure
+    cross join periods
+    cross join lateral (
+        select
+            greatest(
+                structures.starts_on, least(periods.decree09_end, coalesce(structures.ends_on, periods.decree09_end))
+            ) as reference_date
+    ) as reference
+    where
+        units.valid_from <= reference.reference_date
+        and coalesce(units.valid_to, reference.reference_date) >= reference.reference_date
+),
+
+-- Every unit with data for an indicator and period, from its own observations or those rolled
+-- into it (predecessors, members).
+units_with_data as (
+    select distinct
+        memberships.unit_structure,
+        memberships.ancestor_code as unit_code,
+        observed.indicator_code,
+        observed.period_id
+    from observed
+    inner join memberships
+        on
+            observed.unit_code = memberships.member_code
+            and observed.unit_structure = memberships.member_structure
+),
+
+counted as (
+    select
+        memberships.unit_structure,
+        memberships.ancestor_code as unit_code,
+        indicators.indicator_code,
+        standing.period_id,
+        standing.unit_level as coverage_level,
+        count(*)::integer as units_at_level,
+        count(units_with_data.unit_code)::integer as units_with_data
+    from memberships
+    inner join standing
+        on
+            memberships.member_code = standing.unit_code
+            and memberships.member_structure = standing.unit_structure
+            and memberships.unit_structure = standing.unit_structure
+    inner join indicators on standing.unit_level = any(indicators.applicable_levels)
+    left join units_with_data
+        on
+            memberships.unit_structure = units_with_data.unit_structure
+            and memberships.member_code = units_with_data.unit_code
+            and indicators.indicator_code = units_with_data.indicator_code
+            and standing.period_id = units_with_data.period_id
+    group by
+        memberships.unit_structure,
+        memberships.ancestor_code,
+        indicators.indicator_code,
+        standing.period_id,
+        standing.unit_level
+),
+
+ranked as (
+    select
+        counted.*,
+        row_number() over (
+            partition by unit_structure, unit_code, indicator_code, period_id
+            order by units_at_level desc, array_position(array['commune', 'district', 'department', 'province'], coverage_level)
+        ) as level_rank
+    from counted
+),
+
+final as (
+    select
+        unit_structure,
+        unit_code,
+        indicator_code,
+        period_id,
+        coverage_level,
+        units_at_level,
+        units_with_data
+    from ranked
+    where level_rank = 1
+)
+
+select * from final
