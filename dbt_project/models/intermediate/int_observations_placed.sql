@@ -102,7 +102,7 @@ successor_chain as (
     inner join units as successor
         on
             succession.new_code = successor.unit_code
-            and successor.valid_from <= succession.effective_date
+            and succession.effective_date >= successor.valid_from
             and coalesce(successor.valid_to, succession.effective_date) >= succession.effective_date
             and units.unit_level = successor.unit_level
 
@@ -125,7 +125,7 @@ successor_chain as (
     inner join units as successor
         on
             succession.new_code = successor.unit_code
-            and successor.valid_from <= succession.effective_date
+            and succession.effective_date >= successor.valid_from
             and coalesce(successor.valid_to, succession.effective_date) >= succession.effective_date
             and successor_chain.unit_level = successor.unit_level
 ),
@@ -175,7 +175,8 @@ placed as (
             when successor_days_in_period > 0 then null
             else 'after_unit_end'
         end as refusal_reason,
-        coalesce((unit_days_in_period = 0 or rolls_forward) and successor_days_in_period > 0, false) as to_successor
+        coalesce((unit_days_in_period = 0 or rolls_forward) and successor_days_in_period > 0, false)
+            as to_successor
     from with_successor
 ),
 

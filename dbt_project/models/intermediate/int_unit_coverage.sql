@@ -63,25 +63,31 @@ structures as (
     group by unit_structure
 ),
 
--- Units valid on the period's cut-off, clamped to their structure's span.
+-- Per structure and period, the day whose units stand for the period: its cut-off, clamped to
+-- the structure's span.
+reference_dates as (
+    select
+        structures.unit_structure,
+        periods.period_id,
+        greatest(
+            structures.starts_on,
+            least(periods.decree09_end, coalesce(structures.ends_on, periods.decree09_end))
+        ) as reference_date
+    from structures
+    cross join periods
+),
+
 standing as (
     select
         units.unit_structure,
         units.unit_code,
         units.unit_level,
-        periods.period_id
+        reference_dates.period_id
     from units
-    inner join structures on units.unit_structure = structures.unit_structure
-    cross join periods
-    cross join lateral (
-        select
-            greatest(
-                structures.starts_on, least(periods.decree09_end, coalesce(structures.ends_on, periods.decree09_end))
-            ) as reference_date
-    ) as reference
+    inner join reference_dates on units.unit_structure = reference_dates.unit_structure
     where
-        units.valid_from <= reference.reference_date
-        and coalesce(units.valid_to, reference.reference_date) >= reference.reference_date
+        units.valid_from <= reference_dates.reference_date
+        and coalesce(units.valid_to, reference_dates.reference_date) >= reference_dates.reference_date
 ),
 
 -- Every unit with data for an indicator and period, from its own observations or those rolled
@@ -133,8 +139,10 @@ ranked as (
     select
         counted.*,
         row_number() over (
-            partition by unit_structure, unit_code, indicator_code, period_id
-            order by units_at_level desc, array_position(array['commune', 'district', 'department', 'province'], coverage_level)
+            partition by counted.unit_structure, counted.unit_code, counted.indicator_code, counted.period_id
+            order by
+                counted.units_at_level desc,
+                array_position(array['commune', 'district', 'department', 'province'], counted.coverage_level)
         ) as level_rank
     from counted
 ),

@@ -81,7 +81,7 @@ chains as (
         on
             chains.new_code = successor.unit_code
             and successor.unit_structure = 'before_2025'
-            and successor.valid_from <= chains.effective_date
+            and chains.effective_date >= successor.valid_from
             and coalesce(successor.valid_to, chains.effective_date) >= chains.effective_date
     inner join first_successors as next_step on successor.unit_code = next_step.old_code
 ),
@@ -95,7 +95,7 @@ successors as (
         on
             chains.new_code = successor.unit_code
             and successor.unit_structure = 'from_2025'
-            and successor.valid_from <= chains.effective_date
+            and chains.effective_date >= successor.valid_from
 ),
 
 across_reorganisation as (

@@ -61,10 +61,27 @@ def reporting_units(period: Period) -> list[Unit]:
     return sorted((u for u in bodies if reorganisation.exists_at_cutoff(u, period)), key=lambda u: u.key)
 
 
-def data_values(period: Period) -> list[dict[str, str]]:
-    """Every data value of the data set for a half-year, as DHIS2 exports them."""
+def roots() -> dict[str, tuple[Unit, ...]]:
+    """The system's top org units by UID, with the units below them: Hà Giang (until 30 June 2025)
+    and the new Tuyên Quang (from 1 July 2025)."""
+    return {generation[0].dhis2_uid(): generation for generation in (legacy_units(), current_units())}
+
+
+def data_values(period: Period, root: str | None = None) -> list[dict[str, str]]:
+    """Every data value of the data set for a half-year, as DHIS2 exports them; with ``root``
+    (``orgUnit=<uid>&children=true``) only those of the org units below it."""
     if period.kind != "halfyear" or not FIRST_YEAR <= period.year <= LAST_YEAR:
         raise ValueError(f"the reporting system holds half-years {FIRST_YEAR}..{LAST_YEAR}")
+    if root is not None and root not in roots():
+        raise ValueError(f"orgUnit {root} is not a province of the system")
+    values = _data_values(period)
+    if root is None:
+        return values
+    below = {unit.dhis2_uid() for unit in roots()[root]}
+    return [value for value in values if value["orgUnit"] in below]
+
+
+def _data_values(period: Period) -> list[dict[str, str]]:
     by_indicator: dict[str, dict[str, DataElement]] = {}
     for element in data_elements():
         by_indicator.setdefault(element.indicator_code, {})[element.part] = element
@@ -136,16 +153,16 @@ def _values(
 _CSV_FIELDS = dict(zip(CSV_COLUMNS, FIELDS, strict=True))
 
 
-def as_json(period: Period) -> dict:
+def as_json(period: Period, root: str | None = None) -> dict:
     """The data value set as DHIS2's ``/api/dataValueSets.json`` returns it."""
-    return {"dataSet": data_set_uid(), "period": period.id, "dataValues": data_values(period)}
+    return {"dataSet": data_set_uid(), "period": period.id, "dataValues": data_values(period, root)}
 
 
-def as_csv(period: Period) -> str:
+def as_csv(period: Period, root: str | None = None) -> str:
     """The data value set as DHIS2's ``/api/dataValueSets.csv`` returns it."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
-    for value in data_values(period):
+    for value in data_values(period, root):
         writer.writerow([value[_CSV_FIELDS[column]] for column in CSV_COLUMNS])
     return buffer.getvalue()

@@ -166,6 +166,8 @@ def dhis2_data_value_set(query: dict[str, list[str]], national: NationalWorld | 
         raise BadRequest("period must be a SixMonthly period the system holds (e.g. 2025S1)")
     if national and query.get("orgUnit", [""])[0] not in ("", *national.province_uids):
         raise BadRequest("orgUnit must be a province (with children=true) or left out")
+    if not national and query.get("orgUnit", [""])[0] not in ("", *dhis2_data.roots()):
+        raise BadRequest("orgUnit must be a province (with children=true) or left out")
     return period
 
 
@@ -296,7 +298,7 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 self._send(HTTPStatus.OK, national.as_json(period, org_unit))
             return
-        document = national.as_json(period, org_unit) if national else dhis2_data.as_json(period)
+        document = national.as_json(period, org_unit) if national else dhis2_data.as_json(period, org_unit)
         if kind == "rename":
             for value in document["dataValues"]:
                 value[f"{arg}V2"] = value.pop(arg)
@@ -316,7 +318,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         text = _values_csv(document) if kind != "rename" else _renamed_csv(document, arg)
         if kind == "" and not national:
-            text = dhis2_data.as_csv(period)
+            text = dhis2_data.as_csv(period, org_unit)
         self._send_csv(text, truncate=kind == "truncate")
 
     def _send_csv(self, text: str, truncate: bool = False) -> None:

@@ -293,7 +293,7 @@ def fetch(settings: Settings, base_url: str, period: Period) -> Delivery:
         url = base_url.rstrip("/") + PATH
         # One request per configured org unit and its children: a country's data set in one
         # answer would be hundreds of megabytes.
-        for number, org_unit in enumerate(settings.reporting_org_units or (_root_uid(),), start=1):
+        for number, org_unit in enumerate(settings.reporting_org_units or _root_uids(period), start=1):
             params = {"dataSet": data_set_uid(), "period": period.id, "orgUnit": org_unit, "children": "true"}
             document, raw = http.fetch_page(session, settings, DATASET, number, "GET", url, params=params)
             try:
@@ -321,10 +321,18 @@ def _check_shape(values: list[dict[str, Any]]) -> None:
             )
 
 
-def _root_uid() -> str:
-    from dxw.units import PROVINCE_CODE, SEED_VALID_FROM, dhis2_uid
+def _root_uids(period: Period) -> tuple[str, ...]:
+    """The province org units whose children report ``period``: Hà Giang for what falls before 1
+    July 2025, the new Tuyên Quang for what falls from that day (2025S2 straddles: both)."""
+    from dxw.units import REORGANISATION_DATE, current_units, legacy_units
 
-    return dhis2_uid(f"ou:{PROVINCE_CODE}@{SEED_VALID_FROM}")
+    start, end = period.window("decree09")
+    change = date.fromisoformat(REORGANISATION_DATE)
+    return tuple(
+        generation[0].dhis2_uid()
+        for generation, used in ((legacy_units(), start < change), (current_units(), end >= change))
+        if used
+    )
 
 
 def complete_date(document: Document) -> datetime | None:
