@@ -30,28 +30,32 @@ def test_every_unit_and_its_ancestors_has_a_row(built, conn):
         "where period_id = '2025S1' group by 1, 2 order by 1, 2"
     ).fetchall()
     assert counts == [
-        # Before 2025: 226 portal agencies + province 02; 193 communes + 11 districts + 02;
-        # 30 provincial bodies + 02 (document management and the reporting system); the pilot
-        # district 024 + 02 (reporting system, households covered); 11 districts + 02.
+        # Before 2025 (data/provincial_bodies.csv: 26 Hà Giang bodies stand at the 14 June 2025
+        # cut-off, 18 of them serving the public; the 9 that ended before it on 1 March or 1 April
+        # 2025 roll forward into the bodies that took them over): 193 communes + 11 districts +
+        # 18 bodies + province 02 on the portal; 193 communes + 11 districts + 02; 26 bodies + 02
+        # (document management and the reporting system); the pilot district 024 + 02 (reporting
+        # system, households covered); 11 districts + 02.
         ("before_2025", "COMM_WORK_DOSSIERS_ONLINE", 205),
         ("before_2025", "COMM_WORK_DOSSIERS_SIGNED", 205),
-        ("before_2025", "DEPT_REPORTS_CONNECTED", 31),
-        ("before_2025", "DEPT_SYSTEMS_CONNECTED", 31),
-        ("before_2025", "DEPT_WORK_DOSSIERS_ONLINE", 31),
+        ("before_2025", "DEPT_REPORTS_CONNECTED", 27),
+        ("before_2025", "DEPT_SYSTEMS_CONNECTED", 27),
+        ("before_2025", "DEPT_WORK_DOSSIERS_ONLINE", 27),
         ("before_2025", "DIST_HOUSEHOLD_BROADBAND", 2),
         ("before_2025", "DIST_WORK_DOSSIERS_SIGNED", 12),
-        ("before_2025", "PS_FULL_ONLINE", 227),
-        ("before_2025", "PS_ON_TIME", 227),
-        # Under the 2025 structure: the 73 communes that succeeded Hà Giang's + province 08.
+        ("before_2025", "PS_FULL_ONLINE", 223),
+        ("before_2025", "PS_ON_TIME", 223),
+        # Under the 2025 structure: the 73 communes that succeeded Hà Giang's, the 26 new
+        # province's bodies that took over Hà Giang's (18 serving the public) + province 08.
         ("from_2025", "COMM_WORK_DOSSIERS_ONLINE", 74),
         ("from_2025", "COMM_WORK_DOSSIERS_SIGNED", 74),
-        ("from_2025", "DEPT_REPORTS_CONNECTED", 1),
-        ("from_2025", "DEPT_SYSTEMS_CONNECTED", 1),
-        ("from_2025", "DEPT_WORK_DOSSIERS_ONLINE", 1),
+        ("from_2025", "DEPT_REPORTS_CONNECTED", 27),
+        ("from_2025", "DEPT_SYSTEMS_CONNECTED", 27),
+        ("from_2025", "DEPT_WORK_DOSSIERS_ONLINE", 27),
         ("from_2025", "DIST_HOUSEHOLD_BROADBAND", 1),
         ("from_2025", "DIST_WORK_DOSSIERS_SIGNED", 1),
-        ("from_2025", "PS_FULL_ONLINE", 74),
-        ("from_2025", "PS_ON_TIME", 74),
+        ("from_2025", "PS_FULL_ONLINE", 92),
+        ("from_2025", "PS_ON_TIME", 92),
     ]
 
 
@@ -128,8 +132,9 @@ def test_services_online_divide_by_the_eligible_services(built, conn):
 
     Worked from the portal's own rows and the catalogue: portal codes are H02.<body> for the
     provincial bodies (letters, unit 02.<body>), H02.<district> for the districts (3 digits) and
-    H02.<district>.<commune> for the communes; a body has its own catalogue entry, districts and
-    communes their level's.
+    H02.<district>.<commune> for the communes; a body has its own catalogue entry (the one in
+    force at the 14 June 2025 cut-off: the latest in the file), districts and communes their
+    level's. A body with no entry and no level entry has no ratio: neither part counts.
     """
     by_unit, by_level = eligible_catalogue()
     rows = conn.execute(
@@ -140,7 +145,9 @@ def test_services_online_divide_by_the_eligible_services(built, conn):
     for code, full, total in rows:
         parts = code.removeprefix("H02.").split(".")
         if not parts[0].isdigit():
-            eligible = by_unit[f"02.{parts[0]}"]
+            eligible = by_unit.get(f"02.{parts[0]}")
+            if eligible is None:
+                continue
         else:
             eligible = by_level["district" if len(parts) == 1 else "commune"]
         numerator, denominator, offered = numerator + full, denominator + eligible, offered + total
@@ -257,7 +264,7 @@ def test_award_candidates_and_scorecard(built, conn):
     # Plan 86 IV.1 sets targets for provincial bodies, districts and communes, none for the
     # province itself: it has no scorecard row.
     assert [(level, n) for level, n, *_ in scorecard] == [
-        ("commune", 193), ("department", 30), ("district", 11),
+        ("commune", 193), ("department", 26), ("district", 11),
     ]  # fmt: skip
 
 
@@ -289,17 +296,18 @@ def test_reporting_compliance_lists_the_units_with_the_duty(built, conn):
         "select unit_level, status, count(*), min(completeness), max(completeness) "
         "from marts_build.mart_reporting_compliance where period_id = '2025S1' group by 1, 2 order by 1, 2"
     ).fetchall()
-    # Plan 86 VI.6: the 30 provincial bodies and the 11 districts report; communes do not.
-    # Departments report through the reporting system: simulator.submissions has 02.SXD and
-    # 02.HND enter their data set 9 days after the 14 June cut-off (deadline 19 June), the other
-    # 28 within 4 days. Of the 4 department indicators they report themselves (2 in the data
-    # set, 2 by upload), the data set measures 2: 50 %. No district uploaded in this build; the
-    # pilot district 024 reports households covered through the reporting system (from 2025),
-    # entered within 4 days of the cut-off: on time, with 1 of its 6 self-reported indicators
-    # (16.67 %). The other 10 are missing, with 0 of 6.
+    # Plan 86 VI.6: the 26 provincial bodies that exist on the cut-off (data/provincial_bodies.csv)
+    # and the 11 districts report; communes do not, nor do the former Tuyên Quang's units (in the
+    # registry for coverage). Departments report through the reporting system:
+    # simulator.submissions has 02.SXD and 02.HND enter their data set 9 days after the 14 June
+    # cut-off (deadline 19 June), the other 24 within 4 days. Of the 4 department indicators they
+    # report themselves (2 in the data set, 2 by upload), the data set measures 2: 50 %. No
+    # district uploaded in this build; the pilot district 024 reports households covered through
+    # the reporting system (from 2025), entered within 4 days of the cut-off: on time, with 1 of
+    # its 6 self-reported indicators (16.67 %). The other 10 are missing, with 0 of 6.
     assert rows == [
         ("department", "late", 2, Decimal("50.00"), Decimal("50.00")),
-        ("department", "on_time", 28, Decimal("50.00"), Decimal("50.00")),
+        ("department", "on_time", 24, Decimal("50.00"), Decimal("50.00")),
         ("district", "missing", 10, Decimal("0.00"), Decimal("0.00")),
         ("district", "on_time", 1, Decimal("16.67"), Decimal("16.67")),
     ]

@@ -51,7 +51,14 @@ def test_pulls_every_value_of_the_data_set_and_keeps_the_answer(settings, sim):
 
 
 def test_json_and_csv_exports_hold_the_same_values(sim):
-    query = {"dataSet": dhis2_data.data_set_uid(), "period": "2025S1", "orgUnit": "x", "children": "true"}
+    # Hà Giang's org unit and its children (the system's province until 30 June 2025).
+    ha_giang = next(iter(dhis2_data.roots()))
+    query = {
+        "dataSet": dhis2_data.data_set_uid(),
+        "period": "2025S1",
+        "orgUnit": ha_giang,
+        "children": "true",
+    }
     as_json = requests.get(sim.url + "/api/dataValueSets.json", params=query, timeout=5).content
     as_csv = requests.get(sim.url + "/api/dataValueSets.csv", params=query, timeout=5).content
     from_json = dhis2.resolve(dhis2.parse_document(as_json, "json"))
@@ -66,6 +73,30 @@ def test_simulator_answers_a_wrong_query_like_dhis2(sim):
     )
     assert answer.status_code == 409
     assert "dataSet" in answer.json()["message"]
+    unknown = {"dataSet": dhis2_data.data_set_uid(), "period": "2025S1", "orgUnit": "x", "children": "true"}
+    answer = requests.get(sim.url + "/api/dataValueSets.json", params=unknown, timeout=5)
+    assert answer.status_code == 409
+    assert "orgUnit" in answer.json()["message"]
+
+
+def test_each_province_answers_for_its_own_org_units(sim):
+    # 2025S2: Hà Giang's bodies ceased on 30 June 2025, before the cut-off (14 December): the
+    # values, states at the cut-off, are the new Tuyên Quang's 26 bodies' (provincial_bodies_
+    # tuyen_quang_2025.csv), 2 indicators x numerator and denominator each.
+    ha_giang, tuyen_quang = dhis2_data.roots()
+    values = {}
+    for root in (ha_giang, tuyen_quang):
+        query = {
+            "dataSet": dhis2_data.data_set_uid(),
+            "period": "2025S2",
+            "orgUnit": root,
+            "children": "true",
+        }
+        values[root] = requests.get(sim.url + "/api/dataValueSets.json", params=query, timeout=5).json()[
+            "dataValues"
+        ]
+    assert values[ha_giang] == []
+    assert len(values[tuyen_quang]) == 26 * 4
 
 
 @pytest.mark.parametrize("fault", ["500", "429", "timeout"])

@@ -48,9 +48,10 @@ def test_the_second_half_year_publishes_its_year_after_its_own_gate(published, c
 
 def test_a_year_adds_up_its_counts_and_keeps_its_end_state(published, conn):
     """Worked from the sources' own rows: the Decree 09 year 2025 is 2025S1 + 2025S2 for counts
-    (dossiers processed and signed, the document system's, for the district itself), and 2025S2's
-    figure for states (services fully online on the portal: the district and its communes, as a
-    district's row rolls them up; they existed 16 days of 2025S2, so the figures are kept)."""
+    (dossiers processed and signed, the document system's, for the district itself: the whole of
+    2025S1 and its 15-30 June 2025 in 2025S2), and the state at the year's cut-off (14 December
+    2025) for states (services fully online on the portal), which only the units that exist then
+    report: the new communes, not the district that ceased on 30 June."""
     signed, dossiers = conn.execute(
         """
         select sum(signed_online), sum(dossiers_total - dossiers_secret) from raw.dms_work_dossiers
@@ -64,14 +65,21 @@ def test_a_year_adds_up_its_counts_and_keeps_its_end_state(published, conn):
         "and indicator_code = 'DIST_WORK_DOSSIERS_SIGNED'"
     ).fetchone()
     assert year == (Decimal(signed), Decimal(dossiers))
+    # The district has no state at the year's end: no row, or a row without a figure.
+    district = conn.execute(
+        "select numerator from marts.mart_annual_indicator where period_id = '2025' "
+        "and unit_structure = 'before_2025' and unit_code = '034' and indicator_code = 'PS_FULL_ONLINE'"
+    ).fetchone()
+    assert district is None or district[0] is None
+    # Phường Hà Giang 2 (00691, from 1 July 2025): its services fully online on 14 December 2025.
     full = conn.execute(
-        "select sum(full_count) from raw.portal_provide_online "
-        "where (department_code = 'H02.034' or department_code like 'H02.034.%') and period_id = '2025S2' "
+        "select full_count from raw.portal_provide_online "
+        "where department_code = 'H08.00691' and period_id = '2025S2' "
         "and batch_id in (select batch_id from raw.load_batch where status = 'loaded')"
     ).fetchone()[0]
     numerator = conn.execute(
         "select numerator from marts.mart_annual_indicator where period_id = '2025' "
-        "and unit_structure = 'before_2025' and unit_code = '034' and indicator_code = 'PS_FULL_ONLINE'"
+        "and unit_structure = 'from_2025' and unit_code = '00691' and indicator_code = 'PS_FULL_ONLINE'"
     ).fetchone()[0]
     assert numerator == full
 

@@ -49,10 +49,14 @@ def test_every_kind_of_source_reaches_the_published_marts(published, conn):
         where f.period_id = '2025S1' and f.unit_structure = 'before_2025' group by 1 order by 1
         """
     ).fetchall()
+    # data/provincial_bodies.csv: 35 Hà Giang bodies existed in 2025S1's window (15 Dec 2024 - 14
+    # Jun 2025), 27 of them serving the public; 9 ended before its cut-off (Decree 45/2025, 1 March;
+    # the social-security office on 1 April) and their part rolls forward into the body that took
+    # them over, so 26 bodies stand at the cut-off, 18 of them serving the public.
     assert rows == [
-        ("document_management", 234, 4),
-        ("public_service_portal", 226, 2),
-        ("reporting_system", 31, 3),  # 30 departments x 2 indicators, and the pilot district
+        ("document_management", 193 + 11 + 26, 4),
+        ("public_service_portal", 193 + 11 + 18, 2),
+        ("reporting_system", 26 + 1, 3),  # the bodies at the cut-off x 2 indicators, the pilot district
         # simulator.submissions: district 035 never sends its form.
         ("unit_upload", 10, 6),
     ]
@@ -102,13 +106,19 @@ def test_a_figure_from_two_sources_counts_once_from_the_system(published, conn):
 
 def test_units_are_marked_by_their_days_in_the_half_year(published, conn):
     # 2025S1's Decree 09 window is 15 Dec 2024..14 Jun 2025 (17 + 31 + 28 + 31 + 30 + 31 + 14 =
-    # 182 days): every pre-2025 unit existed throughout; the 2025 units (from 1 July 2025) not at
-    # all, their rows restate their predecessors' figures.
+    # 182 days): every pre-2025 unit existed throughout but the bodies created in 2025 (1 March:
+    # 31 + 30 + 31 + 14 = 106 days; the regional social-security office on 1 April: 75 days); the
+    # 2025 units (from 1 July 2025) not at all, their rows restate their predecessors' figures.
     rows = conn.execute(
         "select unit_structure, unit_days_in_period, covers_whole_period, count(*) > 0 "
-        "from marts.mart_semiannual_indicator where period_id = '2025S1' group by 1, 2, 3 order by 1"
+        "from marts.mart_semiannual_indicator where period_id = '2025S1' group by 1, 2, 3 order by 1, 2"
     ).fetchall()
-    assert rows == [("before_2025", 182, True, True), ("from_2025", 0, False, True)]
+    assert rows == [
+        ("before_2025", 75, False, True),
+        ("before_2025", 106, False, True),
+        ("before_2025", 182, True, True),
+        ("from_2025", 0, False, True),
+    ]
     refused = conn.execute("select count(*) from core.fct_refused_observation").fetchone()
     assert refused == (0,)  # every source names units that existed in 2025S1
 
@@ -126,9 +136,10 @@ def test_the_reporting_duty_shows_the_units_on_time_late_and_missing_as_they_sub
         "from marts.mart_reporting_compliance where period_id = '2025S1' group by 1, 2, 3 order by 1, 2"
     ).fetchall()
     # By hand from the simulator's documented schedule (dxw.simulator.submissions) and Plan 86
-    # VI.6: the 30 provincial bodies and 11 districts report, the 193 communes do not. The
-    # deadline is 14 June (Decree 09 cut-off) + 5 days = 19 June 2025. Departments submit through
-    # the reporting system, 02.HND and 02.SXD on 23 June (late), the other 28 by 18 June; the
+    # VI.6: the 26 provincial bodies that exist on the cut-off (data/provincial_bodies.csv) and 11
+    # districts report, the 193 communes do not. The deadline is 14 June (Decree 09 cut-off) + 5
+    # days = 19 June 2025. Departments submit through the reporting system, 02.HND and 02.SXD on
+    # 23 June (late), the other 24 by 18 June; the
     # districts drop their forms in the inbox, 031 on 23 June (late), 035 never, the other 9 by
     # 18 June. The pilot district 024 also reports households covered through the reporting
     # system (from 2025), entered when it submits. The warehouse loaded everything in 2026: that
@@ -136,7 +147,7 @@ def test_the_reporting_duty_shows_the_units_on_time_late_and_missing_as_they_sub
     on_time_districts = ["026", "027", "028", "029", "030", "032", "033", "034"]
     assert [row[:4] for row in rows] == [
         ("department", "late", "reporting_system", 2),
-        ("department", "on_time", "reporting_system", 28),
+        ("department", "on_time", "reporting_system", 24),
         ("district", "late", "unit_upload", 1),
         ("district", "missing", None, 1),
         ("district", "on_time", "reporting_system,unit_upload", 1),
@@ -157,7 +168,9 @@ def test_ingesting_the_same_period_twice_leaves_the_same_rows(published, conn, s
     before = raw_rows()
     run = dagrun.run("ingest_public_service_portal", {"period": "2025S1", "source_url": simulator.url})
     assert raw_rows() == before
-    assert before[0][1] == before[1][1] == 226
+    # Dossiers: the 231 agencies of the window (193 + 11 + 27 bodies serving the public); services
+    # offered online, a state at the cut-off: the 222 that exist then (9 bodies ended before it).
+    assert (before[0][1], before[1][1]) == (231, 222)
     latest = conn.execute(
         "select distinct on (dataset) dataset, status from raw.load_batch "
         "where period_id = '2025S1' and dataset like 'portal%' order by dataset, batch_id desc"
@@ -174,7 +187,7 @@ def test_published_marts_match_the_audited_build(published, conn):
         "select count(*) from marts.mart_semiannual_indicator "
         "where period_id = '2025S1' and unit_structure = 'before_2025' and indicator_code like 'PS%'"
     ).fetchone()[0]
-    assert rows == 2 * 227
+    assert rows == 2 * (222 + 1)  # the agencies at the cut-off and the province
     published = conn.execute(
         "select table_name from information_schema.tables where table_schema = 'marts' order by 1"
     ).fetchall()
@@ -206,13 +219,15 @@ def test_incomplete_half_year_fails_the_gate_naming_the_check(published, conn):
     result = quality.validate("mart_semiannual_indicator", run_id="test", period_id="2025S1")
     assert not result.success
     assert [f.check for f in result.blocking] == [
-        "one row per unit (and each unit it rolls up into) and indicator of its sources"
+        "one row per unit (and each unit it rolls up into) and indicator of its sources; a state "
+        "(year_basis year_end) only for the units that exist at the cut-off"
     ]
     # A half-year that was never ingested has no rows at all: every completeness check says so.
     empty = quality.validate("mart_semiannual_indicator", run_id="test", period_id="2024S2")
     assert {f.check for f in empty.blocking} >= {
         "mart is not empty",
-        "every unit that reports to a source is present for the half-year",
+        "every unit that reports to a source is present for the half-year (a body merged inside it "
+        "counts under the one that absorbed it)",
     }
     conn.execute("drop table marts_build.mart_semiannual_indicator")
     conn.execute(

@@ -73,7 +73,10 @@ portal as (
         provide_online.source_unit_id,
         provide_online.period_id,
         'PS_FULL_ONLINE' as indicator_code,
-        provide_online.services_fully_online as numerator,
+        -- No catalogue entry, no ratio: neither part (a numerator alone would inflate a roll-up).
+        case
+            when eligible.eligible_services is not null then provide_online.services_fully_online
+        end as numerator,
         eligible.eligible_services as denominator,
         provide_online.batch_id,
         provide_online.loaded_at

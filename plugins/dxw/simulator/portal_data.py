@@ -17,7 +17,7 @@ from typing import Any
 
 from dxw.periods import Period
 from dxw.simulator import reorganisation
-from dxw.units import Unit, current_units, legacy_units, reporting_area_2025
+from dxw.units import SEED_VALID_FROM, Unit, current_units, legacy_units, reporting_area_2025
 
 FIRST_YEAR = 2022
 LAST_YEAR = 2025
@@ -132,9 +132,9 @@ def provide_online_row(unit: Unit, period: Period) -> dict[str, Any] | None:
     progress = progress_row(unit, period)
     if progress is None or not reorganisation.exists_at_cutoff(unit, last):
         return None
-    # A unit version's own catalogue of services: keyed by code and start (codes were reused).
-    base = _rng(unit.key if unit.is_current else unit.code, "online")
-    rng = _rng(unit.key if unit.is_current else unit.code, "online", last.id)
+    name = _catalogue_of(unit)
+    base = _rng(name, "online")
+    rng = _rng(name, "online", last.id)
     # The merged communes' service lists follow the 2025 catalogue: at most 100 procedures each.
     total = base.randint(
         *(_NEW_COMMUNE_SERVICES if unit.is_current and unit.level == "commune" else _SERVICES[unit.level])
@@ -155,6 +155,17 @@ def provide_online_row(unit: Unit, period: Period) -> dict[str, Any] | None:
         "onlineOnTimeSum": online_on_time,
         "onlineOverdueSum": online - online_on_time,
     }
+
+
+def _catalogue_of(unit: Unit) -> str:
+    """Whose catalogue of services a unit offers: a body created by a merger (1 March 2025, 1 July
+    2025) carries on its first predecessor's; a merged commune has its own (keyed by code and start:
+    codes were reused); every other unit its own."""
+    if unit.level == "department" and unit.valid_from != SEED_VALID_FROM:
+        predecessors = reorganisation.direct_predecessors(unit.code, unit.valid_from)
+        if predecessors:
+            return _catalogue_of(predecessors[0])
+    return unit.key if unit.is_current else unit.code
 
 
 def rows(endpoint: str, period: Period) -> list[dict[str, Any]]:

@@ -40,8 +40,9 @@ reported_periods as (
 ),
 
 -- The units with the duty in each half-year: provincial departments, agencies and mass
--- organisations and the districts, that exist on the half-year's cut-off day (districts
--- ended on 30 June 2025). Communes and the province have no duty and are not listed.
+-- organisations and the districts of the plan's province (vars dxw_plan_province_*), that exist on
+-- the half-year's cut-off day (districts ended on 30 June 2025). Communes and the province have
+-- no duty and are not listed; nor have the former Tuyên Quang's units towards Hà Giang's plan.
 duty as (
     select
         units.unit_code,
@@ -63,6 +64,11 @@ duty as (
             and schedule.unit_type = units.unit_type
             and periods.decree09_end >= units.valid_from
             and (units.valid_to is null or periods.decree09_end <= units.valid_to)
+    where
+        units.province_code = case units.unit_structure
+            when 'before_2025' then '{{ var("dxw_plan_province_before_2025") }}'
+            when 'from_2025' then '{{ var("dxw_plan_province_from_2025") }}'
+        end
 ),
 
 own_reports as (
