@@ -58,7 +58,7 @@
 
 {#- For qualitative criteria: per structure, unit, indicator and period of `period_type`, the
     units of the criterion's target level under the unit that exist in the period (the "n" of
-    "k of n units achieved"). Needs CTEs memberships, units, indicators. -#}
+    "k of n units achieved"). Needs CTEs memberships, units, indicators (int_indicator_periods). -#}
 {% macro qualitative_units_applicable(period_type) -%}
     select
         memberships.unit_structure,
@@ -78,6 +78,7 @@
     inner join {{ ref('dim_period') }} as periods
         on
             periods.period_type = '{{ period_type }}'
+            and indicators.period_id = periods.period_id
             and members.valid_from <= periods.decree09_end
             and (members.valid_to is null or members.valid_to >= periods.decree09_start)
     group by

@@ -2,8 +2,8 @@
   The scorecard of a grain (half-year or year): per unit and period, the indicators the plan sets
   a target for at the unit's level, how many have a figure and how many meet it, and the mean
   gap of the ratios on their exact values (qualitative criteria never enter it). Needs CTEs
-  `indicator_figures` (a mart of indicator figures), `units`, `indicators` and `periods`
-  (one row per period_id to score).
+  `indicator_figures` (a mart of indicator figures), `units`, `indicators` (int_indicator_periods:
+  the catalogue version of each period) and `periods` (one row per period_id to score).
 -#}
 {% macro scorecard_scored() -%}
 -- Every indicator the plan sets a target for at the unit's level, for every period: a ratio
@@ -19,7 +19,9 @@ applicable as (
     from units
     cross join periods
     inner join indicators
-        on units.unit_level = any(indicators.target_levels)
+        on
+            units.unit_level = any(indicators.target_levels)
+            and periods.period_id = indicators.period_id
 ),
 
 scored as (

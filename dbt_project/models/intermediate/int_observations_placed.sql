@@ -74,9 +74,13 @@ located as (
         on
             crosswalk.unit_code = units.unit_code
             and crosswalk.unit_valid_from = units.valid_from
-    inner join indicators on observations.indicator_code = indicators.indicator_code
     inner join precedence on observations.source_system = precedence.source_system
     left join periods on observations.period_id = periods.period_id
+    -- The catalogue version that applies to the period (macros/catalogue_version.sql).
+    inner join indicators
+        on
+            observations.indicator_code = indicators.indicator_code
+            and {{ catalogue_version_applies('indicators', 'periods.decree09_end') }}
     where units.unit_level = any(indicators.applicable_levels)
 ),
 

@@ -42,8 +42,9 @@ units as (
     select * from {{ ref('dim_unit') }}
 ),
 
+-- The catalogue version that applies to each period (int_indicator_periods).
 indicators as (
-    select * from {{ ref('dim_indicator') }}
+    select * from {{ ref('int_indicator_periods') }}
 ),
 
 periods as (
@@ -120,7 +121,8 @@ counted as (
             memberships.member_code = standing.unit_code
             and memberships.member_structure = standing.unit_structure
             and memberships.unit_structure = standing.unit_structure
-    inner join indicators on standing.unit_level = any(indicators.applicable_levels)
+    inner join indicators
+        on standing.period_id = indicators.period_id and standing.unit_level = any(indicators.applicable_levels)
     left join units_with_data
         on
             memberships.unit_structure = units_with_data.unit_structure

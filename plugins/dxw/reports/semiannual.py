@@ -25,7 +25,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from dxw import database, publish
+from dxw import catalogue_versions, database, publish
 from dxw.periods import Period, PeriodError, parse
 from dxw.reports import vn_percent
 from dxw.reports.charts import Bars, Chart, Histogram, Lines
@@ -574,12 +574,20 @@ def award_grains(period: Period) -> tuple[str, ...]:
     return ("plan_period", "year") if period.kind == "year" else ("halfyear",)
 
 
-def load_catalogue(settings: Settings) -> dict[str, Indicator]:
-    """The indicator catalogue (dbt seed ``indicators.csv``), in catalogue order."""
+def load_catalogue(settings: Settings, period: Period) -> dict[str, Indicator]:
+    """The indicator catalogue (dbt seed ``indicators.csv``, one row per indicator version) as it
+    judges ``period``: each indicator's version valid at the period's cut-off, the one the marts
+    took its targets from (:mod:`dxw.catalogue_versions`), in catalogue order."""
     path = settings.dbt_project_dir / "seeds" / "indicators.csv"
     catalogue = {}
     with path.open(encoding="utf-8", newline="") as handle:
-        for row in csv.DictReader(handle):
+        rows = catalogue_versions.in_force(
+            csv.DictReader(handle),
+            lambda row: row["indicator_code"],
+            lambda row: date.fromisoformat(row["valid_from"]) if row.get("valid_from") else None,
+            catalogue_versions.cutoff(period),
+        )
+        for row in rows:
             catalogue[row["indicator_code"]] = Indicator(
                 code=row["indicator_code"],
                 name=row["name_vi"],
@@ -874,7 +882,7 @@ def load(
             period=period,
             structure=structure,
             generated_at=now(ZoneInfo(settings.timezone)),
-            indicators=load_catalogue(settings),
+            indicators=load_catalogue(settings, period),
             figures=figures,
             trend_periods=halfyears,
             trend={},

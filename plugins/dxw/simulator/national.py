@@ -253,6 +253,8 @@ class NationalWorld:
             "threshold": "80",
             "candidates_note": "Eligible units are proposed to the Board",
             "plan_ref": "IV.3",
+            "catalogue_version": "NATIONAL-1",
+            "valid_from": "2021-01-01",
         }
         _write(
             seeds_dir / "award_rules.csv",

@@ -3,7 +3,10 @@
 Rules:
 
 * an indicator is reported by upload when its ``source`` is ``unit_upload``; it applies to a unit
-  when the unit's level is one of its ``levels`` and the indicator exists by the end of the period;
+  when the unit's level is one of its ``levels`` in the indicator's version that judges the period
+  (``indicators.csv`` holds one row per version; the version valid at the end of the period's
+  Decree 09 window, :mod:`dxw.catalogue_versions`), so a new plan's indicators and targets reach
+  the forms of its periods only;
 * a unit is identified by its code *and* the period: the 2025 reorganisation reused commune codes
   (``00691`` is Phường Trần Phú until 30 June 2025, Phường Hà Giang 2 afterwards). A unit version
   belongs to a period when its validity interval overlaps the period's Decree 09 window (the
@@ -24,7 +27,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from dxw import periods
+from dxw import catalogue_versions, periods
 from dxw.settings import get_settings
 
 UPLOAD_SOURCE = "unit_upload"
@@ -55,6 +58,7 @@ class Indicator:
     target_value: Decimal | None
     source: str
     valid_from: date | None = None
+    catalogue_version: str = ""
 
     @property
     def is_upload(self) -> bool:
@@ -97,23 +101,42 @@ class Catalogue:
     indicators: tuple[Indicator, ...]
     units: tuple[UnitRef, ...]
     successions: tuple[Succession, ...] = ()
-    _by_indicator: dict[str, Indicator] = field(init=False, repr=False, compare=False)
+    _by_indicator: dict[str, tuple[Indicator, ...]] = field(init=False, repr=False, compare=False)
     _by_unit: dict[str, tuple[UnitRef, ...]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         versions: dict[str, list[UnitRef]] = {}
         for unit in self.units:
             versions.setdefault(unit.code, []).append(unit)
-        object.__setattr__(self, "_by_indicator", {ind.code: ind for ind in self.indicators})
+        indicator_versions: dict[str, list[Indicator]] = {}
+        for indicator in self.indicators:
+            indicator_versions.setdefault(indicator.code, []).append(indicator)
+        object.__setattr__(
+            self,
+            "_by_indicator",
+            {
+                code: tuple(sorted(v, key=lambda i: i.valid_from or date.min))
+                for code, v in indicator_versions.items()
+            },
+        )
         object.__setattr__(
             self,
             "_by_unit",
             {code: tuple(sorted(v, key=lambda u: u.valid_from)) for code, v in versions.items()},
         )
 
-    def indicator(self, code: str) -> Indicator | None:
-        """The indicator with ``code`` (exact, upper-case codes), or None."""
-        return self._by_indicator.get(code)
+    def indicator(self, code: str, period: str | periods.Period | None = None) -> Indicator | None:
+        """The version of the indicator ``code`` (exact, upper-case codes) that judges ``period``
+        (its latest version without one), or None."""
+        versions = self._by_indicator.get(code, ())
+        if period is None or not versions:
+            return versions[-1] if versions else None
+        found = _in_force(versions, period)
+        return found[0] if found else None
+
+    def indicator_versions(self, code: str) -> tuple[Indicator, ...]:
+        """Every version of the indicator ``code``, oldest first."""
+        return self._by_indicator.get(code, ())
 
     def unit_versions(self, code: str) -> tuple[UnitRef, ...]:
         """Every version of the unit ``code`` across reorganisations, oldest first."""
@@ -177,12 +200,14 @@ class Catalogue:
     def applicable(self, unit: UnitRef | str, period: str | periods.Period) -> list[Indicator]:
         """The upload indicators that ``unit`` reports for ``period``, in catalogue order."""
         ref = self.require_unit(unit, period) if isinstance(unit, str) else unit
-        _, end = _as_period(period).window("decree09")
-        return [
-            ind
-            for ind in self.indicators
-            if ind.is_upload and ref.level in ind.levels and (ind.valid_from is None or ind.valid_from <= end)
-        ]
+        in_force = _in_force(self.indicators, period)
+        return [ind for ind in in_force if ind.is_upload and ref.level in ind.levels]
+
+
+def _in_force(indicators: tuple[Indicator, ...], period: str | periods.Period) -> list[Indicator]:
+    """Each indicator's version that judges ``period``, in catalogue order."""
+    day = catalogue_versions.cutoff(_as_period(period))
+    return catalogue_versions.in_force(indicators, lambda i: i.code, lambda i: i.valid_from, day)
 
 
 def _as_period(period: str | periods.Period) -> periods.Period:
@@ -212,6 +237,7 @@ def load_catalogue(seeds_dir: Path | None = None) -> Catalogue:
             target_value=Decimal(row["target_value"]) if row["target_value"].strip() else None,
             source=row["source"].strip(),
             valid_from=_date(row.get("valid_from") or ""),
+            catalogue_version=(row.get("catalogue_version") or "").strip(),
         )
         for row in _read_csv(folder / "indicators.csv")
     )

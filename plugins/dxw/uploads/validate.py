@@ -405,7 +405,12 @@ class _RowChecker:
         code = row.text("indicator_code").upper()
         if not code:
             raise _RowRejected("missing_indicator", "Thiếu mã chỉ tiêu")
-        indicator = self.catalogue.indicator(code)
+        indicator = self.catalogue.indicator(code, self.period)
+        if indicator is None and self.catalogue.indicator_versions(code):
+            raise _RowRejected(
+                "indicator_not_applicable",
+                f"Chỉ tiêu '{code}' không thuộc danh mục chỉ tiêu áp dụng cho kỳ {self.period.id}",
+            )
         if indicator is None:
             raise _RowRejected("unknown_indicator", f"Mã chỉ tiêu '{code}' không có trong danh mục chỉ tiêu")
         if not indicator.is_upload:

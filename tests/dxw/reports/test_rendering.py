@@ -131,7 +131,7 @@ def sample(period_id: str = "2025S1") -> ReportData:
         period=period,
         structure=structure,
         generated_at=datetime(2025, 6, 22, 9, 5, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh")),
-        indicators=load_catalogue(get_settings()),
+        indicators=load_catalogue(get_settings(), period),
         figures=figures,
         trend_periods=["2024S2", period_id],
         trend={"PS_FULL_ONLINE": [Decimal("78.5"), Decimal("85.0")]},

@@ -1,3 +1,4 @@
+-- One row per version of an indicator (macros/catalogue_version.sql): a new plan adds versions.
 with indicators as (
     select * from {{ ref('indicators') }}
 ),
@@ -23,7 +24,8 @@ final as (
         source as primary_source,
         note,
         catalogue_version,
-        valid_from::date as valid_from
+        valid_from,
+        {{ catalogue_valid_to(['indicator_code']) }} as valid_to
     from indicators
 )
 

@@ -34,8 +34,9 @@ units as (
     select * from {{ ref('dim_unit') }}
 ),
 
+-- The catalogue version that applies to each period (int_indicator_periods).
 indicators as (
-    select * from {{ ref('dim_indicator') }}
+    select * from {{ ref('int_indicator_periods') }}
 ),
 
 periods as (
@@ -68,7 +69,10 @@ unit_years as (
         indicators.year_basis = 'year_end' or count(*) = 2 as covers_year,
         max(halfyears.loaded_at) as last_loaded_at
     from halfyears
-    inner join indicators on halfyears.indicator_code = indicators.indicator_code
+    inner join indicators
+        on
+            halfyears.indicator_code = indicators.indicator_code
+            and left(halfyears.period_id, 4) = indicators.period_id
     group by
         halfyears.unit_structure,
         halfyears.unit_code,
@@ -130,7 +134,10 @@ measured as (
                 then {{ safe_ratio('aggregated.numerator', 'aggregated.denominator') }}
         end as value
     from aggregated
-    inner join indicators on aggregated.indicator_code = indicators.indicator_code
+    inner join indicators
+        on
+            aggregated.indicator_code = indicators.indicator_code
+            and aggregated.period_id = indicators.period_id
 ),
 
 qualitative_units as (
@@ -173,7 +180,8 @@ assessed as (
         on
             measured.unit_code = units.unit_code
             and measured.unit_structure = units.unit_structure
-    inner join indicators on measured.indicator_code = indicators.indicator_code
+    inner join indicators
+        on measured.indicator_code = indicators.indicator_code and measured.period_id = indicators.period_id
     inner join periods on measured.period_id = periods.period_id
     left join qualitative_units
         on

@@ -47,8 +47,12 @@ published_halfyears as (
     {%- endif %}
 ),
 
+-- Versions of the rules (macros/catalogue_version.sql): a new plan adds its own rows.
 rules as (
-    select * from {{ ref('award_rules') }}
+    select
+        *,
+        {{ catalogue_valid_to(['award_code', 'unit_level']) }} as valid_to
+    from {{ ref('award_rules') }}
 ),
 
 units as (
@@ -90,6 +94,7 @@ figures as (
 with_existence as (
     select
         figures.*,
+        periods.decree09_end as period_end,
         units.valid_from <= periods.decree09_end
         and (units.valid_to is null or units.valid_to >= periods.decree09_end) as unit_exists_at_period_end
     from figures
@@ -109,9 +114,14 @@ plan_halfyears as (
         rules.award_code,
         rules.plan_basis,
         rules.plan_period_to,
+        rules.valid_from as rule_valid_from,
         row_number() over (
             partition by
-                rules.award_code, rules.unit_level, with_existence.unit_structure, with_existence.unit_code
+                rules.award_code,
+                rules.unit_level,
+                rules.valid_from,
+                with_existence.unit_structure,
+                with_existence.unit_code
             order by with_existence.period_id desc
         ) as recency
     from with_existence
@@ -147,10 +157,13 @@ plan_period as (
             else sum(denominator)
         end as denominator,
         max(last_loaded_at) as last_loaded_at,
-        true as unit_exists_at_period_end
+        true as unit_exists_at_period_end,
+        max(period_end) as period_end,
+        rule_valid_from
     from plan_halfyears
     group by
         award_code,
+        rule_valid_from,
         left(plan_period_to, 4),
         unit_structure,
         unit_code,
@@ -160,21 +173,24 @@ plan_period as (
         indicator_code
 ),
 
--- A plan-period row belongs to its own award; the half-year and year rows to every rule.
+-- A plan-period row belongs to its own award and rule version; the half-year and year rows to
+-- every rule, in the version that applies to their period.
 candidates as (
     {%- set candidate_columns -%}
         grain, period_id, evaluated_from, evaluated_to, unit_structure, unit_code, unit_name,
         unit_level, parent_code, indicator_code, numerator, denominator, last_loaded_at,
-        unit_exists_at_period_end
+        unit_exists_at_period_end, period_end
     {%- endset %}
     select
         null::text as award_code,
+        null::date as rule_valid_from,
         {{ candidate_columns }}
     from with_existence
     where grain in ('halfyear', 'year')
     union all
     select
         award_code,
+        rule_valid_from,
         {{ candidate_columns }}
     from plan_period
 ),
@@ -221,7 +237,16 @@ evaluated as (
         on
             rules.indicator_code = candidates.indicator_code
             and rules.unit_level = candidates.unit_level
-            and (candidates.award_code is null or rules.award_code = candidates.award_code)
+            and (
+                (
+                    candidates.award_code is null
+                    and {{ catalogue_version_applies('rules', 'candidates.period_end') }}
+                )
+                or (
+                    rules.award_code = candidates.award_code
+                    and rules.valid_from = candidates.rule_valid_from
+                )
+            )
 ),
 
 final as (

@@ -17,8 +17,9 @@ units as (
     select * from {{ ref('dim_unit') }}
 ),
 
+-- The catalogue version that applies to each period (int_indicator_periods).
 indicators as (
-    select * from {{ ref('dim_indicator') }}
+    select * from {{ ref('int_indicator_periods') }}
 ),
 
 periods as (
@@ -97,6 +98,7 @@ measured as (
     inner join indicators
         on
             duty.unit_level = any(indicators.applicable_levels)
+            and duty.period_id = indicators.period_id
             and indicators.primary_source in ('unit_upload', 'reporting_system')
     left join observations
         on

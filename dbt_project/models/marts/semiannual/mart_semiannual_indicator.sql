@@ -24,8 +24,9 @@ units as (
     select * from {{ ref('dim_unit') }}
 ),
 
+-- The catalogue version that applies to each period (int_indicator_periods).
 indicators as (
-    select * from {{ ref('dim_indicator') }}
+    select * from {{ ref('int_indicator_periods') }}
 ),
 
 periods as (
@@ -71,7 +72,10 @@ measured as (
                 then {{ safe_ratio('aggregated.numerator', 'aggregated.denominator') }}
         end as value
     from aggregated
-    inner join indicators on aggregated.indicator_code = indicators.indicator_code
+    inner join indicators
+        on
+            aggregated.indicator_code = indicators.indicator_code
+            and aggregated.period_id = indicators.period_id
 ),
 
 -- For a qualitative criterion, the units of its target level under each unit that exist in the
@@ -135,7 +139,8 @@ assessed as (
         on
             measured.unit_code = units.unit_code
             and measured.unit_structure = units.unit_structure
-    inner join indicators on measured.indicator_code = indicators.indicator_code
+    inner join indicators
+        on measured.indicator_code = indicators.indicator_code and measured.period_id = indicators.period_id
     inner join periods on measured.period_id = periods.period_id
     left join qualitative_units
         on

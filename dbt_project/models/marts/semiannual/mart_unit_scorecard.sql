@@ -10,8 +10,9 @@ units as (
     select * from {{ ref('dim_unit') }}
 ),
 
+-- The catalogue version that applies to each period (int_indicator_periods).
 indicators as (
-    select * from {{ ref('dim_indicator') }}
+    select * from {{ ref('int_indicator_periods') }}
 ),
 
 periods as (
