@@ -122,7 +122,9 @@ counted as (
             and memberships.member_structure = standing.unit_structure
             and memberships.unit_structure = standing.unit_structure
     inner join indicators
-        on standing.period_id = indicators.period_id and standing.unit_level = any(indicators.applicable_levels)
+        on
+            standing.period_id = indicators.period_id
+            and standing.unit_level = any(indicators.applicable_levels)
     left join units_with_data
         on
             memberships.unit_structure = units_with_data.unit_structure
