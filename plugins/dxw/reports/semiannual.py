@@ -3,7 +3,9 @@
 Everything comes from the published schema ``marts`` (and its audit trail ``marts_audit``),
 read in one read-only repeatable-read transaction, so the report shows one consistent
 publish even while the next one is being swapped in. Indicator names, levels and targets come
-from the reviewed catalogue (dbt seed ``indicators.csv``) the marts are built from.
+from the reviewed catalogue (dbt seed ``indicators.csv``) the marts are built from; the pilot
+registry of Plan 86 III.4 (``core.dim_pilot_unit``) and the refused observations come from
+``core``.
 
 :func:`load` gathers the figures into a :class:`ReportData`; :mod:`dxw.reports.html` and
 :mod:`dxw.reports.workbook` render it; :func:`write_report` does all three.

@@ -18,6 +18,7 @@ from dxw.reports.semiannual import (
     Compliance,
     Figure,
     Pilot,
+    PilotAward,
     Publish,
     QualityFailure,
     QualityRun,
@@ -447,6 +448,23 @@ def test_pilots_are_marked_in_the_level_tables_and_award_lists():
     assert mark not in unit_row(section(after, "cap-commune"), "00688")
     annex = section(after, "phu-luc-d")
     assert "Đơn vị trước sắp xếp năm 2025: không có số liệu trong kỳ này" in unit_row(annex, "00688")
+
+
+def test_year_report_shows_the_pilots_summary_award_figure():
+    # The plan's last year: the pilots are judged at the summary. District 024's figure for the
+    # Prime Minister's certificate, its last half-year 2025S1, 85.00 % against 80 %: eligible.
+    award = PilotAward(
+        "PM_CERTIFICATE", "Bằng khen của Thủ tướng Chính phủ", Decimal("85.00"), ">=", Decimal(80), True,
+        ("2025S1", "2025S1"),
+    )  # fmt: skip
+    data = replace(sample("2025"), pilots=pilots(), pilot_awards={"024": [award]})
+    annex = section(html.render(data), "phu-luc-d")
+    assert "Khen thưởng tổng kết 2021 - 2025 (mục IV.3)" in annex
+    district = unit_row(annex, "024")
+    assert "Bằng khen của Thủ tướng Chính phủ: 85,00 % (ngưỡng ≥ 80 %, 2025S1)" in district
+    assert 'title="Đạt mục tiêu"' in district
+    # The year 2025 is reported in the 2025 structure: the old units have no figures of their own.
+    assert "Đơn vị trước sắp xếp năm 2025: không có số liệu trong kỳ này" in district
 
 
 def test_pilot_annex_without_a_registry_says_so():
