@@ -754,11 +754,8 @@ def _compliance(data: ReportData) -> str:
 def _pilot_result(data: ReportData, pilot: Pilot) -> tuple[str, str]:
     """(indicators met / measured / targeted, the figures) of a pilot for the period."""
     if pilot.unit_code is None:
-        return (
-            "-",
-            '<span class="muted">Đơn vị thuộc sở, ngành: không có mã đơn vị, '
-            "kho dữ liệu không có số liệu riêng</span>",
-        )
+        return "-", '<span class="muted">Không có mã đơn vị, không có số liệu riêng</span>'
+
     if pilot.unit_structure != data.structure:
         return "-", '<span class="muted">Đơn vị trước sắp xếp năm 2025: không có số liệu trong kỳ này</span>'
     results = data.pilot_results(pilot)
@@ -809,10 +806,7 @@ def _pilots(data: ReportData) -> str:
         return "".join([*parts, "</section>"])
     notes = sorted({p.source_note for p in data.pilots if p.is_demo})
     if notes:
-        parts.append(
-            '<p class="warning">Danh sách dưới đây là dữ liệu minh họa, không phải danh sách đăng ký '
-            "thực tế: " + " ".join(e(note) for note in notes) + "</p>"
-        )
+        parts.append('<p class="warning">Nguồn danh sách: ' + " ".join(e(note) for note in notes) + "</p>")
     if any(p.unit_structure and p.unit_structure != data.structure for p in data.pilots):
         parts.append(
             '<p class="note">Các đơn vị chỉ đạo điểm là đơn vị trước sắp xếp năm 2025 (cấp huyện chấm dứt '

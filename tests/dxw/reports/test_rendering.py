@@ -427,7 +427,7 @@ def test_pilot_annex_lists_the_registry_with_the_period_figures():
     subordinate = unit_row(annex, f"02.SNV/{html.e(EVIL)}")
     assert EVIL not in subordinate
     assert html.e(EVIL) in subordinate
-    assert "không có mã đơn vị" in subordinate
+    assert "Không có mã đơn vị, không có số liệu riêng" in subordinate
     assert re.findall(r"<h3>D\.\d\. (.*?):", annex) == [
         "Cấp tỉnh (Hội đồng Thi đua, khen thưởng tỉnh chọn)",
         "Cấp huyện, thành phố (xã chỉ đạo điểm)",
