@@ -79,6 +79,12 @@ def table_rows(page: str) -> dict[tuple[str, str], list[str]]:
     return parser.rows
 
 
+DEMO_NOTE = (
+    "DEMO: danh sách minh họa, không phải danh sách đăng ký thực tế năm 2022; Hội đồng Thi đua, khen "
+    "thưởng tỉnh thay bằng danh sách đã tiếp nhận (mục III.4 Kế hoạch 86)"
+)
+
+
 def pilot_registry() -> list[dict[str, str]]:
     """The shipped pilot registry (seed pilot_units), read from the file itself."""
     path = get_settings().dbt_project_dir / "seeds" / "pilot_units.csv"
@@ -262,7 +268,9 @@ def test_pilot_units_are_flagged_in_the_marts_and_listed_in_the_report(report, c
 
     page = report.html.read_text(encoding="utf-8")
     assert "Phụ lục D. Đơn vị chỉ đạo điểm (mục III.4)" in page
-    assert "dữ liệu minh họa" in page  # the shipped registry is a demo list, and says so
+    # The shipped registry is a demo list, and the annex says so in the registry's own words.
+    assert {r["source_note"] for r in registry} == {DEMO_NOTE}
+    assert f"Nguồn danh sách: {DEMO_NOTE}</p>" in page
     rows = table_rows(page)
     # The board's district 024, with its dossier figure of the half-year from the mart.
     value = conn.execute(

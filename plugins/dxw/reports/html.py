@@ -755,7 +755,6 @@ def _pilot_result(data: ReportData, pilot: Pilot) -> tuple[str, str]:
     """(indicators met / measured / targeted, the figures) of a pilot for the period."""
     if pilot.unit_code is None:
         return "-", '<span class="muted">Không có mã đơn vị, không có số liệu riêng</span>'
-
     if pilot.unit_structure != data.structure:
         return "-", '<span class="muted">Đơn vị trước sắp xếp năm 2025: không có số liệu trong kỳ này</span>'
     results = data.pilot_results(pilot)
@@ -784,7 +783,8 @@ def _pilot_awards(data: ReportData, pilot: Pilot) -> str:
     if not awards:
         return '<span class="muted">-</span>'
     return "<br>".join(
-        f"{e(a.award_name)}: {vn_percent(a.value, 2)} (ngưỡng ≥ {vn_percent(a.threshold, 0)}, "
+        f"{e(a.award_name)}: {vn_percent(a.value, 2)} "
+        f"(ngưỡng {'>' if a.comparator == '>' else '≥'} {vn_percent(a.threshold, 0)}, "
         f"{e(a.evaluated[1])}) {_met(a.eligible, short=True)}"
         for a in awards
     )

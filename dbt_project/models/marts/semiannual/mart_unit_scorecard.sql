@@ -38,8 +38,8 @@ pilots as (
 final as (
     select
         {{ scorecard_columns() | indent(8) }},
-        periods.load_signature,
-        pilots.pilot_level
+        pilots.pilot_level,
+        periods.load_signature
     from scored
     inner join periods on scored.period_id = periods.period_id
     left join pilots
