@@ -24,7 +24,7 @@
     {%- set seeds = [
         'unit_crosswalk', 'units', 'unit_succession', 'indicators', 'dhis2_data_elements',
         'source_precedence', 'reporting_deadlines', 'date_spine_bounds', 'award_rules',
-        'eligible_online_services',
+        'eligible_online_services', 'pilot_units',
     ] -%}
     {%- set references = [] -%}
     {%- if by_graph -%}

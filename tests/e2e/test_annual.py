@@ -103,4 +103,7 @@ def test_the_annual_report_shows_the_year_and_the_summary_award(published, tmp_p
     assert "tỷ lệ của kỳ 6 tháng cuối cùng trong giai đoạn" in page
     assert "tích cực ứng dụng công nghệ số" in page
     assert "Theo dõi 6 tháng" not in page
+    # The pilot annex lists the 2022 registry; its units belong to the pre-2025 structure.
+    assert "Phụ lục D. Đơn vị chỉ đạo điểm (mục III.4)" in page
+    assert "Đơn vị trước sắp xếp năm 2025: không có số liệu trong kỳ này" in page
     assert files.xlsx.exists()

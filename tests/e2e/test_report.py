@@ -1,5 +1,6 @@
 """The semi-annual report from real published marts, opened in openpyxl and rendered by Chromium."""
 
+import csv
 import re
 import struct
 import subprocess
@@ -14,6 +15,7 @@ from openpyxl.chart import BarChart, LineChart
 from dxw import dagrun
 from dxw.cli import INGEST_DAGS
 from dxw.reports import ReportNotPublished, vn_number, vn_percent, write_report
+from dxw.settings import get_settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -75,6 +77,19 @@ def table_rows(page: str) -> dict[tuple[str, str], list[str]]:
     parser = Rows()
     parser.feed(page)
     return parser.rows
+
+
+DEMO_NOTE = (
+    "DEMO: danh sách minh họa, không phải danh sách đăng ký thực tế năm 2022; Hội đồng Thi đua, khen "
+    "thưởng tỉnh thay bằng danh sách đã tiếp nhận (mục III.4 Kế hoạch 86)"
+)
+
+
+def pilot_registry() -> list[dict[str, str]]:
+    """The shipped pilot registry (seed pilot_units), read from the file itself."""
+    path = get_settings().dbt_project_dir / "seeds" / "pilot_units.csv"
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
 
 
 def chromium(*args: str, profile: Path) -> subprocess.CompletedProcess:
@@ -212,9 +227,11 @@ def test_html_holds_the_published_figures(report, conn):
         f"Bằng khen của Thủ tướng Chính phủ – Cấp huyện (ngưỡng ≥ 80 %): {len(candidates)} đơn vị đang đạt"
     )
     assert heading in page
+    pilots = {r["unit_code"] for r in pilot_registry() if r["unit_code"]}
     for code, name, rank, value, eligible_periods in candidates:
         cells = rows[("award-halfyear-PM_CERTIFICATE-district-before_2025", code)]
-        assert cells[:2] == [str(rank), name]
+        # A pilot unit of Plan 86 III.4 carries the marker beside its name.
+        assert cells[:2] == [str(rank), f"{name} ★" if code in pilots else name]
         assert cells[4] == vn_percent(value, 2)
         assert cells[7] == "2025S1"  # the period evaluated
         assert cells[8] == f"{eligible_periods}/2"  # half-years eligible, of the two published
@@ -225,6 +242,64 @@ def test_html_holds_the_published_figures(report, conn):
     ).fetchone()[0]
     assert f"số {gate}, bộ kiểm tra mart_semiannual_indicator" in page
     assert "Các kỳ đã công bố: 2024S2, 2025S1." in page
+
+
+def test_pilot_units_are_flagged_in_the_marts_and_listed_in_the_report(report, conn):
+    registry = pilot_registry()
+    coded = {(r["unit_code"], r["pilot_level"]) for r in registry if r["unit_code"]}
+    # Every coded pilot (the board's district and department, the districts' communes) has
+    # figures in 2025S1 and so a scorecard row, flagged with its level; nothing else is flagged,
+    # and no unit of the 2025 structure is.
+    flagged = conn.execute(
+        "select unit_code, pilot_level, unit_structure from marts.mart_unit_scorecard "
+        "where period_id = '2025S1' and pilot_level is not null"
+    ).fetchall()
+    assert {(code, level) for code, level, _ in flagged} == coded
+    assert {structure for _, _, structure in flagged} == {"before_2025"}
+    # The award rules are for districts and communes: the board's district 024 and the communes.
+    awarded = conn.execute(
+        "select distinct unit_code, pilot_level, unit_structure from marts.mart_award_eligibility "
+        "where pilot_level is not null"
+    ).fetchall()
+    assert {(code, level) for code, level, _ in awarded} == {
+        (code, level) for code, level in coded if level == "district" or code == "024"
+    }
+    assert {structure for _, _, structure in awarded} == {"before_2025"}
+
+    page = report.html.read_text(encoding="utf-8")
+    assert "Phụ lục D. Đơn vị chỉ đạo điểm (mục III.4)" in page
+    # The shipped registry is a demo list, and the annex says so in the registry's own words.
+    assert {r["source_note"] for r in registry} == {DEMO_NOTE}
+    assert f"Nguồn danh sách: {DEMO_NOTE}</p>" in page
+    rows = table_rows(page)
+    # The board's district 024, with its dossier figure of the half-year from the mart.
+    value = conn.execute(
+        "select value from marts.mart_semiannual_indicator where period_id = '2025S1' and unit_code = '024' "
+        "and unit_structure = 'before_2025' and indicator_code = 'DIST_WORK_DOSSIERS_SIGNED'"
+    ).fetchone()[0]
+    district = rows[("phu-luc-d", "024")]
+    assert district[:3] == ["Tỉnh Hà Giang", "Thành phố Hà Giang", "024"]
+    assert f"Hồ sơ công việc cấp huyện xử lý và ký số: {vn_percent(value, 2)}" in district[5]
+    assert rows[("cap-district", "024")][1] == "Thành phố Hà Giang ★"
+    # A district that registered three communes: all three are listed under it.
+    per_district: dict[str, list[str]] = {}
+    for r in registry:
+        if r["pilot_level"] == "district":
+            per_district.setdefault(r["registered_by_code"], []).append(r["unit_code"])
+    three = next(code for code, communes in per_district.items() if len(communes) == 3)
+    name = conn.execute(
+        "select unit_name from core.dim_unit where unit_code = %s and unit_structure = 'before_2025'",
+        (three,),
+    ).fetchone()[0]
+    for commune in per_district[three]:
+        cells = rows[("phu-luc-d", commune)]
+        assert cells[0] == name
+        assert cells[2] == commune
+        assert cells[5].startswith("Hồ sơ công việc cấp xã xử lý trên mạng: ")
+    # Each provincial body's subordinate unit is listed by name, without a code.
+    subordinates = [r for r in registry if r["pilot_level"] == "department"]
+    for r in subordinates:
+        assert rows[("phu-luc-d", f"{r['registered_by_code']}/{r['subordinate_unit_name']}")][2] == "-"
 
 
 def test_each_published_half_year_passed_its_own_gate_and_compares_with_gated_figures(published, conn):
@@ -272,6 +347,7 @@ def test_workbook_has_the_sheets_figures_and_charts(report, conn):
         "Khen thưởng",
         "Chất lượng dữ liệu",
         "Tuân thủ báo cáo",
+        "Chỉ đạo điểm",
     ]
     # Two district charts (work dossiers signed, and households covered, which the reporting
     # system holds for the pilot district 024; services online has no district target), the

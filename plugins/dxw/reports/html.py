@@ -18,10 +18,13 @@ from dxw.reports.semiannual import (
     GRAIN_TEXT,
     LEVEL_NAMES,
     LEVEL_UNITS,
+    PILOT_LEVEL_NAMES,
+    PILOT_MARK,
     SOURCE_NAMES,
     AwardCandidate,
     Compliance,
     Figure,
+    Pilot,
     ReportData,
     structure_of,
 )
@@ -67,6 +70,7 @@ tr { break-inside: avoid; }
 .met { color: #0b5394; font-weight: bold; }
 .below { color: #a14400; font-weight: bold; }
 .muted { color: #666; }
+.pilot { color: #b35c00; font-weight: bold; }
 p.names { margin: 2px 0 8px; }
 figure { margin: 14px 0 22px; break-inside: avoid; }
 figcaption { font-size: 9pt; color: #444; margin-top: 4px; }
@@ -165,6 +169,20 @@ def _names(items: Sequence[str], total_label: str) -> str:
     rest = len(items) - NAMES_SHOWN
     more = f" và {vn_number(rest)} {e(total_label)} khác (xem sổ tính Excel)" if rest > 0 else ""
     return f'<p class="names">{shown}{more}.</p>'
+
+
+def _pilot_mark(level: str | None) -> str:
+    """The marker of a Plan 86 III.4 pilot unit beside its name (nothing for other units)."""
+    if level is None:
+        return ""
+    title = f"Đơn vị chỉ đạo điểm (mục III.4): {PILOT_LEVEL_NAMES[level]}"
+    return f' <span class="pilot" title="{e(title)}">{PILOT_MARK}</span>'
+
+
+PILOT_LEGEND = (
+    f'<p class="muted"><span class="pilot">{PILOT_MARK}</span> đơn vị chỉ đạo điểm phong trào thi đua '
+    "(mục III.4 Kế hoạch 86), xem Phụ lục D.</p>"
+)
 
 
 def _meta(data: ReportData) -> str:
@@ -377,8 +395,11 @@ def _level(data: ReportData, level: str, number: int) -> str:
         )
         headers.append((f"{e(indicator.short)}{suffix}", "num"))
     rows = []
+    pilots = 0
     for unit_code, unit_name, parent in units:
-        cells = [_td(e(unit_code), "code"), _td(e(unit_name))]
+        pilot = data.pilot_level(unit_code)
+        pilots += pilot is not None
+        cells = [_td(e(unit_code), "code"), _td(e(unit_name) + _pilot_mark(pilot))]
         if level == "commune":
             cells.append(_td(e(names.get(parent or "", parent or ""))))
         for code in codes:
@@ -401,6 +422,8 @@ def _level(data: ReportData, level: str, number: int) -> str:
             f"{e(STRUCTURE_CAPTION[data.structure])}",
         )
     )
+    if pilots:
+        parts.append(PILOT_LEGEND)
     for code in data.targeted(level):
         indicator = data.indicator(code)
         below = data.below_target(level, code)
@@ -478,9 +501,10 @@ def _charts(data: ReportData) -> str:
     return "".join(parts)
 
 
-def _award_rows(candidates: Sequence[AwardCandidate]) -> list[str]:
+def _award_rows(data: ReportData, candidates: Sequence[AwardCandidate]) -> list[str]:
     rows = []
     for c in candidates:
+        mark = _pilot_mark(data.pilot_level(c.unit_code, c.structure))
         history = f"{c.periods_eligible}/{c.periods_published}" if c.grain != "plan_period" else "-"
         loaded = _time(c.last_loaded_at)
         rows.append(
@@ -488,7 +512,7 @@ def _award_rows(candidates: Sequence[AwardCandidate]) -> list[str]:
             + "".join(
                 [
                     _td(e(c.rank or ""), "num"),
-                    _td(e(c.unit_name)),
+                    _td(e(c.unit_name) + mark),
                     _td(e(c.unit_code), "code"),
                     _td(e(c.parent_name)),
                     _td(vn_percent(c.value, 2), "num"),
@@ -547,7 +571,9 @@ def _award_group(data: ReportData, key: tuple[str, str, str, str], threshold, me
         ("Số kỳ đạt ngưỡng / kỳ đã công bố", "num"),
         ("Số liệu cập nhật lúc", "num"),
     ]
-    parts.append(_table(headers, _award_rows(shown)))
+    parts.append(_table(headers, _award_rows(data, shown)))
+    if any(data.pilot_level(c.unit_code, c.structure) for c in shown):
+        parts.append(PILOT_LEGEND)
     if len(members) > len(shown):
         parts.append(
             f'<p class="muted">Hiển thị {len(shown)} đơn vị đứng đầu; danh sách đầy đủ '
@@ -767,6 +793,108 @@ def _compliance(data: ReportData) -> str:
     return "".join([*parts, "</section>"])
 
 
+def _pilot_result(data: ReportData, pilot: Pilot) -> tuple[str, str]:
+    """(indicators met / measured / targeted, the figures) of a pilot for the period."""
+    if pilot.unit_code is None:
+        return "-", '<span class="muted">Không có mã đơn vị, không có số liệu riêng</span>'
+    if pilot.unit_structure != data.structure:
+        return "-", '<span class="muted">Đơn vị trước sắp xếp năm 2025: không có số liệu trong kỳ này</span>'
+    results = data.pilot_results(pilot)
+    targeted = [i for i in data.indicators.values() if pilot.unit_level in i.target_levels and i.has_target]
+    met = sum(1 for f in results if f.target_met)
+    measured = sum(1 for f in results if f.measured)
+    count = f"{met} / {measured} / {len(targeted)}"
+    if not measured:
+        return count, '<span class="muted">Chưa có số liệu</span>'
+    items = []
+    for f in results:
+        if not f.measured:
+            continue
+        shown = (
+            _qualitative(f)
+            if f.is_qualitative
+            else f"{vn_percent(f.value, 2)} {_met(f.target_met, short=True)}"
+        )
+        items.append(f"{e(data.indicator(f.indicator_code).short)}: {shown}")
+    return count, "<br>".join(items)
+
+
+def _pilot_awards(data: ReportData, pilot: Pilot) -> str:
+    """A pilot's figure for the 2021-2025 summary award, and whether it reaches each threshold."""
+    awards = data.pilot_awards.get(pilot.unit_code or "", [])
+    if not awards:
+        return '<span class="muted">-</span>'
+    return "<br>".join(
+        f"{e(a.award_name)}: {vn_percent(a.value, 2)} "
+        f"(ngưỡng {'>' if a.comparator == '>' else '≥'} {vn_percent(a.threshold, 0)}, "
+        f"{e(a.evaluated[1])}) {_met(a.eligible, short=True)}"
+        for a in awards
+    )
+
+
+def _pilots(data: ReportData) -> str:
+    parts = [
+        '<section id="phu-luc-d" class="major"><h2>Phụ lục D. Đơn vị chỉ đạo điểm (mục III.4)</h2>',
+        "<p>Theo mục III.4 Kế hoạch số 86/KH-UBND: Hội đồng Thi đua, khen thưởng tỉnh chọn 01 huyện, "
+        "thành phố và 01 ngành, đơn vị để chỉ đạo điểm cấp tỉnh; mỗi sở, ngành, đoàn thể chọn ít nhất 01 "
+        "đơn vị thuộc và trực thuộc; mỗi huyện, thành phố chọn từ 01 - 03 xã. Danh sách đăng ký về Hội "
+        "đồng qua Ban Thi đua - Khen thưởng và Sở Thông tin và Truyền thông trong quý I năm 2022; kết "
+        "quả của các đơn vị chỉ đạo điểm được đánh giá khi tổng kết năm 2025.</p>",
+    ]
+    if not data.pilots:
+        parts.append(
+            '<p class="warning">Kho dữ liệu chưa có danh sách đăng ký chỉ đạo điểm (core.dim_pilot_unit).</p>'
+        )
+        return "".join([*parts, "</section>"])
+    notes = sorted({p.source_note for p in data.pilots if p.is_demo})
+    if notes:
+        parts.append('<p class="warning">Nguồn danh sách: ' + " ".join(e(note) for note in notes) + "</p>")
+    if any(p.unit_structure and p.unit_structure != data.structure for p in data.pilots):
+        parts.append(
+            '<p class="note">Các đơn vị chỉ đạo điểm là đơn vị trước sắp xếp năm 2025 (cấp huyện chấm dứt '
+            "hoạt động từ 01/7/2025, các xã được sắp xếp lại); số liệu của các đơn vị này đến kỳ 2025S1 "
+            "có trong báo cáo các kỳ trước. Xã sau sắp xếp không được coi là đơn vị chỉ đạo điểm thay cho "
+            "xã cũ.</p>"
+        )
+    with_awards = bool(data.pilot_awards)
+    headers = [
+        ("Đơn vị đăng ký", ""),
+        ("Đơn vị chỉ đạo điểm", ""),
+        ("Mã", ""),
+        ("Ngày đăng ký", "num"),
+        ("Chỉ tiêu đạt / có số liệu / có mục tiêu", "num"),
+        (f"Kết quả kỳ {e(data.period.id)}", ""),
+    ]
+    if with_awards:
+        headers.append(("Khen thưởng tổng kết 2021 - 2025 (mục IV.3)", ""))
+    by_level: dict[str, list[Pilot]] = {}
+    for pilot in data.pilots:
+        by_level.setdefault(pilot.pilot_level, []).append(pilot)
+    for number, (level, members) in enumerate(by_level.items(), start=1):
+        rows = []
+        for pilot in members:
+            count, figures = _pilot_result(data, pilot)
+            cells = [
+                _td(e(pilot.registered_by_name or pilot.registered_by_code)),
+                _td(e(pilot.pilot_name)),
+                _td(e(pilot.unit_code or "-"), "code"),
+                _td(_date(pilot.registered_on), "num"),
+                _td(e(count), "num"),
+                _td(figures),
+            ]
+            if with_awards:
+                cells.append(_td(_pilot_awards(data, pilot)))
+            rows.append(f'<tr data-unit="{e(pilot.key)}">{"".join(cells)}</tr>')
+        parts.append(f"<h3>D.{number}. {e(PILOT_LEVEL_NAMES[level])}: {vn_number(len(members))} đơn vị</h3>")
+        parts.append(_table(headers, rows))
+    parts.append(
+        '<p class="muted">Kết quả: các chỉ tiêu Kế hoạch đặt mục tiêu cho cấp của đơn vị (mục IV.1), '
+        "từ số liệu đã công bố của kỳ; ✓ đạt, ✗ chưa đạt mục tiêu. Đơn vị thuộc và trực thuộc sở, ngành "
+        "không phải đơn vị báo cáo của kho dữ liệu: sở, ngành đánh giá kết quả của đơn vị mình.</p>"
+    )
+    return "".join([*parts, "</section>"])
+
+
 def _provenance(data: ReportData) -> str:
     based = data.based_on
     rows = [
@@ -799,6 +927,7 @@ def render(data: ReportData) -> str:
         ("phu-luc-a", "Phụ lục A. Chất lượng dữ liệu"),
         ("phu-luc-b", "Phụ lục B. Chế độ báo cáo"),
         ("phu-luc-c", "Phụ lục C. Nguồn gốc số liệu"),
+        ("phu-luc-d", "Phụ lục D. Đơn vị chỉ đạo điểm"),
     ]
     toc = "".join(f'<li><a href="#{anchor}">{e(label)}</a></li>' for anchor, label in toc_items)
     sections = [
@@ -809,6 +938,7 @@ def render(data: ReportData) -> str:
         _quality(data),
         _compliance(data),
         _provenance(data),
+        _pilots(data),
     ]
     return PAGE.substitute(
         title=e(f"{title} – {province}"),

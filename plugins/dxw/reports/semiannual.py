@@ -3,7 +3,9 @@
 Everything comes from the published schema ``marts`` (and its audit trail ``marts_audit``),
 read in one read-only repeatable-read transaction, so the report shows one consistent
 publish even while the next one is being swapped in. Indicator names, levels and targets come
-from the reviewed catalogue (dbt seed ``indicators.csv``) the marts are built from.
+from the reviewed catalogue (dbt seed ``indicators.csv``) the marts are built from; the pilot
+registry of Plan 86 III.4 (``core.dim_pilot_unit``) and the refused observations come from
+``core``.
 
 :func:`load` gathers the figures into a :class:`ReportData`; :mod:`dxw.reports.html` and
 :mod:`dxw.reports.workbook` render it; :func:`write_report` does all three.
@@ -92,6 +94,13 @@ BASIS_TEXT = {
     "year_ratio": "tỷ lệ của năm (tổng hai kỳ 6 tháng)",
     "halfyear_ratio": "tỷ lệ của kỳ 6 tháng",
 }
+# Plan 86 III.4: who picked the pilot (dim_pilot_unit.pilot_level).
+PILOT_LEVEL_NAMES = {
+    "province": "Cấp tỉnh (Hội đồng Thi đua, khen thưởng tỉnh chọn)",
+    "district": "Cấp huyện, thành phố (xã chỉ đạo điểm)",
+    "department": "Cấp sở, ngành, đoàn thể tỉnh (đơn vị thuộc và trực thuộc)",
+}
+PILOT_MARK = "★"
 MART_TABLES = (
     "mart_annual_indicator",
     "mart_award_eligibility",
@@ -285,6 +294,42 @@ class AwardCandidate:
 
 
 @dataclass(frozen=True)
+class Pilot:
+    """A registered pilot of Plan 86 III.4 (core.dim_pilot_unit)."""
+
+    pilot_level: str  # province | department | district: who picked it
+    registered_by_code: str
+    registered_by_name: str | None
+    unit_code: str | None  # none for a department's subordinate unit, registered by name
+    unit_structure: str | None
+    unit_level: str  # district | department | commune | subordinate
+    pilot_name: str
+    registered_on: date
+    source_note: str = ""
+
+    @property
+    def key(self) -> str:
+        return self.unit_code or f"{self.registered_by_code}/{self.pilot_name}"
+
+    @property
+    def is_demo(self) -> bool:
+        return self.source_note.upper().startswith("DEMO")
+
+
+@dataclass(frozen=True)
+class PilotAward:
+    """A pilot's row of the 2021-2025 summary award (mart_award_eligibility, grain plan_period)."""
+
+    award_code: str
+    award_name: str
+    value: Decimal | None
+    comparator: str
+    threshold: Decimal
+    eligible: bool
+    evaluated: tuple[str, str]
+
+
+@dataclass(frozen=True)
 class QualityFailure:
     check: str
     expectation: str
@@ -361,6 +406,10 @@ class ReportData:
     # (source system, refusal reason, observations) refused for a unit that did not exist in the
     # half-year (core.fct_refused_observation)
     refused: list[tuple[str, str, int]] = field(default_factory=list)
+    # The pilot registry of Plan 86 III.4 (core.dim_pilot_unit), and for the plan's last year the
+    # pilots' rows of the summary award, by unit code
+    pilots: list[Pilot] = field(default_factory=list)
+    pilot_awards: dict[str, list[PilotAward]] = field(default_factory=dict)
 
     @property
     def window(self) -> tuple[date, date]:
@@ -430,6 +479,20 @@ class ReportData:
         """Units of ``level`` that miss the target of ``code``, lowest value first."""
         rows = [f for f in self.at_level(level) if f.indicator_code == code and f.target_met is False]
         return sorted(rows, key=lambda f: (f.value is None, f.value or 0, f.unit_code))
+
+    def pilot_level(self, unit_code: str, structure: str | None = None) -> str | None:
+        """The pilot level of a unit of ``structure`` (the report's by default), none if no pilot."""
+        key = (unit_code, structure or self.structure)
+        return next((p.pilot_level for p in self.pilots if (p.unit_code, p.unit_structure) == key), None)
+
+    def pilot_results(self, pilot: Pilot) -> list[Figure]:
+        """The pilot's figures of the period for the indicators the plan targets at its level
+        (none for a subordinate unit, or a pilot of the other unit structure)."""
+        if pilot.unit_code is None or pilot.unit_structure != self.structure:
+            return []
+        targeted = self.targeted(pilot.unit_level)
+        rows = [f for f in self.figures if f.unit_code == pilot.unit_code and f.indicator_code in targeted]
+        return sorted(rows, key=lambda f: targeted.index(f.indicator_code))
 
     def summary(self) -> list[SummaryRow]:
         """One row per catalogue indicator with a target, for the province."""
@@ -818,6 +881,55 @@ def _refused(conn: psycopg.Connection, period: Period) -> list[tuple[str, str, i
     return [tuple(row) for row in rows]
 
 
+def _pilots(conn: psycopg.Connection) -> list[Pilot]:
+    """The pilot registry (Plan 86 III.4): the board's picks, then the districts', the departments'."""
+    if conn.execute("select to_regclass('core.dim_pilot_unit')").fetchone()[0] is None:
+        return []
+    rows = _rows(
+        conn,
+        """
+        select pilot_level, registered_by_code, registered_by_name, unit_code, unit_structure, unit_level,
+               pilot_name, registered_on, source_note
+        from core.dim_pilot_unit
+        order by array_position(array['province', 'district', 'department'], pilot_level),
+                 array_position(array['district', 'department'], unit_level), registered_by_code,
+                 unit_code, pilot_name
+        """,
+    )
+    return [Pilot(**{**row, "source_note": row["source_note"] or ""}) for row in rows]
+
+
+def _pilot_awards(conn: psycopg.Connection, period: Period) -> dict[str, list[PilotAward]]:
+    """The pilots' rows of the 2021-2025 summary award, which a year's report shows."""
+    if period.kind != "year" or "pilot_level" not in publish.columns(conn, "marts", "mart_award_eligibility"):
+        return {}
+    rows = _rows(
+        conn,
+        """
+        select unit_code, award_code, award_name_vi, value, comparator, threshold, eligible,
+               evaluated_from, evaluated_to
+        from marts.mart_award_eligibility
+        where period_id = %s and grain = 'plan_period' and pilot_level is not null
+        order by unit_code, award_code desc
+        """,
+        (period.id,),
+    )
+    awards: dict[str, list[PilotAward]] = {}
+    for r in rows:
+        awards.setdefault(r["unit_code"], []).append(
+            PilotAward(
+                r["award_code"],
+                r["award_name_vi"],
+                r["value"],
+                r["comparator"],
+                r["threshold"],
+                r["eligible"],
+                (r["evaluated_from"], r["evaluated_to"]),
+            )
+        )
+    return awards
+
+
 def _row_label(row: object) -> str:
     if isinstance(row, dict):
         return ", ".join(f"{k}={v}" for k, v in row.items())
@@ -894,6 +1006,8 @@ def load(
         data.quality = _quality(conn, period)
         data.compliance = _compliance(conn, period)
         data.refused = _refused(conn, period)
+        data.pilots = _pilots(conn)
+        data.pilot_awards = _pilot_awards(conn, period)
     return data
 
 

@@ -20,7 +20,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from dxw.reports.charts import Bars, Histogram, Lines
-from dxw.reports.semiannual import BEFORE_2025, LEVEL_NAMES, ReportData
+from dxw.reports.semiannual import BEFORE_2025, LEVEL_NAMES, PILOT_LEVEL_NAMES, ReportData
 
 PERCENT = "0.00%"
 COUNT = "#,##0"
@@ -176,6 +176,7 @@ def _levels_sheet(book: Workbook, data: ReportData) -> None:
             f.gap_to_target,
             f.change_since_previous,
             f.rank_in_level,
+            PILOT_LEVEL_NAMES.get(data.pilot_level(f.unit_code) or ""),
         ]
         for f in data.figures
     ]
@@ -197,6 +198,7 @@ def _levels_sheet(book: Workbook, data: ReportData) -> None:
             ("Chênh lệch với mục tiêu (điểm %)", "0.00", 14),
             ("Thay đổi so với kỳ trước (điểm %)", "0.00", 14),
             ("Xếp hạng trong cấp", "0", 10),
+            ("Chỉ đạo điểm (mục III.4)", None, 24),
         ],
         rows,
     )
@@ -350,6 +352,55 @@ def _compliance_sheet(book: Workbook, data: ReportData) -> None:
     )
 
 
+def _pilots_sheet(book: Workbook, data: ReportData) -> None:
+    """The pilot registry (Plan 86 III.4), one row per pilot and figure of the period."""
+    sheet = book.create_sheet("Chỉ đạo điểm")
+    rows = []
+    for pilot in data.pilots:
+        head = [
+            PILOT_LEVEL_NAMES[pilot.pilot_level],
+            pilot.registered_by_code,
+            pilot.registered_by_name,
+            pilot.unit_code,
+            pilot.pilot_name,
+            pilot.registered_on,
+        ]
+        figures = data.pilot_results(pilot)
+        for f in figures:
+            rows.append(
+                [
+                    *head,
+                    f.indicator_code,
+                    data.indicator(f.indicator_code).short,
+                    f.qualitative_text if f.is_qualitative else _fraction(f.value),
+                    _fraction(f.target_value),
+                    MET_TEXT[f.target_met],
+                    pilot.source_note,
+                ]
+            )
+        if not figures:
+            rows.append([*head, None, None, None, None, None, pilot.source_note])
+    _table(
+        sheet,
+        1,
+        [
+            ("Cấp chỉ đạo điểm", None, 30),
+            ("Mã đơn vị đăng ký", None, 12),
+            ("Đơn vị đăng ký", None, 28),
+            ("Mã đơn vị", None, 11),
+            ("Đơn vị chỉ đạo điểm", None, 34),
+            ("Ngày đăng ký", DAY, 12),
+            ("Mã chỉ tiêu", None, 28),
+            ("Chỉ tiêu", None, 36),
+            ("Giá trị", PERCENT, 10),
+            ("Mục tiêu", PERCENT, 10),
+            ("Đạt mục tiêu", None, 12),
+            ("Nguồn danh sách", None, 60),
+        ],
+        rows,
+    )
+
+
 def _bar_chart(sheet: Worksheet, chart: Bars, top: int) -> int:
     """District values and the target as columns of data, drawn as columns plus a target line."""
     rows = [[label, _fraction(value), _fraction(chart.target)] for label, value in chart.categories]
@@ -449,7 +500,7 @@ def _charts_sheet(book: Workbook, data: ReportData) -> None:
 
 
 def build(data: ReportData) -> Workbook:
-    """The workbook: summary, figures per level, charts, award candidates, quality, compliance."""
+    """The workbook: summary, figures per level, charts, award candidates, quality, compliance, pilots."""
     book = Workbook()
     _summary_sheet(book, data)
     _levels_sheet(book, data)
@@ -457,6 +508,7 @@ def build(data: ReportData) -> Workbook:
     _awards_sheet(book, data)
     _quality_sheet(book, data)
     _compliance_sheet(book, data)
+    _pilots_sheet(book, data)
     book.properties.title = f"Báo cáo kết quả chuyển đổi số {data.period_name}"
     book.properties.creator = "dxw"
     book.properties.language = "vi-VN"

@@ -17,6 +17,8 @@ from dxw.reports.semiannual import (
     AwardCandidate,
     Compliance,
     Figure,
+    Pilot,
+    PilotAward,
     Publish,
     QualityFailure,
     QualityRun,
@@ -302,6 +304,7 @@ def test_workbook_has_the_same_content_with_native_charts():
         "Khen thưởng",
         "Chất lượng dữ liệu",
         "Tuân thủ báo cáo",
+        "Chỉ đạo điểm",
     ]
     charts = book["Biểu đồ"]._charts
     assert [type(c) for c in charts] == [BarChart, LineChart, BarChart, BarChart]
@@ -383,3 +386,115 @@ def test_quality_annex_counts_observations_refused_for_units_outside_the_half_ye
     assert "đơn vị đã chấm dứt hoạt động trước kỳ và không có đơn vị kế thừa cùng cấp" in row
     assert "Hệ thống quản lý văn bản và điều hành" in row
     assert "1.234" in row
+
+
+DEMO = "DEMO: danh sách minh họa"
+
+
+def pilots() -> list[Pilot]:
+    """The board's district 024, one commune 024 picked, a department's subordinate unit (named)."""
+    return [
+        Pilot("province", "02", "Tỉnh Hà Giang", "024", BEFORE_2025, "district", "Thành phố Hà Giang",
+              date(2022, 3, 25), DEMO),
+        Pilot("district", "024", "Thành phố Hà Giang", "00688", BEFORE_2025, "commune", "Phường Quang Trung",
+              date(2022, 3, 30), DEMO),
+        Pilot("department", "02.SNV", "Sở Nội vụ", None, None, "subordinate", EVIL, date(2022, 3, 28), DEMO),
+    ]  # fmt: skip
+
+
+def unit_row(html_section: str, key: str) -> str:
+    match = re.search(rf'<tr data-unit="{re.escape(key)}">(.*?)</tr>', html_section, re.S)
+    assert match, f"no row {key}"
+    return match.group(1)
+
+
+def test_pilot_annex_lists_the_registry_with_the_period_figures():
+    page = html.render(replace(sample(), pilots=pilots()))
+    annex = section(page, "phu-luc-d")
+    assert "Phụ lục D. Đơn vị chỉ đạo điểm (mục III.4)" in annex
+    assert DEMO in annex  # the demo list says so where the board reads it
+    # District 024: of the plan's 7 district targets (IV.1.b, by hand: dossiers signed, households
+    # and communes on broadband, e-commerce, digital businesses, 4G/5G, e-payment), the sample
+    # measures two and both are met: 950/1000 = 95.00 % >= 90 %, and 4G/5G achieved.
+    district = unit_row(annex, "024")
+    assert '<td class="num">2 / 2 / 7</td>' in district
+    assert "Hồ sơ công việc cấp huyện xử lý và ký số: 95,00 %" in district
+    # Commune 00688: the one commune target (IV.1.c, 70 % online), 80/100 = 80.00 %, met.
+    commune = unit_row(annex, "00688")
+    assert '<td class="num">1 / 1 / 1</td>' in commune
+    assert "Hồ sơ công việc cấp xã xử lý trên mạng: 80,00 %" in commune
+    # A subordinate unit has no code and no figures of its own; its name is escaped.
+    subordinate = unit_row(annex, f"02.SNV/{html.e(EVIL)}")
+    assert EVIL not in subordinate
+    assert html.e(EVIL) in subordinate
+    assert "Không có mã đơn vị, không có số liệu riêng" in subordinate
+    assert re.findall(r"<h3>D\.\d\. (.*?):", annex) == [
+        "Cấp tỉnh (Hội đồng Thi đua, khen thưởng tỉnh chọn)",
+        "Cấp huyện, thành phố (xã chỉ đạo điểm)",
+        "Cấp sở, ngành, đoàn thể tỉnh (đơn vị thuộc và trực thuộc)",
+    ]
+
+
+def test_pilots_are_marked_in_the_level_tables_and_award_lists():
+    page = html.render(replace(sample(), pilots=pilots()))
+    mark = '<span class="pilot"'
+    assert mark in unit_row(section(page, "cap-district"), "024")
+    assert mark not in unit_row(section(page, "cap-district"), "026")
+    assert mark in unit_row(section(page, "cap-commune"), "00688")
+    assert mark not in unit_row(section(page, "cap-commune"), "00712")
+    assert mark in unit_row(section(page, "khen-thuong"), "00688")
+    # After the 2025 reorganisation code 00688 names a new commune (Phường Hà Giang 1): not the pilot.
+    after = html.render(replace(sample("2025S2"), pilots=pilots()))
+    assert mark not in unit_row(section(after, "cap-commune"), "00688")
+    annex = section(after, "phu-luc-d")
+    assert "Đơn vị trước sắp xếp năm 2025: không có số liệu trong kỳ này" in unit_row(annex, "00688")
+
+
+def test_year_report_shows_the_pilots_summary_award_figure():
+    # The plan's last year: the pilots are judged at the summary. District 024's figure for the
+    # Prime Minister's certificate, its last half-year 2025S1, 85.00 % against 80 %: eligible.
+    award = PilotAward(
+        "PM_CERTIFICATE", "Bằng khen của Thủ tướng Chính phủ", Decimal("85.00"), ">=", Decimal(80), True,
+        ("2025S1", "2025S1"),
+    )  # fmt: skip
+    data = replace(sample("2025"), pilots=pilots(), pilot_awards={"024": [award]})
+    annex = section(html.render(data), "phu-luc-d")
+    assert "Khen thưởng tổng kết 2021 - 2025 (mục IV.3)" in annex
+    district = unit_row(annex, "024")
+    assert "Bằng khen của Thủ tướng Chính phủ: 85,00 % (ngưỡng ≥ 80 %, 2025S1)" in district
+    assert 'title="Đạt mục tiêu"' in district
+    # The year 2025 is reported in the 2025 structure: the old units have no figures of their own.
+    assert "Đơn vị trước sắp xếp năm 2025: không có số liệu trong kỳ này" in district
+
+
+def test_pilot_annex_without_a_registry_says_so():
+    annex = section(html.render(sample()), "phu-luc-d")
+    assert "chưa có danh sách đăng ký chỉ đạo điểm" in annex
+
+
+def test_workbook_lists_the_pilots_and_flags_them_per_figure():
+    book = workbook.build(replace(sample(), pilots=pilots()))
+    sheet = book["Chỉ đạo điểm"]
+    header = [c.value for c in sheet[1]]
+    rows = [dict(zip(header, row, strict=True)) for row in sheet.iter_rows(min_row=2, values_only=True)]
+    # 024: its two measured district targets; 00688: its commune target; the subordinate unit: one
+    # row without figures.
+    assert [(r["Mã đơn vị"], r["Mã chỉ tiêu"]) for r in rows] == [
+        ("024", "DIST_WORK_DOSSIERS_SIGNED"),
+        ("024", "DIST_MOBILE_UNIVERSAL"),
+        ("00688", "COMM_WORK_DOSSIERS_ONLINE"),
+        (None, None),
+    ]
+    assert rows[0]["Giá trị"] == pytest.approx(0.95)
+    assert rows[3]["Đơn vị chỉ đạo điểm"] == EVIL
+    levels = book["Theo cấp"]
+    header = [c.value for c in levels[1]]
+    flagged = {
+        (row[header.index("Mã đơn vị")], row[header.index("Chỉ đạo điểm (mục III.4)")])
+        for row in levels.iter_rows(min_row=2, values_only=True)
+        if row[header.index("Chỉ đạo điểm (mục III.4)")]
+    }
+    assert flagged == {
+        ("024", "Cấp tỉnh (Hội đồng Thi đua, khen thưởng tỉnh chọn)"),
+        ("00688", "Cấp huyện, thành phố (xã chỉ đạo điểm)"),
+    }

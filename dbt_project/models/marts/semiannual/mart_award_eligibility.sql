@@ -63,6 +63,16 @@ periods as (
     select * from {{ ref('dim_period') }}
 ),
 
+-- Plan 86 III.4 pilots: units of the pre-2025 structure (dim_pilot_unit).
+pilots as (
+    select
+        unit_structure,
+        unit_code,
+        pilot_level
+    from {{ ref('dim_pilot_unit') }}
+    where unit_key is not null
+),
+
 -- Every figure a rule can read, with whether its unit exists at the period's Decree 09 cut-off:
 -- the unit the figures are judged for must exist when they are (the 2025S2 window, 15 Jun - 14
 -- Dec 2025, straddles the 1 July reorganisation: its units are the new communes).
@@ -231,7 +241,8 @@ evaluated as (
         candidates.last_loaded_at,
         rules.board_condition_vi,
         rules.candidates_note,
-        rules.plan_ref
+        rules.plan_ref,
+        pilots.pilot_level
     from rules
     inner join candidates
         on
@@ -247,6 +258,10 @@ evaluated as (
                     and rules.valid_from = candidates.rule_valid_from
                 )
             )
+    left join pilots
+        on
+            candidates.unit_code = pilots.unit_code
+            and candidates.unit_structure = pilots.unit_structure
 ),
 
 final as (
@@ -293,7 +308,8 @@ final as (
         board_condition_vi,
         candidates_note,
         plan_ref,
-        last_loaded_at
+        last_loaded_at,
+        pilot_level
     from evaluated
 )
 
