@@ -8,6 +8,9 @@ with departments as (
     from {{ ref('units') }}
     where
         level = 'department'
+        -- Plan 86 is Hà Giang's: the former Tuyên Quang's units (in the registry for coverage) have
+        -- no pilots to register under it.
+        and parent_code = '{{ var("dxw_plan_province_before_2025") }}'
         and valid_from <= date '2022-03-31'
         and (valid_to is null or valid_to >= date '2022-03-31')
 ),

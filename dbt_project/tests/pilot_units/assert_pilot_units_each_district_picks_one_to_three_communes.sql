@@ -7,6 +7,9 @@ with districts as (
     from {{ ref('units') }}
     where
         level = 'district'
+        -- Plan 86 is Hà Giang's: the former Tuyên Quang's units (in the registry for coverage) have
+        -- no pilots to register under it.
+        and parent_code = '{{ var("dxw_plan_province_before_2025") }}'
         and valid_from <= date '2022-03-31'
         and (valid_to is null or valid_to >= date '2022-03-31')
 ),
