@@ -107,3 +107,25 @@ def test_the_annual_report_shows_the_year_and_the_summary_award(published, tmp_p
     assert "Phụ lục D. Đơn vị chỉ đạo điểm (mục III.4)" in page
     assert "Đơn vị trước sắp xếp năm 2025: không có số liệu trong kỳ này" in page
     assert files.xlsx.exists()
+
+
+@pytest.mark.parametrize("period_id", ["2025S2", "2025"])
+def test_2025s2_and_the_year_2025_read_in_both_structures(published, tmp_path, period_id):
+    # The new structure is the period's own: the new province, two-tier, its coverage in words
+    # (the warehouse's sources report the 73 new communes formed from Hà Giang's, of 124).
+    new = write_report(period_id, tmp_path)
+    page = new.html.read_text(encoding="utf-8")
+    assert new.html.name == f"bao-cao-{period_id}.html"
+    assert "cơ cấu đơn vị sau sắp xếp (từ 01/7/2025, chính quyền hai cấp)" in page
+    assert "73 trên 124 xã có số liệu" in page
+    assert "Một phần" in page
+    # The old structure on request: Hà Giang's units until 30 June 2025, said so, no targets judged
+    # for units that ceased before the cut-off (the year's window, 15/12/2024 - 14/12/2025, holds
+    # 198 days until 30 June; 2025S2's 16 of 183).
+    old = write_report(period_id, tmp_path, structure="before_2025")
+    page = old.html.read_text(encoding="utf-8")
+    assert old.html.name == f"bao-cao-{period_id}-before_2025.html"
+    assert "cơ cấu đơn vị trước sắp xếp (đến 30/6/2025)" in page
+    days = "16 trên 183 ngày" if period_id == "2025S2" else "198 trên 365 ngày"
+    assert days in page
+    assert "Tỉnh Hà Giang" in page
