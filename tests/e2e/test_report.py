@@ -246,10 +246,23 @@ def test_html_holds_the_published_figures(report, conn):
 
 def test_pilot_units_are_flagged_in_the_marts_and_listed_in_the_report(report, conn):
     registry = pilot_registry()
-    coded = {(r["unit_code"], r["pilot_level"]) for r in registry if r["unit_code"]}
-    # Every coded pilot (the board's district and department, the districts' communes) has
-    # figures in 2025S1 and so a scorecard row, flagged with its level; nothing else is flagged,
-    # and no unit of the 2025 structure is.
+    # The units.csv seed: a pilot whose unit ended before 2025S1's cut-off (14 June 2025) has no
+    # row of its own then (Sở TT&TT, the board's department, merged into Sở KH&CN on 1 March 2025).
+    with (get_settings().dbt_project_dir / "seeds" / "units.csv").open(encoding="utf-8") as handle:
+        ended = {
+            (row["code"], row["valid_from"])
+            for row in csv.DictReader(handle)
+            if row["valid_to"] and row["valid_to"] < "2025-06-14"
+        }
+    assert ("02.STTTT", "2004-01-01") in ended
+    coded = {
+        (r["unit_code"], r["pilot_level"])
+        for r in registry
+        if r["unit_code"] and (r["unit_code"], r["unit_valid_from"]) not in ended
+    }
+    # Every coded pilot that stands at the cut-off (the board's district, the districts'
+    # communes) has figures in 2025S1 and so a scorecard row, flagged with its level; nothing else
+    # is flagged, and no unit of the 2025 structure is.
     flagged = conn.execute(
         "select unit_code, pilot_level, unit_structure from marts.mart_unit_scorecard "
         "where period_id = '2025S1' and pilot_level is not null"
