@@ -9,7 +9,8 @@
 -- `kept`: otherwise, when the unit existed for at least one day of the window (a legacy commune's
 -- 15-30 June 2025 in 2025S2 stays its own: the new structure reaches it through int_unit_rollup).
 -- `refused` otherwise, with the reason; a refused observation never reaches the facts
--- (fct_refused_observation).
+-- (fct_refused_observation). A state at the cut-off (year_basis year_end) from a unit that ceased
+-- before the cut-off is refused too (state_after_unit_end): the state is its successor's.
 with recursive observations as (
     select * from {{ ref('int_observations_unpivoted') }}
 ),
@@ -59,6 +60,7 @@ located as (
         units.valid_from,
         units.valid_to,
         indicators.applicable_levels,
+        indicators.year_basis,
         periods.decree09_start,
         periods.decree09_end,
         periods.decree09_end - periods.decree09_start + 1 as period_days,
@@ -174,6 +176,11 @@ placed as (
         *,
         case
             when decree09_start is null then 'unknown_period'
+            -- A state (year_basis year_end: services online, systems connected) is the one at the
+            -- cut-off: a unit that existed in the window but ceased before it has none to give,
+            -- its successor reports the state (and adding both would count it twice).
+            when year_basis = 'year_end' and unit_days_in_period > 0 and valid_to < decree09_end
+                then 'state_after_unit_end'
             when unit_days_in_period > 0 then null
             when decree09_end < valid_from then 'before_unit_start'
             when successor_days_in_period > 0 then null

@@ -684,6 +684,8 @@ REFUSAL_REASONS = {
     "before_unit_start": "đơn vị chưa được thành lập trong kỳ",
     "after_unit_end": "đơn vị đã chấm dứt hoạt động trước kỳ và không có đơn vị kế thừa cùng cấp",
     "successor_reported": "đơn vị kế thừa đã có số liệu riêng từ cùng nguồn",
+    "state_after_unit_end": "số liệu hiện trạng của đơn vị đã chấm dứt trước ngày chốt số liệu "
+    "(hiện trạng tại ngày chốt do đơn vị kế thừa báo cáo)",
     "unknown_period": "kỳ báo cáo không xác định",
 }
 
