@@ -74,11 +74,16 @@ def _start_simulator() -> tuple[subprocess.Popen, str]:
     raise RuntimeError("the national simulator did not start")
 
 
+# Plan 86 III.4's pilot registry is Hà Giang's: the synthetic country has none, so its checks are
+# left out of the national builds (the same for every build timed here).
+NOT_NATIONAL = ["--exclude", "path:tests/pilot_units"]
+
+
 def _timed_dbt(args: list[str], urls, settings) -> float:
     from dxw import dbt
 
     started = time.perf_counter()
-    dbt.run(args, urls.warehouse, settings)
+    dbt.run([*args, *NOT_NATIONAL], urls.warehouse, settings)
     return time.perf_counter() - started
 
 
