@@ -713,8 +713,8 @@ def _compliance(data: ReportData) -> str:
     parts = ['<section id="phu-luc-b" class="major"><h2>Phụ lục B. Tình hình thực hiện chế độ báo cáo</h2>']
     if data.structure != BEFORE_2025:
         parts.append(
-            '<p class="note">Việc thực hiện chế độ báo cáo được theo dõi theo các đơn vị báo cáo trước '
-            "sắp xếp năm 2025.</p>"
+            '<p class="note">Từ ngày 01/7/2025 chế độ báo cáo do các sở, ban, ngành, đoàn thể của tỉnh '
+            "sau sắp xếp thực hiện; cấp huyện không còn nên không có nghĩa vụ báo cáo.</p>"
         )
     if data.is_annual:
         # The sources deliver half-year reports only: no annual submission to judge on its own.

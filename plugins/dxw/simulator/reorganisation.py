@@ -28,7 +28,7 @@ from datetime import date, timedelta
 from functools import cache
 
 from dxw.periods import Period
-from dxw.units import Unit, legacy_units, registry, succession_seed_rows
+from dxw.units import Unit, registry, succession_seed_rows
 
 Counts = dict[str, int]
 
@@ -111,7 +111,3 @@ def reporting_units(period: Period, old: list[Unit], new: list[Unit]) -> list[Un
     """The units that report (part of) ``period``: the old ones that existed in its window and
     the new ones that did; the two lists come from the caller (which units a system knows)."""
     return [u for u in (*old, *new) if exists_in(u, period)]
-
-
-def legacy_reporting(level_filter: Callable[[Unit], bool]) -> list[Unit]:
-    return [u for u in legacy_units() if level_filter(u)]
