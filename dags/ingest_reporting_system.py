@@ -20,11 +20,19 @@ Government Reporting Information System, shared systems connected to national da
 cannot be placed fails the delivery and is named in the error. Files are imported by hand with
 `dxw ingest dhis2 FILE`, which answers with a DHIS2-style import summary.
 
+**Incremental**: a run asks only for the values changed since its last successful pull of the
+half-year (DHIS2's `lastUpdated`, the watermark kept in `raw.load_batch.details`), deleted
+values included (`includeDeleted=true`): a value deleted in DHIS2 lands as a deletion and is
+gone downstream. A pull that finds nothing changed is recorded `unchanged` and keeps the
+watermark. `full_pull: true` (e.g. `dxw run ingest_reporting_system --conf '{"full_pull": true}'`)
+pulls the whole half-year again.
+
 **Schedule**: daily at 02:45 Asia/Ho_Chi_Minh; a run pulls the current Decree-09 half-year and
 the previous one; pass `period` (e.g. `2025S1`) for a single half-year.
 
 **Re-run**: safe. An identical delivery lands nothing; a changed value supersedes the previous
-one (the latest value of a data element, org unit and period wins, as in DHIS2).
+one (the latest value of a data element, org unit and period wins, as in DHIS2); a re-run
+after a successful pull asks only for what changed since.
 
 **Outlet**: `raw.dhis2_data_values` (triggers `transform_warehouse`).
 """
@@ -42,6 +50,7 @@ one (the latest value of a data element, org unit and period wins, as in DHIS2).
         "period": Param(None, type=["null", "string"], description="Half-year id, e.g. 2025S1"),
         "periods": Param(None, type=["null", "array"], description="Several half-year ids (backfill)"),
         "source_url": Param(None, type=["null", "string"], description="Override DXW_REPORTING_URL"),
+        "full_pull": Param(False, type="boolean", description="Pull whole half-years, not only the changes"),
     },
     default_args={
         "retries": 2,
@@ -64,8 +73,9 @@ def ingest_reporting_system():
         from dxw.settings import get_settings
         from dxw.sources import dhis2
 
-        url = source_url(get_current_context()["params"], get_settings().reporting_url, "DXW_REPORTING_URL")
-        result = ingest(dhis2.DATASET, period, url)
+        params = get_current_context()["params"]
+        url = source_url(params, get_settings().reporting_url, "DXW_REPORTING_URL")
+        result = ingest(dhis2.DATASET, period, url, full=bool(params.get("full_pull")))
         return {"period": period, "batch_id": result.batch_id, "status": result.status, "rows": result.rows}
 
     land_data_values.expand(period=periods_to_pull())

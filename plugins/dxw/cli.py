@@ -174,7 +174,11 @@ def _run_dags(runs: Sequence[tuple[str, dict]], quiet: bool = True) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    conf: dict = {}
+    import json
+
+    conf: dict = json.loads(args.conf) if args.conf else {}
+    if not isinstance(conf, dict):
+        raise SystemExit("--conf must be a JSON object, e.g. '{\"full_pull\": true}'")
     if args.period:
         from dxw.periods import parse
 
@@ -267,7 +271,13 @@ def cmd_ingest_dhis2(args: argparse.Namespace) -> int:
 
     from dxw import imports
 
-    summary = imports.import_dhis2_file(Path(args.file), id_scheme=args.id_scheme, period_id=args.period)
+    summary = imports.import_dhis2_file(
+        Path(args.file),
+        id_scheme=args.id_scheme,
+        period_id=args.period,
+        import_strategy=args.import_strategy,
+        dry_run=args.dry_run,
+    )
     _say(json.dumps(summary.as_dict(), ensure_ascii=False, indent=2) if args.json else summary.text())
     return 1 if summary.status == "ERROR" else 0
 
@@ -458,6 +468,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = add("run", cmd_run, "Run one DAG to completion through Airflow (dag.test).")
     run.add_argument("dag_id", help="e.g. ingest_public_service_portal, transform_warehouse")
     run.add_argument("--period", help="half-year to work on, e.g. 2025S1")
+    run.add_argument("--conf", help="the run's parameters as JSON, e.g. '{\"full_pull\": true}'")
 
     add("status", cmd_status, "Latest batches per source, quality gates, what is published and when.")
 
@@ -495,6 +506,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="how the file names data elements and org units (default uid)",
     )
     dhis2.add_argument("--period", help="refuse values of any other half-year, e.g. 2025S1")
+    dhis2.add_argument(
+        "--import-strategy",
+        choices=["CREATE_AND_UPDATE", "CREATE", "UPDATE", "DELETE"],
+        default="CREATE_AND_UPDATE",
+        help="DHIS2's importStrategy (default CREATE_AND_UPDATE)",
+    )
+    dhis2.add_argument(
+        "--dry-run", action="store_true", help="print the summary the import would give; land nothing"
+    )
     dhis2.add_argument("--json", action="store_true", help="print the summary as DHIS2's JSON")
     upload = add(
         "upload",

@@ -40,47 +40,61 @@ class ImportSummary:
     imported: int = 0
     updated: int = 0
     ignored: int = 0
+    deleted: int = 0
     conflicts: list[dhis2.Conflict] = field(default_factory=list)
     batches: dict[str, tuple[int, str]] = field(default_factory=dict)  # period -> (batch id, status)
+    strategy: dhis2.ImportStrategy = "CREATE_AND_UPDATE"
+    dry_run: bool = False
+    warnings: list[str] = field(default_factory=list)  # what was read past (CSV columns ignored)
 
     @property
     def status(self) -> str:
-        if self.conflicts and not (self.imported or self.updated or self.ignored - len(self.conflicts)):
+        changed = self.imported or self.updated or self.deleted
+        if self.conflicts and not (changed or self.ignored - len(self.conflicts)):
             return "ERROR"
-        return "WARNING" if self.conflicts else "SUCCESS"
+        return "WARNING" if self.conflicts or self.warnings else "SUCCESS"
 
     def as_dict(self) -> dict[str, Any]:
         """The summary as DHIS2's ``/api/dataValueSets`` answers an import."""
         return {
             "responseType": "ImportSummary",
             "status": self.status,
+            "importOptions": {"importStrategy": self.strategy, "dryRun": self.dry_run},
             "importCount": {
                 "imported": self.imported,
                 "updated": self.updated,
                 "ignored": self.ignored,
-                "deleted": 0,
+                "deleted": self.deleted,
             },
             "conflicts": [
                 {"object": c.object, "value": c.value, "indexes": [c.index]} for c in self.conflicts
             ],
+            "warnings": list(self.warnings),
             "batches": {p: {"batch_id": b, "status": status} for p, (b, status) in self.batches.items()},
         }
 
     def text(self) -> str:
         lines = [
-            f"Import summary: {self.status}",
-            f"  imported {self.imported}, updated {self.updated}, ignored {self.ignored}, deleted 0",
+            f"Import summary: {self.status}"
+            + (" (dry run: nothing landed)" if self.dry_run else "")
+            + (f" [{self.strategy}]" if self.strategy != "CREATE_AND_UPDATE" else ""),
+            f"  imported {self.imported}, updated {self.updated}, ignored {self.ignored}, "
+            f"deleted {self.deleted}",
         ]
         lines += [f"  {p}: batch {b} {status}" for p, (b, status) in sorted(self.batches.items())]
+        lines += [f"  warning: {w}" for w in self.warnings]
         if self.conflicts:
             lines.append(f"  {len(self.conflicts)} conflicts:")
             lines += [f"    value {c.index}: {c.object}: {c.value}" for c in self.conflicts]
         return "\n".join(lines)
 
 
+# The warehouse's current value of each key of a half-year: the latest loaded one; a deletion
+# as latest means the key holds no value.
 _CURRENT_VALUES = """
 select distinct on (v.data_element, v.org_unit, v.category_option_combo, v.attribute_option_combo)
-       v.data_element, v.org_unit, v.category_option_combo, v.attribute_option_combo, v.value
+       v.data_element, v.org_unit, v.category_option_combo, v.attribute_option_combo,
+       coalesce(v.deleted, 'false') = 'true'
 from raw.dhis2_data_values as v
 join raw.load_batch as b using (batch_id)
 where b.dataset = 'dhis2_data_values' and b.status = 'loaded' and b.period_id = %s
@@ -88,31 +102,63 @@ order by v.data_element, v.org_unit, v.category_option_combo, v.attribute_option
 """
 
 
+def _outcome(exists: bool, deletion: bool, strategy: dhis2.ImportStrategy) -> str:
+    """What DHIS2's import does with one placed value: imported, updated, deleted or ignored.
+
+    DHIS2 (``DefaultDataValueSetService.importDataValue``): a value the system holds is updated
+    (``CREATE_AND_UPDATE``, ``UPDATE``; deleted when the value is empty or marked deleted),
+    deleted (``DELETE``) or ignored (``CREATE``); a value it does not hold is imported
+    (``CREATE_AND_UPDATE``, ``CREATE``) or ignored (``UPDATE``, ``DELETE``). Sending the number
+    the system already holds counts as an update, as in DHIS2. dxw ignores a deletion of a value
+    it does not hold (DHIS2 would store a deleted value and count it imported).
+    """
+    if exists:
+        if strategy in ("CREATE_AND_UPDATE", "UPDATE"):
+            return "deleted" if deletion else "updated"
+        return "deleted" if strategy == "DELETE" else "ignored"
+    if strategy in ("CREATE_AND_UPDATE", "CREATE") and not deletion:
+        return "imported"
+    return "ignored"
+
+
 def import_dhis2_file(
     path: Path,
     id_scheme: dhis2.IdScheme = "uid",
     period_id: str | None = None,
     settings: Settings | None = None,
+    import_strategy: dhis2.ImportStrategy = "CREATE_AND_UPDATE",
+    dry_run: bool = False,
 ) -> ImportSummary:
     """Import a ``dataValueSets`` file (``.json`` / ``.csv``): place, land and gate its values.
 
-    The values of each period land as one staged batch that its raw gate promotes; a value the
-    warehouse already holds with the same number is ``ignored``, as DHIS2 counts it. The set's
-    ``completeDate``, when it has one, is recorded as when the org unit submitted it.
+    Each value is imported, updated, deleted or ignored as DHIS2's ``importStrategy`` says
+    (:func:`_outcome`); the values that change something land as one staged batch per period
+    that its raw gate promotes (a deletion lands as a value marked deleted). With ``dry_run``
+    the summary is the same and nothing lands. The set's ``completeDate``, when it has one, is
+    recorded as when the org unit submitted it.
     """
+    if import_strategy not in dhis2.STRATEGIES:
+        raise ValueError(f"importStrategy {import_strategy!r}: one of {list(dhis2.STRATEGIES)}")
     settings = settings or get_settings()
-    values, document = dhis2.read_file(Path(path))
+    parsed, document = dhis2.read_file(Path(path))
     completed = dhis2.complete_date(document)
     period = parse(period_id) if period_id else None
-    result = dhis2.resolve(values, id_scheme, period)
-    summary = ImportSummary(conflicts=result.conflicts, ignored=len(result.conflicts))
+    result = dhis2.resolve(parsed.values, id_scheme, period, strategy=import_strategy)
+    summary = ImportSummary(
+        conflicts=result.conflicts,
+        ignored=len(result.conflicts),
+        strategy=import_strategy,
+        dry_run=dry_run,
+        warnings=parsed.warnings,
+    )
     by_period: dict[str, list[dict[str, str]]] = {}
     for value in result.values:
         by_period.setdefault(value["period"], []).append(value)
     with database.connect(settings, autocommit=True) as conn:
         copy.ensure_tables(conn, [DHIS2_DATASET])
         for pid, period_values in sorted(by_period.items()):
-            current = {tuple(row[:4]): row[4] for row in conn.execute(_CURRENT_VALUES, (pid,))}
+            live = {tuple(row[:4]) for row in conn.execute(_CURRENT_VALUES, (pid,)) if not row[4]}
+            landing = []
             for value in period_values:
                 key = (
                     value["dataElement"],
@@ -120,23 +166,24 @@ def import_dhis2_file(
                     value["categoryOptionCombo"],
                     value["attributeOptionCombo"],
                 )
-                known = current.get(key)
-                if known is None:
-                    summary.imported += 1
-                elif known != value["value"]:
-                    summary.updated += 1
-                else:
-                    summary.ignored += 1
-            period_values.sort(key=lambda v: tuple(v[k] for k in dhis2.KEY))
+                deletion = dhis2.is_deletion(value, import_strategy)
+                outcome = _outcome(key in live, deletion, import_strategy)
+                setattr(summary, outcome, getattr(summary, outcome) + 1)
+                if outcome != "ignored":
+                    landing.append({**value, "deleted": "true" if outcome == "deleted" else "false"})
+            if dry_run or not landing:
+                continue
+            landing.sort(key=lambda v: tuple(v[k] for k in dhis2.KEY))
             landed = land_gated(
                 conn,
                 DHIS2_DATASET,
                 pid,
-                period_values,
+                landing,
                 [document],
                 {
                     "file": document.name,
                     "id_scheme": id_scheme,
+                    "import_strategy": import_strategy,
                     "conflicts": len(result.conflicts),
                     **({"submitted_at_basis": "completeDate"} if completed else {}),
                 },
@@ -144,6 +191,8 @@ def import_dhis2_file(
                 submitted_at=completed,
             )
             summary.batches[pid] = (landed.batch_id, landed.status)
+    for warning in parsed.warnings:
+        log.warning("%s: %s", document.name, warning)
     log.info("%s: %s", document.name, summary.text().replace("\n", " | "))
     return summary
 

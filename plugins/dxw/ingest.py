@@ -28,7 +28,10 @@ class Feed:
     """A source dataset: where its records land and how to fetch them for a period."""
 
     dataset: copy.Dataset
-    fetch: Callable[[Settings, str, Period], Delivery]
+    fetch: Callable[..., Delivery]
+    # A feed that can ask for only what changed since a watermark (DHIS2's ``lastUpdated``): its
+    # fetch takes ``since``, and this gives the new watermark from the records and the old one.
+    watermark: Callable[[list[dict[str, Any]], str | None], str | None] | None = None
 
 
 def portal_dataset(endpoint: portal.Endpoint) -> copy.Dataset:
@@ -73,35 +76,67 @@ FEEDS: dict[str, Feed] = {
         for endpoint in portal.ENDPOINTS
     },
     dms.DATASET: Feed(copy.Dataset(dms.SOURCE, dms.DATASET, dms.FIELDS, key=("orgCode",)), dms.fetch),
-    dhis2.DATASET: Feed(DHIS2_DATASET, dhis2.fetch),
+    dhis2.DATASET: Feed(DHIS2_DATASET, dhis2.fetch, dhis2.watermark),
 }
 
 
 def ingest(
-    dataset_name: str, period_id: str, base_url: str, settings: Settings | None = None
+    dataset_name: str,
+    period_id: str,
+    base_url: str,
+    settings: Settings | None = None,
+    full: bool = False,
 ) -> copy.LoadResult:
     """Fetch one source dataset for one period, land it and gate it; all or nothing.
 
     The batch lands staged, its raw expectation suite (``expectations/raw_<dataset>.json``) runs
     on it, and only a batch that passes becomes the current one; a failing batch is kept as
-    ``rejected`` and the call raises.
+    ``rejected`` and the call raises. A feed with a watermark (the reporting system) asks only
+    for what changed since its last successful pull of the period, unless ``full``; the new
+    watermark is recorded in the batch's ledger details, and a pull that finds nothing changed
+    is recorded as ``unchanged`` with the watermark it kept.
     """
     settings = settings or get_settings()
     feed = FEEDS[dataset_name]
     period = parse(period_id)
     started = time.monotonic()
     with database.connect(settings, autocommit=True) as conn:
+        since = None if full or feed.watermark is None else last_watermark(conn, feed.dataset, period.id)
         try:
-            delivery = feed.fetch(settings, base_url, period)
+            if feed.watermark is None:
+                delivery = feed.fetch(settings, base_url, period)
+            else:
+                delivery = feed.fetch(settings, base_url, period, since=since)
         except SourceError as exc:
             copy.record_source_failure(conn, feed.dataset, period.id, exc, time.monotonic() - started)
             raise
         # Sources page in an order of their own; in key order the same content has the same checksum.
         delivery.records.sort(key=itemgetter(*feed.dataset.key))
-        details = {"url": base_url, "fetch_seconds": round(time.monotonic() - started, 3)}
+        details: dict[str, Any] = {"url": base_url, "fetch_seconds": round(time.monotonic() - started, 3)}
+        if feed.watermark is not None:
+            details.update(
+                pull="changes" if since else "full",
+                since=since,
+                watermark=feed.watermark(delivery.records, since),
+            )
+            if since and not delivery.records:
+                elapsed = time.monotonic() - started
+                return copy.record_nothing_new(conn, feed.dataset, period.id, details, elapsed)
         return land_gated(
             conn, feed.dataset, period.id, delivery.records, delivery.documents, details, settings
         )
+
+
+def last_watermark(conn: psycopg.Connection, dataset: copy.Dataset, period_id: str) -> str | None:
+    """The watermark of the latest successful pull of a dataset's period (None: never pulled)."""
+    copy.ensure_tables(conn, [dataset])
+    row = conn.execute(
+        "select details ->> 'watermark' from raw.load_batch "
+        "where dataset = %s and period_id = %s and scope = '' and status in ('loaded', 'unchanged') "
+        "and details ->> 'watermark' is not null order by batch_id desc limit 1",
+        (dataset.name, period_id),
+    ).fetchone()
+    return row[0] if row else None
 
 
 def land_gated(

@@ -57,7 +57,9 @@ def test_dhis2_import_summary_counts_imported_updated_ignored_and_conflicts(tmp_
     corrected = tmp_path / "h1.csv"
     corrected.write_text("\n".join([header, ",".join(cells), rest]))
     second = imports.import_dhis2_file(corrected)
-    assert (second.status, second.imported, second.updated, second.ignored) == ("SUCCESS", 0, 1, 105)
+    # DHIS2 counts every value it already holds as updated, the same number included
+    # (DefaultDataValueSetService.saveDataValueUpdate counts before skipping an identical value).
+    assert (second.status, second.imported, second.updated, second.ignored) == ("SUCCESS", 0, 106, 0)
     assert current_values(conn)[f"{cells[0]}/{cells[2]}"] == cells[5]
 
     # Importing the same file again lands nothing new.

@@ -178,6 +178,18 @@ def _upgrade(conn: psycopg.Connection, dataset: Dataset) -> None:
             (RAW_SCHEMA, dataset.name),
         ).fetchall()
     )
+    # A field added to a source's contract becomes a column; earlier batches keep null there.
+    added = [(snake(f), kind) for f, kind in dataset.fields.items() if snake(f) not in columns]
+    if added:
+        conn.execute(
+            sql.SQL("alter table {} {}").format(
+                sql.Identifier(RAW_SCHEMA, dataset.name),
+                sql.SQL(", ").join(
+                    sql.SQL("add column if not exists {} {}").format(sql.Identifier(c), sql.SQL(_PG_TYPES[k]))
+                    for c, k in added
+                ),
+            )
+        )
     if "payload" not in columns and columns.get("batch_id"):
         return
     # Earlier releases kept a per-row JSON copy (now raw.source_document) and a foreign key to
@@ -437,6 +449,22 @@ def _finish_staged(conn: psycopg.Connection, batch_id: int, status: str, error: 
     if updated is None:
         raise LoadError(f"batch {batch_id} is not staged: it cannot become {status}")
     return updated[0]
+
+
+def record_nothing_new(
+    conn: psycopg.Connection, dataset: Dataset, period_id: str, details: Mapping[str, Any], elapsed: float
+) -> LoadResult:
+    """Record a pull that asked only for changes and found none: ``unchanged``, no rows, no gate."""
+    ensure_tables(conn, [dataset])
+    with conn.transaction():
+        batch_id = conn.execute(
+            "insert into raw.load_batch (source, dataset, period_id, checksum, status, finished_at, "
+            "seconds, details) values (%s, %s, %s, '', 'unchanged', clock_timestamp(), %s, %s) "
+            "returning batch_id",
+            (dataset.source, dataset.name, period_id, round(elapsed, 3), Jsonb(dict(details))),
+        ).fetchone()[0]
+    log.info("%s %s: batch %s unchanged, nothing changed in the source", dataset.name, period_id, batch_id)
+    return LoadResult(batch_id, "unchanged", 0, elapsed, "")
 
 
 def record_source_failure(

@@ -11,26 +11,71 @@ Values carry the time the unit entered them (``lastUpdated``, dxw.simulator.subm
 that never submits has none. These are states at the half-year's cut-off, so they are reported by
 the bodies that exist on it: Hà Giang's until 2025S1 (a body absorbed on 1 March 2025 no longer
 reports 2025S1), the new province's from 2025S2 (dxw.simulator.reorganisation).
+
+The export format is the simulator's own rendering of DHIS2's, written from DHIS2's
+documentation and its export code (``JsonDataValueSetWriter``, ``CsvDataValueSetWriter``): JSON
+values carry ``created`` and ``lastUpdated`` and a boolean ``followup``, and ``deleted: true``
+only on a deleted value, which is exported only with ``includeDeleted``; the CSV export has the
+current header (``categoryoptioncombo``, ..., ``followup,deleted``). It never reads the
+connector's idea of the format. Changes made through the write API (:class:`Changes`: DHIS2's
+``DELETE /api/dataValues`` and ``POST /api/dataValueSets``) are stamped with the time they
+happened, and ``lastUpdated`` / ``lastUpdatedDuration`` select the values changed since a time.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
+import threading
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
-from dxw.periods import Period
+from dxw.periods import Period, parse
 from dxw.settings import get_settings
 from dxw.simulator import reorganisation, submissions
 from dxw.simulator.portal_data import FIRST_YEAR, LAST_YEAR, _rng, _step
 from dxw.simulator.upload_data import figures as uploaded_figures
-from dxw.sources.dhis2 import CSV_COLUMNS, DEFAULT_COMBO, FIELDS, data_set_uid
-from dxw.units import Unit, current_units, legacy_units
+from dxw.units import Unit, current_units, dhis2_uid, legacy_units
 
 STORED_BY = "bao-cao-tinh"
+# DHIS2's built-in default category option combo (every instance has this UID).
+DEFAULT_COMBO = "HllvX50cXC0"
+# The data set's code in the system's metadata; its UID is derived from it like every UID here.
+DATA_SET_CODE = "DXW_SIXMONTHLY"
+# The system's clock: a Vietnamese reporting system writes local times without an offset.
+SERVER_TIMEZONE = ZoneInfo("Asia/Ho_Chi_Minh")
+# DHIS2's CSV export header (CsvDataValueSetWriter.HEADER_ROW, 2.38 and later).
+CSV_HEADER = (
+    "dataelement",
+    "period",
+    "orgunit",
+    "categoryoptioncombo",
+    "attributeoptioncombo",
+    "value",
+    "storedby",
+    "lastupdated",
+    "comment",
+    "followup",
+    "deleted",
+)
+_CSV_FROM = (
+    "dataElement",
+    "period",
+    "orgUnit",
+    "categoryOptionCombo",
+    "attributeOptionCombo",
+    "value",
+    "storedBy",
+    "lastUpdated",
+    "comment",
+    "followup",
+    "deleted",
+)
 PILOT_DISTRICT = "024"
 PILOT_INDICATOR = "DIST_HOUSEHOLD_BROADBAND"
 PILOT_FROM_YEAR = 2025
@@ -42,6 +87,11 @@ class DataElement:
     code: str
     indicator_code: str
     part: str  # numerator | denominator
+
+
+def data_set_uid() -> str:
+    """The UID of the data set the system serves (the only one)."""
+    return dhis2_uid(f"ds:{DATA_SET_CODE}")
 
 
 @cache
@@ -67,18 +117,174 @@ def roots() -> dict[str, tuple[Unit, ...]]:
     return {generation[0].dhis2_uid(): generation for generation in (legacy_units(), current_units())}
 
 
-def data_values(period: Period, root: str | None = None) -> list[dict[str, str]]:
+def data_values(
+    period: Period,
+    root: str | None = None,
+    changes: Changes | None = None,
+    since: datetime | None = None,
+    include_deleted: bool = False,
+) -> list[dict[str, Any]]:
     """Every data value of the data set for a half-year, as DHIS2 exports them; with ``root``
-    (``orgUnit=<uid>&children=true``) only those of the org units below it."""
+    (``orgUnit=<uid>&children=true``) only those of the org units below it. ``changes`` are the
+    writes made through the API; ``since`` keeps the values changed at or after it (DHIS2's
+    ``lastUpdated``); deleted values are left out unless ``include_deleted``."""
     if period.kind != "halfyear" or not FIRST_YEAR <= period.year <= LAST_YEAR:
         raise ValueError(f"the reporting system holds half-years {FIRST_YEAR}..{LAST_YEAR}")
     if root is not None and root not in roots():
         raise ValueError(f"orgUnit {root} is not a province of the system")
     values = _data_values(period)
-    if root is None:
-        return values
-    below = {unit.dhis2_uid() for unit in roots()[root]}
-    return [value for value in values if value["orgUnit"] in below]
+    if changes is not None:
+        values = changes.apply(period, values)
+    if root is not None:
+        below = {unit.dhis2_uid() for unit in roots()[root]}
+        values = [value for value in values if value["orgUnit"] in below]
+    if since is not None:
+        values = [value for value in values if moment(value["lastUpdated"]) >= since]
+    return [value for value in values if include_deleted or not value.get("deleted")]
+
+
+def moment(stamp: str) -> datetime:
+    """A stamp the system wrote (local time, no offset) as an aware time."""
+    return datetime.fromisoformat(stamp).replace(tzinfo=SERVER_TIMEZONE)
+
+
+def stamp(moment: datetime) -> str:
+    """A time as the system writes it: local, to the millisecond, without an offset."""
+    local = moment.astimezone(SERVER_TIMEZONE)
+    return f"{local:%Y-%m-%dT%H:%M:%S}.{local.microsecond // 1000:03d}"
+
+
+_DURATION = re.compile(r"(\d+)([dhms])")
+_UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+
+
+def since_of(last_updated: str | None, duration: str | None, now: datetime | None = None) -> datetime | None:
+    """The time DHIS2's ``lastUpdated`` (a time stamp; without an offset, the server's) or
+    ``lastUpdatedDuration`` (``<n><d|h|m|s>``: that long before now) ask for; ``lastUpdated`` wins
+    when both are given, as in DHIS2's export store. A malformed one raises ValueError."""
+    if last_updated:
+        text = last_updated.strip().replace("Z", "+00:00")
+        moment = datetime.fromisoformat(text)
+        return moment if moment.tzinfo else moment.replace(tzinfo=SERVER_TIMEZONE)
+    if duration:
+        match = _DURATION.fullmatch(duration.strip())
+        if not match:
+            raise ValueError(f"Duration is not valid: {duration}")
+        return (now or datetime.now(SERVER_TIMEZONE)) - timedelta(**{_UNITS[match[2]]: int(match[1])})
+    return None
+
+
+STRATEGIES = ("CREATE_AND_UPDATE", "CREATE", "UPDATE", "DELETE")
+
+
+def import_values(changes: Changes, body: Any, strategy: str, dry_run: bool) -> dict[str, Any]:
+    """``POST /api/dataValueSets``: write a data value set the way DHIS2's import does.
+
+    Per value (DHIS2's documentation, *Import parameters*, and its importer): a value the
+    system holds is updated (CREATE_AND_UPDATE, UPDATE; deleted when it is marked deleted or
+    empty), deleted (DELETE) or ignored (CREATE); a value it does not hold is imported
+    (CREATE_AND_UPDATE, CREATE) or ignored. ``dryRun`` answers the same and writes nothing.
+    """
+    if strategy not in STRATEGIES:
+        raise ValueError(f"importStrategy must be one of {STRATEGIES}")
+    if not isinstance(body, dict) or not isinstance(body.get("dataValues"), list):
+        raise ValueError("a data value set is an object with a dataValues list")
+    inherited = {k: body[k] for k in ("period", "orgUnit") if isinstance(body.get(k), str)}
+    elements = {e.uid for e in data_elements()}
+    count = dict.fromkeys(("imported", "updated", "ignored", "deleted"), 0)
+    conflicts = []
+    for index, raw in enumerate(body["dataValues"]):
+        value = {**inherited, **raw}
+        if value.get("dataElement") not in elements or not value.get("orgUnit") or not value.get("period"):
+            element = str(value.get("dataElement"))
+            conflicts.append({"object": element, "value": "Data element not found", "indexes": [index]})
+            count["ignored"] += 1
+            continue
+        held = changes.current(changes.key(value))
+        exists = held is not None and not held.get("deleted")
+        deletion = value.get("deleted") is True or str(value.get("value") or "") == ""
+        if exists and strategy in ("CREATE_AND_UPDATE", "UPDATE"):
+            outcome = "deleted" if deletion else "updated"
+        elif exists:
+            outcome = "deleted" if strategy == "DELETE" else "ignored"
+        else:
+            creates = strategy in ("CREATE_AND_UPDATE", "CREATE")
+            outcome = "imported" if creates and not deletion else "ignored"
+        count[outcome] += 1
+        if outcome != "ignored" and not dry_run:
+            number = str(value.get("value") or (held or {}).get("value") or "")
+            stored = {"storedBy": "admin", "comment": "", "followup": False, **(held or {}), **value}
+            changes.write({**stored, "value": number, "deleted": outcome == "deleted"})
+    return {
+        "responseType": "ImportSummary",
+        "status": "WARNING" if conflicts else "SUCCESS",
+        "importOptions": {"importStrategy": strategy, "dryRun": dry_run},
+        "importCount": count,
+        "conflicts": conflicts,
+    }
+
+
+class Changes:
+    """The writes made to the system through its API, each stamped with when it happened.
+
+    A change replaces the generated value of its key (data element, period, org unit, combos):
+    a new number, or a deletion (DHIS2 soft-deletes: the value stays, ``deleted`` true).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._values: dict[tuple[str, ...], dict[str, Any]] = {}
+
+    @staticmethod
+    def key(value: dict[str, Any]) -> tuple[str, ...]:
+        return (
+            value["dataElement"],
+            value["period"],
+            value["orgUnit"],
+            value.get("categoryOptionCombo") or DEFAULT_COMBO,
+            value.get("attributeOptionCombo") or DEFAULT_COMBO,
+        )
+
+    def current(self, key: tuple[str, ...]) -> dict[str, Any] | None:
+        """The value the system holds for a key now (deleted ones included), or None."""
+        with self._lock:
+            if key in self._values:
+                return dict(self._values[key])
+        for value in _data_values(parse(key[1])):
+            if self.key(value) == key:
+                return dict(value)
+        return None
+
+    def write(self, value: dict[str, Any], when: datetime | None = None) -> None:
+        """Store ``value`` (a full data value, ``deleted`` for a deletion), stamped ``when`` (now)."""
+        moment = stamp(when or datetime.now(SERVER_TIMEZONE))
+        key = self.key(value)
+        previous = self.current(key)
+        stored = {
+            **(previous or {}),
+            **value,
+            "categoryOptionCombo": key[3],
+            "attributeOptionCombo": key[4],
+            "created": (previous or {}).get("created") or moment,
+            "lastUpdated": moment,
+        }
+        if not stored.get("deleted"):
+            stored.pop("deleted", None)
+        with self._lock:
+            self._values[key] = stored
+
+    def apply(self, period: Period, values: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The generated values of ``period`` with the changes made to them, and the new ones."""
+        with self._lock:
+            changed = {k: v for k, v in self._values.items() if k[1] == period.id}
+        if not changed:
+            return values
+        result = [changed.pop(self.key(value), value) for value in values]
+        return result + [dict(v) for _, v in sorted(changed.items())]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._values.clear()
 
 
 def _data_values(period: Period) -> list[dict[str, str]]:
@@ -131,7 +337,9 @@ def _values(
     entered: datetime,
     numerator: int,
     denominator: int,
-) -> list[dict[str, str]]:
+) -> list[dict[str, Any]]:
+    # Entered once when the unit submits: created and last updated at the same time.
+    when = f"{entered:%Y-%m-%dT%H:%M:%S}.000"
     return [
         {
             "dataElement": parts[part].uid,
@@ -141,28 +349,35 @@ def _values(
             "attributeOptionCombo": DEFAULT_COMBO,
             "value": str(number),
             "storedBy": STORED_BY,
-            "lastUpdated": f"{entered:%Y-%m-%dT%H:%M:%S}.000",
+            "created": when,
+            "lastUpdated": when,
             "comment": "",
-            "followup": "false",
+            "followup": False,
         }
         for part, number in (("numerator", numerator), ("denominator", denominator))
     ]
 
 
-# DHIS2's CSV export layout: the same columns, in the same order, as the JSON value fields.
-_CSV_FIELDS = dict(zip(CSV_COLUMNS, FIELDS, strict=True))
-
-
-def as_json(period: Period, root: str | None = None) -> dict:
+def as_json(period: Period, root: str | None = None, **selection: Any) -> dict:
     """The data value set as DHIS2's ``/api/dataValueSets.json`` returns it."""
-    return {"dataSet": data_set_uid(), "period": period.id, "dataValues": data_values(period, root)}
+    return {
+        "dataSet": data_set_uid(),
+        "period": period.id,
+        "dataValues": data_values(period, root, **selection),
+    }
 
 
-def as_csv(period: Period, root: str | None = None) -> str:
+def as_csv(period: Period, root: str | None = None, **selection: Any) -> str:
     """The data value set as DHIS2's ``/api/dataValueSets.csv`` returns it."""
+    return csv_text(data_values(period, root, **selection))
+
+
+def csv_text(values: list[dict[str, Any]]) -> str:
+    """Data values in DHIS2's CSV export layout (booleans as ``true``/``false``)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for value in data_values(period, root):
-        writer.writerow([value[_CSV_FIELDS[column]] for column in CSV_COLUMNS])
+    writer.writerow(CSV_HEADER)
+    for value in values:
+        row = {**value, "followup": bool(value.get("followup")), "deleted": bool(value.get("deleted"))}
+        writer.writerow([str(row[f]).lower() if isinstance(row[f], bool) else row[f] for f in _CSV_FROM])
     return buffer.getvalue()

@@ -24,8 +24,7 @@ from functools import cached_property
 from pathlib import Path
 
 from dxw.periods import Period
-from dxw.simulator.dhis2_data import DataElement
-from dxw.sources.dhis2 import CSV_COLUMNS, DEFAULT_COMBO, FIELDS, data_set_uid
+from dxw.simulator.dhis2_data import CSV_HEADER, DEFAULT_COMBO, DataElement, data_set_uid
 from dxw.units import dhis2_uid
 
 VALID_FROM = "2004-01-01"
@@ -135,7 +134,8 @@ class NationalWorld:
         return denominator * share // 100, denominator
 
     def data_values(self, period: Period, org_unit: str | None = None) -> Iterator[tuple[str, ...]]:
-        """The data values of a half-year as CSV-layout tuples, for one province or the country."""
+        """The data values of a half-year as rows of DHIS2's CSV export (``CSV_HEADER``), for
+        one province or the country."""
         if org_unit is None:
             communes = self.communes
         elif org_unit in self.communes_by_province:
@@ -143,29 +143,48 @@ class NationalWorld:
         else:
             raise KeyError(org_unit)
         uids = [element.uid for element in self.data_elements]  # numerator, denominator, ...
-        updated = f"{period.window('calendar')[1]:%Y-%m-%d}T17:00:00.000"
+        updated = self.entered(period)
         for unit in communes:
             for i in range(self.indicators):
                 for uid, number in zip(
                     uids[2 * i : 2 * i + 2], self.figures(unit.index, i, period), strict=True
                 ):
                     yield (uid, period.id, unit.uid, DEFAULT_COMBO, DEFAULT_COMBO, str(number), STORED_BY,
-                           updated, "", "false")  # fmt: skip
+                           updated, "", "false", "false")  # fmt: skip
+
+    def entered(self, period: Period) -> str:
+        """When every value of a half-year was entered (created and last updated): its last day."""
+        return f"{period.window('calendar')[1]:%Y-%m-%d}T17:00:00.000"
 
     def as_json(self, period: Period, org_unit: str | None = None) -> dict:
-        keys = tuple(FIELDS)
+        """DHIS2's JSON export: ``created`` and ``lastUpdated`` per value, ``followup`` a boolean."""
         return {
             "dataSet": data_set_uid(),
             "period": period.id,
             "dataValues": [
-                dict(zip(keys, value, strict=True)) for value in self.data_values(period, org_unit)
+                {
+                    "dataElement": de,
+                    "period": pe,
+                    "orgUnit": ou,
+                    "categoryOptionCombo": coc,
+                    "attributeOptionCombo": aoc,
+                    "value": value,
+                    "storedBy": stored_by,
+                    "created": updated,
+                    "lastUpdated": updated,
+                    "comment": comment,
+                    "followup": False,
+                }
+                for de, pe, ou, coc, aoc, value, stored_by, updated, comment, _, _ in self.data_values(
+                    period, org_unit
+                )
             ],
         }
 
     def as_csv(self, period: Period, org_unit: str | None = None) -> str:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(CSV_COLUMNS)
+        writer.writerow(CSV_HEADER)
         writer.writerows(self.data_values(period, org_unit))
         return buffer.getvalue()
 

@@ -12,9 +12,16 @@ Public-service portal API (shape of the national portal's dashboard endpoints)::
     200:  {"period": "2025S1", "page": 1, "size": 100, "total": 234, "pageCount": 3,
            "items": [{"orgCode": "HGG-024", "orgName": ..., "dossiersTotal": ..., ...}]}
     GET  /api/dataValueSets.json?dataSet=<uid>&period=2025S1&orgUnit=<uid>&children=true
+         [&lastUpdated=<time>|&lastUpdatedDuration=10d][&includeDeleted=true]
     GET  /api/dataValueSets.csv?...   (the same values in DHIS2's CSV layout)
     200:  {"dataSet": ..., "period": "2025S1", "dataValues": [{"dataElement", "period", "orgUnit",
-           "categoryOptionCombo", "attributeOptionCombo", "value", "storedBy", ...}]}
+           "categoryOptionCombo", "attributeOptionCombo", "value", "storedBy", "created",
+           "lastUpdated", "comment", "followup"[, "deleted": true]}]}
+    DELETE /api/dataValues?de=<uid>&pe=2025S1&ou=<uid>[&co=<uid>]    (204; 409 when none)
+    POST   /api/dataValues?de=&pe=&ou=[&co=]&value=12                 (201)
+    POST   /api/dataValueSets[?importStrategy=...&dryRun=true]  {"dataValues": [...]}
+    200:  {"status": "SUCCESS", "importCount": {"imported", "updated", "ignored", "deleted"}}
+    (writes change the province's system, stamped with the time they happen; not the national one)
     GET  /health
 
 Faults for tests and drills are queued on a running server with :meth:`SimulatorServer.inject`,
@@ -29,8 +36,6 @@ impossible figures).
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
 import math
@@ -38,6 +43,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -57,6 +63,7 @@ DHIS2_PATHS = {
     "/api/dataValueSets.json": "json",
     "/api/dataValueSets.csv": "csv",
 }
+DHIS2_VALUE_PATH = "/api/dataValues"
 MAX_PAGE_SIZE = 200
 
 
@@ -147,10 +154,22 @@ class _Server(ThreadingHTTPServer):
     timeout_seconds: float = 3.0
     # The reporting system of the whole country instead of the province's (dxw.simulator.national).
     national: NationalWorld | None = None
+    # What was written to the province's reporting system through its API.
+    dhis2_changes: dhis2_data.Changes
 
 
-def dhis2_data_value_set(query: dict[str, list[str]], national: NationalWorld | None = None) -> Period:
-    """Check a ``dataValueSets`` query the way DHIS2 does; return its period."""
+@dataclass(frozen=True)
+class Dhis2Query:
+    """A checked ``dataValueSets`` query: what it selects."""
+
+    period: Period
+    org_unit: str | None
+    since: datetime | None
+    include_deleted: bool
+
+
+def dhis2_data_value_set(query: dict[str, list[str]], national: NationalWorld | None = None) -> Dhis2Query:
+    """Check a ``dataValueSets`` query the way DHIS2 does; return what it selects."""
     if query.get("dataSet", [""])[0] != dhis2_data.data_set_uid():
         raise BadRequest(f"dataSet must be {dhis2_data.data_set_uid()} (the only data set served)")
     try:
@@ -168,7 +187,32 @@ def dhis2_data_value_set(query: dict[str, list[str]], national: NationalWorld | 
         raise BadRequest("orgUnit must be a province (with children=true) or left out")
     if not national and query.get("orgUnit", [""])[0] not in ("", *dhis2_data.roots()):
         raise BadRequest("orgUnit must be a province (with children=true) or left out")
-    return period
+    try:
+        since = dhis2_data.since_of(
+            query.get("lastUpdated", [""])[0] or None, query.get("lastUpdatedDuration", [""])[0] or None
+        )
+    except ValueError as exc:
+        raise BadRequest(f"lastUpdated must be a time stamp, lastUpdatedDuration like 10d: {exc}") from exc
+    include_deleted = query.get("includeDeleted", ["false"])[0].lower() == "true"
+    return Dhis2Query(period, query.get("orgUnit", [""])[0] or None, since, include_deleted)
+
+
+def _value_key(query: dict[str, list[str]]) -> dict[str, str]:
+    """The data value a ``/api/dataValues`` request names (de, pe, ou, co; default combos)."""
+    names = {"de": "dataElement", "pe": "period", "ou": "orgUnit", "co": "categoryOptionCombo"}
+    value = {field: query.get(name, [""])[0] for name, field in names.items()}
+    missing = [name for name, field in names.items() if name != "co" and not value[field]]
+    if missing:
+        raise BadRequest(f"parameters {missing} are required")
+    if value["dataElement"] not in {e.uid for e in dhis2_data.data_elements()}:
+        raise BadRequest(f"Data element not found or not accessible: {value['dataElement']}")
+    try:
+        period = parse(value["period"])
+    except PeriodError as exc:
+        raise BadRequest(f"Period not valid: {value['period']}") from exc
+    if period.kind != "halfyear" or not portal_data.FIRST_YEAR <= period.year <= portal_data.LAST_YEAR:
+        raise BadRequest(f"Period not valid: {value['period']}")
+    return {**value, "attributeOptionCombo": dhis2_data.DEFAULT_COMBO}
 
 
 def dms_page(query: dict[str, list[str]]) -> dict[str, Any]:
@@ -225,18 +269,46 @@ class _Handler(BaseHTTPRequestHandler):
         elif url.path in DHIS2_PATHS:
             query = parse_qs(url.query)
             try:
-                period = dhis2_data_value_set(query, self.server.national)
+                selection = dhis2_data_value_set(query, self.server.national)
             except BadRequest as exc:
                 self._send(HTTPStatus.CONFLICT, {"httpStatus": "Conflict", "message": str(exc)})
                 return
-            org_unit = query.get("orgUnit", [""])[0] or None
-            self._answer_dhis2_with_fault(self.server.faults.pop(), DHIS2_PATHS[url.path], period, org_unit)
+            self._answer_dhis2_with_fault(self.server.faults.pop(), DHIS2_PATHS[url.path], selection)
         else:
             self._send(HTTPStatus.NOT_FOUND, {"success": False, "message": f"no route {self.path}"})
+
+    def do_DELETE(self) -> None:
+        """DHIS2's ``DELETE /api/dataValues?de=&pe=&ou=[&co=]``: soft-delete one value."""
+        url = urlsplit(self.path)
+        if url.path != DHIS2_VALUE_PATH or self.server.national:
+            self._send(HTTPStatus.NOT_FOUND, {"success": False, "message": f"no route {self.path}"})
+            return
+        try:
+            key = _value_key(parse_qs(url.query))
+        except BadRequest as exc:
+            self._send(HTTPStatus.CONFLICT, {"httpStatus": "Conflict", "message": str(exc)})
+            return
+        changes = self.server.dhis2_changes
+        current = changes.current(changes.key(key))
+        if current is None or current.get("deleted"):
+            message = "Data value cannot be deleted because it does not exist"
+            self._send(HTTPStatus.CONFLICT, {"httpStatus": "Conflict", "message": message})
+            return
+        changes.write({**current, "deleted": True})
+        self.send_response(HTTPStatus.NO_CONTENT)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     def do_POST(self) -> None:
         if self.path == FAULTS_PATH:
             self._queue_faults()
+            return
+        url = urlsplit(self.path)
+        if url.path in (DHIS2_VALUE_PATH, "/api/dataValueSets", "/api/dataValueSets.json"):
+            if self.server.national:
+                self._send(HTTPStatus.NOT_FOUND, {"success": False, "message": f"no route {self.path}"})
+            else:
+                self._write_dhis2(url.path, parse_qs(url.query))
             return
         endpoint = self.path.removeprefix(PORTAL_PREFIX)
         if not self.path.startswith(PORTAL_PREFIX) or endpoint not in portal_data.ENDPOINTS:
@@ -286,39 +358,70 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._send(HTTPStatus.OK, {"queued": body["fault"], "times": int(body.get("times", 1))})
 
-    def _answer_dhis2_with_fault(
-        self, fault: str | None, media: str, period: Period, org_unit: str | None = None
-    ) -> None:
+    def _write_dhis2(self, path: str, query: dict[str, list[str]]) -> None:
+        """DHIS2's write API: one value (``POST /api/dataValues``) or a set (``/api/dataValueSets``)."""
+        changes = self.server.dhis2_changes
+        try:
+            if path == DHIS2_VALUE_PATH:
+                value = _value_key(query)
+                number = query.get("value", [""])[0]
+                stored = {"storedBy": "admin", "comment": query.get("comment", [""])[0], "followup": False}
+                changes.write({**stored, **value, "value": number, "deleted": not number})
+                self._send(HTTPStatus.CREATED, {"httpStatus": "Created", "status": "OK"})
+                return
+            length = int(self.headers.get("Content-Length") or 0)
+            body = json.loads(self.rfile.read(length) or b"{}")
+            strategy = query.get("importStrategy", ["CREATE_AND_UPDATE"])[0].upper()
+            dry_run = query.get("dryRun", ["false"])[0].lower() == "true"
+            summary = dhis2_data.import_values(changes, body, strategy, dry_run)
+        except (BadRequest, ValueError) as exc:
+            self._send(HTTPStatus.CONFLICT, {"httpStatus": "Conflict", "message": str(exc)})
+            return
+        self._send(HTTPStatus.OK, summary)
+
+    def _answer_dhis2_with_fault(self, fault: str | None, media: str, selection: Dhis2Query) -> None:
         kind, _, arg = (fault or "").partition(":")
         national = self.server.national
-        if national and not fault:
-            # The country's answers are large: no per-value dicts unless a fault edits them.
-            if media == "csv":
-                self._send_csv(national.as_csv(period, org_unit))
-            else:
-                self._send(HTTPStatus.OK, national.as_json(period, org_unit))
-            return
-        document = national.as_json(period, org_unit) if national else dhis2_data.as_json(period, org_unit)
-        if kind == "rename":
-            for value in document["dataValues"]:
-                value[f"{arg}V2"] = value.pop(arg)
-        elif kind == "inflate":
-            first = document["dataValues"][0]
-            first[arg] = str(int(first[arg]) * 10)
-        elif kind == "duplicate-page":
-            document["dataValues"].append(dict(document["dataValues"][0]))
-        elif kind in ("500", "429", "timeout", "truncate") and media == "json":
+        period, org_unit = selection.period, selection.org_unit
+        if national:
+            document = national.as_json(period, org_unit) if (fault or media == "json") else None
+            # The country's values were all entered at one time: a later lastUpdated selects none.
+            entered = dhis2_data.moment(national.entered(period))
+            stale = selection.since is not None and selection.since > entered
+            if not fault:
+                # The country's answers are large: no per-value dicts unless a fault edits them.
+                if media == "csv":
+                    self._send_csv(dhis2_data.csv_text([]) if stale else national.as_csv(period, org_unit))
+                else:
+                    self._send(HTTPStatus.OK, {**document, "dataValues": []} if stale else document)
+                return
+        else:
+            document = dhis2_data.as_json(
+                period,
+                org_unit,
+                changes=self.server.dhis2_changes,
+                since=selection.since,
+                include_deleted=selection.include_deleted,
+            )
+        if kind in ("500", "429", "timeout") or (kind == "truncate" and media == "json"):
             self._answer_with_fault(fault, "", {}, document)
             return
+        values = document["dataValues"]
+        if kind == "rename" and media == "json":
+            for value in values:
+                value[f"{arg}V2"] = value.pop(arg)
+        elif kind == "inflate":
+            values[0][arg] = str(int(values[0][arg]) * 10)
+        elif kind == "duplicate-page":
+            values.append(dict(values[0]))
         if media == "json":
             self._send(HTTPStatus.OK, document)
             return
-        if kind in ("500", "429", "timeout"):
-            self._answer_with_fault(fault, "", {}, document)
-            return
-        text = _values_csv(document) if kind != "rename" else _renamed_csv(document, arg)
-        if kind == "" and not national:
-            text = dhis2_data.as_csv(period, org_unit)
+        text = dhis2_data.csv_text(values)
+        if kind == "rename":
+            header, _, rest = text.partition("\n")
+            column = arg.lower()
+            text = header.replace(column, f"{column}v2", 1) + "\n" + rest
         self._send_csv(text, truncate=kind == "truncate")
 
     def _send_csv(self, text: str, truncate: bool = False) -> None:
@@ -366,23 +469,6 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(HTTPStatus.OK, page)
 
 
-def _values_csv(document: dict[str, Any]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(dhis2_data.CSV_COLUMNS)
-    fields = list(document["dataValues"][0])
-    for value in document["dataValues"]:
-        writer.writerow([value[f] for f in fields])
-    return buffer.getvalue()
-
-
-def _renamed_csv(document: dict[str, Any], field_name: str) -> str:
-    """The CSV export with one column header renamed (a changed export layout)."""
-    header, _, rest = _values_csv(document).partition("\n")
-    column = field_name.lower()
-    return header.replace(column, f"{column}v2", 1) + "\n" + rest
-
-
 @dataclass
 class SimulatorServer:
     """A running simulator; ``url`` is its base address."""
@@ -401,6 +487,10 @@ class SimulatorServer:
     def clear_faults(self) -> None:
         """Drop queued faults and forget the ones served."""
         self._faults.clear()
+
+    def clear_changes(self) -> None:
+        """Forget what was written to the reporting system through its API."""
+        self.httpd.dhis2_changes.clear()
 
     @property
     def faults_served(self) -> list[str]:
@@ -428,6 +518,7 @@ def _make_server(host: str, port: int, national: NationalWorld | None = None) ->
     httpd = _Server((host, port), _Handler)
     httpd.faults = _FaultQueue()
     httpd.national = national
+    httpd.dhis2_changes = dhis2_data.Changes()
     return httpd
 
 

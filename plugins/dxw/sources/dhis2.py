@@ -8,7 +8,15 @@ and the reporting system's rows of the unit crosswalk. A value that cannot be pl
 value for an org unit that is closed for the period (DHIS2's ``E2019``: the unit opened after the
 period or closed before it; the period's window is Decree 09's, as in the warehouse); the others
 land as one batch per period, identifiers normalised to UIDs. Downstream, the latest value of a
-(data element, period, org unit, option combos) wins, as in DHIS2.
+(data element, period, org unit, option combos) wins, as in DHIS2; a value marked ``deleted``
+(or an empty value, or any value under ``importStrategy=DELETE``) lands as a deletion, and a
+deleted latest value means "no value" downstream.
+
+The CSV layout is read by its header (DHIS2's current one, ``categoryoptioncombo,...,followup,
+deleted``, its legacy one, ``catoptcombo,...,timestamp``, and ``created``), columns in any order;
+an unknown column is ignored with a warning. A file without a header is read by position in
+DHIS2's layout. Pulls ask only for what changed since a watermark (DHIS2's ``lastUpdated``),
+deletions included (``includeDeleted=true``).
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ import logging
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -50,23 +58,54 @@ FIELDS: dict[str, type] = {
     "lastUpdated": str,
     "comment": str,
     "followup": str,
+    "created": str,
+    "deleted": str,
 }
 KEY = ("dataElement", "period", "orgUnit", "categoryOptionCombo", "attributeOptionCombo")
-# DHIS2's CSV layout, by position; a header row naming the columns is optional.
-CSV_COLUMNS = (
-    "dataelement",
+# A pulled value carries every field but ``deleted``, which DHIS2 writes only on a deleted value
+# (``includeDeleted=true``).
+_OPTIONAL_FIELDS = frozenset({"deleted"})
+# DHIS2's CSV columns by the names its exports have used (the current export, the legacy one, the
+# abbreviations of its documentation's examples), mapped to the value fields.
+CSV_NAMES = {
+    "dataelement": "dataElement",
+    "period": "period",
+    "orgunit": "orgUnit",
+    "categoryoptioncombo": "categoryOptionCombo",
+    "catoptcombo": "categoryOptionCombo",
+    "attributeoptioncombo": "attributeOptionCombo",
+    "attroptcombo": "attributeOptionCombo",
+    "value": "value",
+    "storedby": "storedBy",
+    "strby": "storedBy",
+    "lastupdated": "lastUpdated",
+    "timestamp": "lastUpdated",
+    "lstupd": "lastUpdated",
+    "comment": "comment",
+    "cmt": "comment",
+    "followup": "followup",
+    "flwup": "followup",
+    "created": "created",
+    "deleted": "deleted",
+}
+# A header-less CSV, by position: DHIS2's reader takes the eleventh column as ``deleted``.
+CSV_POSITIONS = (
+    "dataElement",
     "period",
-    "orgunit",
-    "catoptcombo",
-    "attroptcombo",
+    "orgUnit",
+    "categoryOptionCombo",
+    "attributeOptionCombo",
     "value",
-    "storedby",
-    "lastupdated",
+    "storedBy",
+    "lastUpdated",
     "comment",
     "followup",
+    "deleted",
 )
-_CSV_ALIASES = {"timestamp": "lastupdated", "created": "lastupdated", "categoryoptioncombo": "catoptcombo"}
+_REQUIRED_CSV = ("dataElement", "period", "orgUnit")
 _WHOLE = re.compile(r"\d+")
+STRATEGIES = ("CREATE_AND_UPDATE", "CREATE", "UPDATE", "DELETE")
+ImportStrategy = Literal["CREATE_AND_UPDATE", "CREATE", "UPDATE", "DELETE"]
 IdScheme = Literal["uid", "code"]
 
 
@@ -86,6 +125,14 @@ class ImportResult:
     values: list[dict[str, str]] = field(default_factory=list)
     conflicts: list[Conflict] = field(default_factory=list)
     units: dict[str, str] = field(default_factory=dict)  # org-unit UID -> unit code
+
+
+@dataclass
+class Parsed:
+    """A data value set as read: its values (set-level fields filled in) and what was ignored."""
+
+    values: list[dict[str, Any]]
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -126,11 +173,19 @@ def mapping(seeds_dir: Path | None = None) -> Identifiers:
 
 def parse_document(content: bytes, media: Literal["json", "csv"]) -> list[dict[str, Any]]:
     """The data values of a JSON or CSV data value set, as delivered; a malformed file raises."""
+    parsed = read_document(content, media)
+    for warning in parsed.warnings:
+        log.warning("%s", warning)
+    return parsed.values
+
+
+def read_document(content: bytes, media: Literal["json", "csv"]) -> Parsed:
+    """:func:`parse_document` with the warnings (CSV columns ignored) kept for the summary."""
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ContractError(f"the data value set is not UTF-8 text ({exc.reason})") from exc
-    return _parse_json(text) if media == "json" else _parse_csv(text)
+    return Parsed(_parse_json(text)) if media == "json" else _parse_csv(text)
 
 
 def _parse_json(text: str) -> list[dict[str, Any]]:
@@ -142,37 +197,54 @@ def _parse_json(text: str) -> list[dict[str, Any]]:
 
 
 def values_of(document: Any) -> list[dict[str, Any]]:
-    """The data values of a parsed JSON data value set, with the set's period and org unit filled in."""
+    """The data values of a parsed JSON data value set, with the set's period, org unit and
+    attribute option combo filled in where a value leaves them out."""
     if not isinstance(document, dict) or not isinstance(document.get("dataValues"), list):
         raise ContractError("a JSON data value set is an object with a 'dataValues' list")
-    inherited = {k: document[k] for k in ("period", "orgUnit") if isinstance(document.get(k), str)}
+    inherited = {
+        k: document[k]
+        for k in ("period", "orgUnit", "attributeOptionCombo")
+        if isinstance(document.get(k), str) and document[k]
+    }
     values = []
     for index, value in enumerate(document["dataValues"], start=1):
         if not isinstance(value, dict):
             raise ContractError(f"data value {index} is {type(value).__name__}, expected an object")
-        values.append({**inherited, **value})
+        values.append({**inherited, **value} if inherited else value)
     return values
 
 
-def _parse_csv(text: str) -> list[dict[str, Any]]:
+def _parse_csv(text: str) -> Parsed:
     rows = [row for row in csv.reader(io.StringIO(text)) if any(cell.strip() for cell in row)]
     if not rows:
-        return []
-    header = [_CSV_ALIASES.get(c.strip().lower(), c.strip().lower()) for c in rows[0]]
-    if header[0] == "dataelement":
-        unknown = sorted(set(header) - set(CSV_COLUMNS))
-        if unknown:
-            raise ContractError(f"unknown CSV columns {unknown}; DHIS2's columns are {list(CSV_COLUMNS)}")
-        columns, body = header, rows[1:]
+        return Parsed([])
+    names = [cell.strip().lower() for cell in rows[0]]
+    warnings: list[str] = []
+    if any(name in CSV_NAMES for name in names):
+        columns: list[str | None] = []
+        for position, name in enumerate(names, start=1):
+            target = CSV_NAMES.get(name)
+            if target is None:
+                warnings.append(
+                    f"CSV column {position} '{rows[0][position - 1].strip()}' is not DHIS2's: ignored"
+                )
+            elif target in columns:
+                raise ContractError(f"CSV columns name {target} twice ('{name}')")
+            columns.append(target)
+        missing = [c for c in _REQUIRED_CSV if c not in columns]
+        if missing:
+            raise ContractError(
+                f"the CSV header has no column for {missing}; DHIS2's columns are {list(CSV_NAMES)}"
+            )
+        body, first = rows[1:], 2
     else:
-        columns, body = list(CSV_COLUMNS), rows
-    names = dict(zip(CSV_COLUMNS, FIELDS, strict=True))
+        columns, body, first = list(CSV_POSITIONS), rows, 1
     values = []
-    for number, row in enumerate(body, start=2 if columns is header else 1):
-        if len(row) > len(columns):
+    for number, row in enumerate(body, start=first):
+        if len(row) > len(columns) and any(cell.strip() for cell in row[len(columns) :]):
             raise ContractError(f"CSV line {number} has {len(row)} cells; the layout has {len(columns)}")
-        values.append({names[c]: cell for c, cell in zip(columns, row, strict=False)})
-    return values
+        values.append({c: cell for c, cell in zip(columns, row, strict=False) if c is not None})
+    return Parsed(values, warnings)
 
 
 def resolve(
@@ -180,15 +252,20 @@ def resolve(
     id_scheme: IdScheme = "uid",
     period: Period | None = None,
     where: Identifiers | None = None,
+    strategy: ImportStrategy = "CREATE_AND_UPDATE",
 ) -> ImportResult:
-    """Place each value (data element, org unit, period, combos, number) or record its conflict."""
+    """Place each value (data element, org unit, period, combos, number) or record its conflict.
+
+    A value that asks for a deletion (``deleted`` true, an empty value, or ``strategy`` DELETE)
+    is placed without checking its number; it keeps the number when it is one, else none.
+    """
     where = where or mapping()
     unit_uid_by_code = {code: uid for uid, (code, _) in where.unit_by_uid.items()}
     result = ImportResult()
     seen: dict[tuple[str, ...], int] = {}
     for index, raw in enumerate(values, start=1):
         value = {name: _text(raw.get(name)) for name in FIELDS}
-        problem = _check(value, id_scheme, period, where, unit_uid_by_code)
+        problem = _flags(value) or _check(value, id_scheme, period, where, unit_uid_by_code, strategy)
         if problem:
             result.conflicts.append(Conflict(problem[0], problem[1], index))
             continue
@@ -204,12 +281,31 @@ def resolve(
     return result
 
 
+def is_deletion(value: Mapping[str, str], strategy: ImportStrategy = "CREATE_AND_UPDATE") -> bool:
+    """Whether a placed value asks DHIS2 to delete the value it names (not to store a number)."""
+    return strategy == "DELETE" or value["deleted"] == "true" or value["value"] == ""
+
+
+def _flags(value: dict[str, str]) -> tuple[str, str] | None:
+    """``followup`` and ``deleted`` as ``true``/``false`` (JSON booleans or CSV text), in place."""
+    for name in ("followup", "deleted"):
+        flag = value[name].lower()
+        if flag in ("true", "false"):
+            value[name] = flag
+        elif flag in ("", "null"):  # not given; DHIS2's CSV export writes "null" for a live value
+            value[name] = "false"
+        else:
+            return value[name], f"{name} must be true or false"
+    return None
+
+
 def _check(
     value: dict[str, str],
     id_scheme: IdScheme,
     period: Period | None,
     where: Identifiers,
     unit_uid_by_code: Mapping[str, str],
+    strategy: ImportStrategy = "CREATE_AND_UPDATE",
 ) -> tuple[str, str] | None:
     """Normalise ``value`` in place; the (object, reason) of its conflict, if any."""
     element = value["dataElement"]
@@ -240,9 +336,14 @@ def _check(
             value[combo] = DEFAULT_COMBO
         else:
             return value[combo], "Category option combo not found or not accessible"
-    if not _WHOLE.fullmatch(value["value"]):
-        return value["value"] or "(empty)", "Value must be zero or a positive integer"
-    value.update(dataElement=element, orgUnit=unit, period=value_period.id, value=str(int(value["value"])))
+    number = value["value"]
+    if _WHOLE.fullmatch(number):
+        number = str(int(number))
+    elif is_deletion(value, strategy):
+        number = ""  # a deletion names the value it deletes; its number does not matter
+    else:
+        return value["value"], "Value must be zero or a positive integer"
+    value.update(dataElement=element, orgUnit=unit, period=value_period.id, value=number)
     return None
 
 
@@ -280,9 +381,12 @@ def data_set_uid() -> str:
     return dhis2_uid(f"ds:{DATA_SET_CODE}")
 
 
-def fetch(settings: Settings, base_url: str, period: Period) -> Delivery:
+def fetch(settings: Settings, base_url: str, period: Period, since: str | None = None) -> Delivery:
     """The data set's values for a half-year from the reporting system's API, every one placed.
 
+    Deleted values come too (``includeDeleted=true``) and land as deletions. With ``since`` (a
+    watermark: the latest ``lastUpdated`` an earlier pull saw) only the values changed after it
+    are asked for (DHIS2's ``lastUpdated``, which is inclusive: the watermark plus a millisecond).
     A system feed must be clean: a value the warehouse cannot place fails the delivery, naming it.
     """
     if period.kind != "halfyear":
@@ -294,7 +398,15 @@ def fetch(settings: Settings, base_url: str, period: Period) -> Delivery:
         # One request per configured org unit and its children: a country's data set in one
         # answer would be hundreds of megabytes.
         for number, org_unit in enumerate(settings.reporting_org_units or _root_uids(period), start=1):
-            params = {"dataSet": data_set_uid(), "period": period.id, "orgUnit": org_unit, "children": "true"}
+            params = {
+                "dataSet": data_set_uid(),
+                "period": period.id,
+                "orgUnit": org_unit,
+                "children": "true",
+                "includeDeleted": "true",
+            }
+            if since:
+                params["lastUpdated"] = after(since)
             document, raw = http.fetch_page(session, settings, DATASET, number, "GET", url, params=params)
             try:
                 values.extend(values_of(document))
@@ -306,19 +418,60 @@ def fetch(settings: Settings, base_url: str, period: Period) -> Delivery:
     if result.conflicts:
         shown = "; ".join(f"{c.object}: {c.value}" for c in result.conflicts[:5])
         raise ContractError(f"{DATASET}: {len(result.conflicts)} values cannot be placed ({shown})")
-    log.info("%s %s: %d values", DATASET, period, len(result.values))
+    deleted = sum(value["deleted"] == "true" for value in result.values)
+    log.info(
+        "%s %s: %d values (%d deleted)%s",
+        DATASET,
+        period,
+        len(result.values),
+        deleted,
+        f" changed after {since}" if since else "",
+    )
     return Delivery(result.values, documents)
 
 
 def _check_shape(values: list[dict[str, Any]]) -> None:
     """The API's value objects carry every field of the contract, and nothing else."""
+    required = set(FIELDS) - _OPTIONAL_FIELDS
     for index, value in enumerate(values, start=1):
-        missing, extra = sorted(set(FIELDS) - set(value)), sorted(set(value) - set(FIELDS))
+        missing, extra = sorted(required - set(value)), sorted(set(value) - set(FIELDS))
         if missing or extra:
             raise ContractError(
                 f"{DATASET}: the data value shape changed at value {index}: "
                 f"missing fields {missing or 'none'}, unexpected fields {extra or 'none'}"
             )
+
+
+def _stamp(text: str) -> datetime | None:
+    """A DHIS2 time stamp (``2025-06-20T08:15:00.000``, with or without an offset), or None."""
+    try:
+        return datetime.fromisoformat(text.strip().replace("Z", "+00:00")) if text.strip() else None
+    except ValueError:
+        return None
+
+
+def watermark(values: Iterable[Mapping[str, str]], previous: str | None = None) -> str | None:
+    """The latest ``lastUpdated`` among ``values`` and ``previous``, as DHIS2 wrote it.
+
+    Stamps are compared as DHIS2 writes them: all in the server's time (without an offset) or
+    all with one; a pull never mixes the two.
+    """
+    best, best_text = (_stamp(previous), previous) if previous else (None, None)
+    for value in values:
+        moment = _stamp(value.get("lastUpdated") or "")
+        if moment is not None and (best is None or moment > best):
+            best, best_text = moment, value["lastUpdated"]
+    return best_text
+
+
+def after(stamp: str) -> str:
+    """The ``lastUpdated`` parameter asking for what changed after ``stamp`` (a millisecond later)."""
+    moment = _stamp(stamp)
+    if moment is None:
+        raise ValueError(f"{stamp!r} is not a DHIS2 time stamp")
+    later = moment + timedelta(milliseconds=1)
+    text = f"{later:%Y-%m-%dT%H:%M:%S}.{later.microsecond // 1000:03d}"
+    return text + (later.strftime("%z")[:3] + ":" + later.strftime("%z")[3:] if later.tzinfo else "")
 
 
 def _root_uids(period: Period) -> tuple[str, ...]:
@@ -353,7 +506,7 @@ def complete_date(document: Document) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
 
 
-def read_file(path: Path) -> tuple[list[dict[str, Any]], Document]:
+def read_file(path: Path) -> tuple[Parsed, Document]:
     """The data values of a ``.json`` or ``.csv`` data value set file, and the file kept verbatim."""
     media: Literal["json", "csv"]
     suffix = path.suffix.lower()
@@ -367,4 +520,4 @@ def read_file(path: Path) -> tuple[list[dict[str, Any]], Document]:
         )
     content = path.read_bytes()
     document = Document(path.name, "application/json" if media == "json" else "text/csv", content)
-    return parse_document(content, media), document
+    return read_document(content, media), document

@@ -1,5 +1,7 @@
 -- The latest value of each data element, org unit and half-year across the loaded batches:
--- an import updates the values it carries and leaves the others, as DHIS2 does.
+-- an import updates the values it carries and leaves the others, as DHIS2 does. A latest value
+-- marked deleted (DHIS2's deleted: true, an import's DELETE, a pull with includeDeleted) means
+-- the key holds no value: it is left out. Batches landed before deletions were kept have null.
 with source as (
     select * from {{ source('raw_dhis2', 'dhis2_data_values') }}
 ),
@@ -38,6 +40,11 @@ loaded as (
         source.batch_id desc
 ),
 
+current_values as (
+    select * from loaded
+    where coalesce(loaded.deleted, 'false') != 'true'
+),
+
 renamed as (
     select
         loaded.batch_id,
@@ -47,7 +54,7 @@ renamed as (
         data_elements.data_element_code,
         data_elements.indicator_code,
         data_elements.part,
-        loaded.value::bigint as value,
+        nullif(loaded.value, '')::bigint as value,
         loaded.stored_by,
         -- DHIS2 writes lastUpdated in the server's local time without a zone: a Vietnamese
         -- reporting system's, Asia/Ho_Chi_Minh. A time with an offset keeps it.
@@ -56,9 +63,14 @@ renamed as (
             when loaded.last_updated ~ '^\d{4}-\d{2}-\d{2}'
                 then loaded.last_updated::timestamp at time zone 'Asia/Ho_Chi_Minh'
         end as last_updated,
+        case
+            when loaded.created ~ '(Z|[+-]\d{2}(:?\d{2})?)$' then loaded.created::timestamptz
+            when loaded.created ~ '^\d{4}-\d{2}-\d{2}'
+                then loaded.created::timestamp at time zone 'Asia/Ho_Chi_Minh'
+        end as created_at,
         loaded.batch_submitted_at,
         loaded.loaded_at
-    from loaded
+    from current_values as loaded
     inner join data_elements on loaded.data_element = data_elements.data_element_uid
 ),
 
