@@ -64,7 +64,8 @@ def _build_twice_then_fully(simulator, conn, reset_warehouse):
     for dataset in FEEDS:
         ingest(dataset, "2025S2", simulator.url)
     simulator.inject("inflate:value")
-    assert ingest("dhis2_data_values", "2024S2", simulator.url).status == "loaded"
+    # A full pull (not only what changed since the last one) so that the fault has a value to edit.
+    assert ingest("dhis2_data_values", "2024S2", simulator.url, full=True).status == "loaded"
     build()
     after = writes(conn)
     incremental = checksums(conn)

@@ -410,9 +410,9 @@ class _Handler(BaseHTTPRequestHandler):
         if kind == "rename" and media == "json":
             for value in values:
                 value[f"{arg}V2"] = value.pop(arg)
-        elif kind == "inflate":
+        elif kind == "inflate" and values:
             values[0][arg] = str(int(values[0][arg]) * 10)
-        elif kind == "duplicate-page":
+        elif kind == "duplicate-page" and values:
             values.append(dict(values[0]))
         if media == "json":
             self._send(HTTPStatus.OK, document)

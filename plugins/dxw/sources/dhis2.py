@@ -226,7 +226,7 @@ def _parse_csv(text: str) -> Parsed:
             target = CSV_NAMES.get(name)
             if target is None:
                 warnings.append(
-                    f"CSV column {position} '{rows[0][position - 1].strip()}' is not DHIS2's: ignored"
+                    f"CSV column {position} '{rows[0][position - 1].strip()}' is not one of DHIS2's: ignored"
                 )
             elif target in columns:
                 raise ContractError(f"CSV columns name {target} twice ('{name}')")

@@ -42,7 +42,7 @@ loaded as (
 
 current_values as (
     select * from loaded
-    where coalesce(loaded.deleted, 'false') != 'true'
+    where coalesce(deleted, 'false') != 'true'
 ),
 
 renamed as (
