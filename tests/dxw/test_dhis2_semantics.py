@@ -209,3 +209,31 @@ def test_cli_takes_the_import_strategy_and_dry_run(conn, empty_warehouse, capsys
     assert len(current(conn, STC)) == 4
     assert main(["ingest", "dhis2", str(FIXTURES / "reordered-unknown-column-2024S2.csv")]) == 0
     assert "warning: CSV column 9 'ghichu' is not one of DHIS2's: ignored" in capsys.readouterr().out
+
+
+def test_a_raw_table_of_an_earlier_release_gains_the_new_columns_and_keeps_its_rows(conn, empty_warehouse):
+    # The layout before `created` and `deleted` were kept (dhis2.FIELDS of the previous release).
+    conn.execute("create schema raw")
+    conn.execute(
+        "create table raw.dhis2_data_values (batch_id bigint not null default "
+        "current_setting('dxw.batch_id')::bigint, period_id text not null default "
+        "current_setting('dxw.period_id'), data_element text, period text, org_unit text, "
+        "category_option_combo text, attribute_option_combo text, value text, stored_by text, "
+        "last_updated text, comment text, followup text)"
+    )
+    conn.execute(
+        "insert into raw.dhis2_data_values values (1, '2025S1', 'TSOkheuACkg', '2025S1', 'r40Ney4QhMx', "
+        "'HllvX50cXC0', 'HllvX50cXC0', '12', 'x', '2025-06-12T09:15:00.000', null, 'false')"
+    )
+    ensure_raw_tables()
+    columns = [
+        row[0]
+        for row in conn.execute(
+            "select column_name from information_schema.columns "
+            "where table_schema = 'raw' and table_name = 'dhis2_data_values' order by ordinal_position"
+        )
+    ]
+    assert columns[-2:] == ["created", "deleted"]
+    assert conn.execute("select value, created, deleted from raw.dhis2_data_values").fetchall() == [
+        ("12", None, None)
+    ]
