@@ -178,6 +178,18 @@ def _upgrade(conn: psycopg.Connection, dataset: Dataset) -> None:
             (RAW_SCHEMA, dataset.name),
         ).fetchall()
     )
+    # A dataset that gained fields (the portal's request month): older batches keep nulls there.
+    missing = [(snake(f), kind) for f, kind in dataset.fields.items() if snake(f) not in columns]
+    if missing:
+        conn.execute(
+            sql.SQL("alter table {} {}").format(
+                sql.Identifier(RAW_SCHEMA, dataset.name),
+                sql.SQL(", ").join(
+                    sql.SQL("add column {} {}").format(sql.Identifier(name), sql.SQL(_PG_TYPES[kind]))
+                    for name, kind in missing
+                ),
+            )
+        )
     if "payload" not in columns and columns.get("batch_id"):
         return
     # Earlier releases kept a per-row JSON copy (now raw.source_document) and a foreign key to
