@@ -22,6 +22,7 @@ import hashlib
 import random
 import uuid
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from dxw.periods import Period
@@ -233,9 +234,15 @@ def _catalogue_of(unit: Unit) -> str:
 
 def rows(endpoint: str, period: Period) -> list[dict[str, Any]]:
     """Every record of an endpoint for ``period``, in the portal's order (by department code)."""
+    return [dict(row) for row in _rows(endpoint, period)]
+
+
+@lru_cache(maxsize=64)
+def _rows(endpoint: str, period: Period) -> tuple[dict[str, Any], ...]:
+    # Every page of an answer draws the whole period: drawn once (callers get copies to edit).
     make_row = ENDPOINTS[endpoint]
     found = (make_row(unit, period) for unit in sorted(portal_units(period), key=lambda u: u.portal_code))
-    return [row for row in found if row is not None]
+    return tuple(row for row in found if row is not None)
 
 
 ENDPOINTS = {
