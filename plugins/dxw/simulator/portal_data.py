@@ -19,6 +19,7 @@ successions); the registry's changes all fall on the first of a month, so no mon
 from __future__ import annotations
 
 import hashlib
+import math
 import random
 import uuid
 from datetime import date
@@ -179,8 +180,10 @@ def _online_month(unit: Unit, month: Period) -> dict[str, int] | None:
     start = base.uniform(0.25, 0.6)
     goal = base.uniform(0.85, 1.0)
     step = _month_step(month)
-    full_share = min(1.0, max(0.0, start + (goal - start) * step + rng.uniform(-0.03, 0.03)))
-    full = round(total * full_share)
+    # Towards the unit's goal, never beyond it: a service is offered fully online only if it is
+    # eligible for it, and the goal is the share of the unit's services that are.
+    full_share = min(goal, max(0.0, start + (goal - start) * step + rng.uniform(-0.03, 0.03)))
+    full = math.floor(total * full_share)
     online = round(counts["received"] * min(0.98, 0.2 + 0.7 * step * rng.uniform(0.8, 1.1)))
     online_on_time = min(online, round(online * counts["on_time"] / max(counts["completed"], 1)))
     return {
