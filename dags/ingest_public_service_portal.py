@@ -17,8 +17,15 @@ Pulls `dvc-progress-tree` (dossiers received / completed / on time) and `provide
 checks each record against the field contract and lands each endpoint's answer as one batch
 in `raw` (COPY, one transaction, recorded in `raw.load_batch`).
 
+The portal's reporting API offers calendar months, quarters and years only (no half-year, no
+Decree 09 window): a half-year is pulled as its six calendar months (`timeType: "month"`),
+January-June or July-December, one record per agency and month; dbt staging assembles the
+half-year (counts summed, services offered from the last month). The marts say so
+(`window_basis = 'calendar_months'`, `window_start`, `window_end`).
+
 **Schedule**: daily at 02:00 Asia/Ho_Chi_Minh. A run pulls the current Decree-09 half-year and
-the previous one (late corrections); pass `period` (e.g. `2025S1`) to pull a single half-year.
+the previous one (late corrections), each as its calendar months; pass `period` (e.g. `2025S1`)
+to pull a single half-year.
 
 **Re-run**: safe. A delivery identical to the latest loaded batch lands nothing (`unchanged`);
 a changed one lands a new batch that supersedes the old one in staging. A failed fetch or

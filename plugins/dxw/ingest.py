@@ -35,7 +35,14 @@ class Feed:
 
 
 def portal_dataset(endpoint: portal.Endpoint) -> copy.Dataset:
-    return copy.Dataset(portal.SOURCE, endpoint.dataset, endpoint.fields, key=("departmentCode",))
+    """A portal endpoint's raw table: what the portal answered, one record per agency and calendar
+    month, with the request's time fields; dbt staging assembles the half-year from the months."""
+    return copy.Dataset(
+        portal.SOURCE,
+        endpoint.dataset,
+        {**endpoint.fields, **portal.CONTEXT_FIELDS},
+        key=("requestYear", "requestMonth", "departmentCode"),
+    )
 
 
 def portal_endpoint(name: str) -> portal.Endpoint:

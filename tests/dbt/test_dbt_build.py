@@ -137,9 +137,11 @@ def test_services_online_divide_by_the_eligible_services(built, conn):
     level's. A body with no entry and no level entry has no ratio: neither part counts.
     """
     by_unit, by_level = eligible_catalogue()
+    # The portal lands calendar months: the services offered are a state, June's (the half-year's
+    # last calendar month), given by the agencies that answered June.
     rows = conn.execute(
         "select department_code, full_count, online_service_total from raw.portal_provide_online "
-        "where period_id = '2025S1'"
+        "where period_id = '2025S1' and request_month = 6"
     ).fetchall()
     numerator = denominator = offered = 0
     for code, full, total in rows:
@@ -158,6 +160,37 @@ def test_services_online_divide_by_the_eligible_services(built, conn):
     ).fetchone()
     assert (num, den) == (numerator, denominator)
     assert den != offered  # not the services offered online (fully + partly)
+
+
+def test_portal_figures_say_which_window_they_cover(built, conn):
+    """The portal offers calendar months only: its half-year is January-June (window_basis
+    calendar_months), not Decree 09's 15 Dec - 14 Jun that the other sources report for."""
+    windows = conn.execute(
+        "select indicator_code, window_basis, window_start::text, window_end::text, count(*) "
+        "from marts_build.mart_semiannual_indicator where period_id = '2025S1' "
+        "and indicator_code in ('PS_ON_TIME', 'PS_FULL_ONLINE', 'DEPT_WORK_DOSSIERS_ONLINE') "
+        "group by 1, 2, 3, 4 order by 1, 2"
+    ).fetchall()
+    # Every row of an indicator has the window of its source (counts as in the first test).
+    assert windows == [
+        ("DEPT_WORK_DOSSIERS_ONLINE", "decree09", "2024-12-15", "2025-06-14", 27 + 27),
+        ("PS_FULL_ONLINE", "calendar_months", "2025-01-01", "2025-06-30", 223 + 92),
+        ("PS_ON_TIME", "calendar_months", "2025-01-01", "2025-06-30", 223 + 92),
+    ]
+    # The year is the calendar year for the portal (2024: only its second half was loaded).
+    assert conn.execute(
+        "select distinct window_basis, window_start::text, window_end::text "
+        "from marts_build.mart_annual_indicator where period_id = '2024' and indicator_code = 'PS_ON_TIME'"
+    ).fetchall() == [("calendar_months", "2024-01-01", "2024-12-31")]
+    # The catalogue says it per indicator.
+    assert conn.execute(
+        "select indicator_code, primary_source, window_basis from core.dim_indicator "
+        "where indicator_code in ('PS_ON_TIME', 'PS_FULL_ONLINE', 'DEPT_WORK_DOSSIERS_ONLINE') order by 1"
+    ).fetchall() == [
+        ("DEPT_WORK_DOSSIERS_ONLINE", "document_management", "decree09"),
+        ("PS_FULL_ONLINE", "public_service_portal", "calendar_months"),
+        ("PS_ON_TIME", "public_service_portal", "calendar_months"),
+    ]
 
 
 def test_district_rolls_up_its_communes_and_itself(built, conn):

@@ -45,8 +45,11 @@ def test_impossible_figures_are_rejected_and_the_previous_batch_stays_current(
 
 SOURCES = [
     # 2025S1 (data/provincial_bodies.csv: 35 Hà Giang bodies existed in its window, 27 of them
-    # serving the public, 26 still at its cut-off after the Decree 45/2025 mergers):
-    ("portal_dvc_progress", 193 + 11 + 27),
+    # serving the public, 26 still at its cut-off after the Decree 45/2025 mergers). The portal
+    # lands one row per agency and calendar month, January..June 2025: 193 communes + 11
+    # districts every month, with the 23 bodies serving the public in January and February and
+    # 18 from March (8 merged away on 1 March, 3 created): 2 x 227 + 4 x 222.
+    ("portal_dvc_progress", 2 * (193 + 11 + 23) + 4 * (193 + 11 + 18)),
     ("dms_work_dossiers", 193 + 11 + 35),
     ("dhis2_data_values", 26 * 4 + 2),  # two indicators x numerator/denominator, the pilot district's 2
 ]

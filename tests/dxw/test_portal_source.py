@@ -8,7 +8,6 @@ import requests
 
 from dxw.periods import parse
 from dxw.settings import get_settings
-from dxw.simulator import portal_data
 from dxw.sources import portal
 
 PROGRESS = portal.ENDPOINTS[0]
@@ -27,19 +26,34 @@ def sim(simulator):
     simulator.clear_faults()
 
 
-def test_fetches_every_agency_across_pages(settings, sim):
+def test_fetches_every_agency_of_every_month_across_pages(settings, sim):
+    sim.clear_portal_requests()
     delivery = portal.fetch(settings, sim.url, PROGRESS, parse("2025S1"))
     records = delivery.records
-    # 193 communes, 11 districts and the 27 provincial bodies serving the public that existed in
-    # 2025S1's window (15 Dec 2024 - 14 Jun 2025): the 23 of 2024, some merged on 1 March 2025
-    # (Decree 45/2025), and 4 created in 2025: Nông nghiệp và Môi trường, Dân tộc và Tôn giáo, the
-    # regional tax and social-security offices (data/provincial_bodies.csv).
-    assert len(records) == len(portal_data.portal_units(parse("2025S1"))) == 193 + 11 + 27
-    assert len({r["departmentCode"] for r in records}) == 231
+    # 2025S1 is asked for as January..June 2025 (the portal has no half-year). The 193 communes
+    # and 11 districts answer every month; the provincial bodies serving the public
+    # (data/provincial_bodies.csv) are the 23 of 2024 in January and February, 18 from March
+    # (8 merged away on 1 March 2025 by Decree 45/2025, 3 created: Nông nghiệp và Môi trường,
+    # Dân tộc và Tôn giáo, the regional tax office), still 18 from April (the social-security
+    # office became a regional one on 1 April): 27 distinct bodies over the half-year.
+    per_month = [227, 227, 222, 222, 222, 222]
+    assert [sum(r["requestMonth"] == m for r in records) for m in range(1, 7)] == per_month
+    assert len(records) == sum(per_month) == 1342
+    assert len({r["departmentCode"] for r in records}) == 193 + 11 + 27
+    assert {(r["requestTimeType"], r["requestYear"]) for r in records} == {("month", 2025)}
     assert all(r["totalOnTime"] + r["totalOverdue"] == r["totalCompleted"] for r in records)
-    # Every page is kept verbatim: its records are exactly the records delivered.
-    assert len(delivery.documents) == 5
-    assert [r for d in delivery.documents for r in json.loads(d.content)["data"]["content"]] == records
+    # Pages of 50: 227 and 222 agencies are 5 pages each, 30 pages in all, every one a request
+    # for a calendar month, never a half-year.
+    bodies = sim.portal_requests
+    assert [(b["month"], b["currentPage"]) for b in bodies] == [
+        (m, p) for m in range(1, 7) for p in range(1, 6)
+    ]
+    assert all(b["timeType"] == "month" and b["year"] == 2025 and "half" not in b for b in bodies)
+    # Every page is kept verbatim: its records are exactly the records delivered (without the
+    # request's time fields, which landing adds).
+    assert len(delivery.documents) == 30
+    sent = [r for d in delivery.documents for r in json.loads(d.content)["data"]["content"]]
+    assert sent == [{k: v for k, v in r.items() if not k.startswith("request")} for r in records]
     assert {d.media_type for d in delivery.documents} == {"application/json"}
 
 
@@ -51,22 +65,26 @@ def test_answers_are_deterministic(settings, sim):
     assert first != later
 
 
-def test_year_is_the_sum_of_its_halves(settings, sim):
-    def totals(period_id):
-        return {
-            r["departmentCode"]: r["totalReceived"]
-            for r in portal.fetch(settings, sim.url, PROGRESS, parse(period_id)).records
-        }
-
-    year, h1, h2 = totals("2024"), totals("2024S1"), totals("2024S2")
-    assert all(year[code] == h1[code] + h2[code] for code in year)
+def test_a_year_is_asked_for_as_its_twelve_months(settings, sim):
+    sim.clear_portal_requests()
+    records = portal.fetch(settings, sim.url, PROGRESS, parse("2024")).records
+    assert sorted({b["month"] for b in sim.portal_requests}) == list(range(1, 13))
+    assert {b["timeType"] for b in sim.portal_requests} == {"month"}
+    # The same months as the two half-years' requests: a year's flows are the halves' sum.
+    halves = [
+        *portal.fetch(settings, sim.url, PROGRESS, parse("2024S1")).records,
+        *portal.fetch(settings, sim.url, PROGRESS, parse("2024S2")).records,
+    ]
+    assert sorted(records, key=lambda r: (r["requestMonth"], r["departmentCode"])) == sorted(
+        halves, key=lambda r: (r["requestMonth"], r["departmentCode"])
+    )
 
 
 @pytest.mark.parametrize("fault", ["500", "429", "timeout"])
 def test_transient_faults_are_retried(settings, sim, fault):
     sim.inject(fault, times=2)
     records = portal.fetch(settings, sim.url, PROGRESS, parse("2025S1")).records
-    assert len(records) == 231
+    assert len(records) == 1342
     assert sim.faults_served == [fault, fault]
 
 
@@ -99,12 +117,14 @@ def test_duplicated_page_is_refused(settings, sim):
 
 
 def test_simulator_rejects_bad_requests(sim):
-    url = sim.url + portal.PATH + PROGRESS.name
+    url = sim.url + "/api/v1/reporting/evaluation/dvc-progress-tree"
+    # A quarter needs its number; a year outside 2022..2025 is not served.
     assert requests.post(url, json={"timeType": "quarter", "year": 2025}, timeout=5).status_code == 400
     assert (
-        requests.post(url, json={"timeType": "halfyear", "year": 2019, "half": 1}, timeout=5).status_code
+        requests.post(url, json={"timeType": "month", "year": 2025, "month": 13}, timeout=5).status_code
         == 400
     )
+    assert requests.post(url, json={"timeType": "year", "year": 2019}, timeout=5).status_code == 400
     assert requests.post(sim.url + "/nowhere", json={}, timeout=5).status_code == 404
     assert requests.get(sim.url + "/health", timeout=5).json() == {"status": "ok"}
 
@@ -112,7 +132,7 @@ def test_simulator_rejects_bad_requests(sim):
 def test_faults_can_be_queued_over_http_for_drills(settings, sim):
     answer = requests.post(sim.url + "/_simulator/faults", json={"fault": "500", "times": 2}, timeout=5)
     assert answer.json() == {"queued": "500", "times": 2}
-    assert len(portal.fetch(settings, sim.url, PROGRESS, parse("2025S1")).records) == 231
+    assert len(portal.fetch(settings, sim.url, PROGRESS, parse("2025S1")).records) == 1342
     assert sim.faults_served == ["500", "500"]
     refused = requests.post(sim.url + "/_simulator/faults", json={"fault": "gremlins"}, timeout=5)
     assert refused.status_code == 400

@@ -49,9 +49,9 @@ def test_the_second_half_year_publishes_its_year_after_its_own_gate(published, c
 def test_a_year_adds_up_its_counts_and_keeps_its_end_state(published, conn):
     """Worked from the sources' own rows: the Decree 09 year 2025 is 2025S1 + 2025S2 for counts
     (dossiers processed and signed, the document system's, for the district itself: the whole of
-    2025S1 and its 15-30 June 2025 in 2025S2), and the state at the year's cut-off (14 December
-    2025) for states (services fully online on the portal), which only the units that exist then
-    report: the new communes, not the district that ceased on 30 June."""
+    2025S1 and its 15-30 June 2025 in 2025S2), and the state at the year's end for states
+    (services fully online on the portal: its calendar months, so December 2025's), which only the
+    units that exist then report: the new communes, not the district that ceased on 30 June."""
     signed, dossiers = conn.execute(
         """
         select sum(signed_online), sum(dossiers_total - dossiers_secret) from raw.dms_work_dossiers
@@ -71,10 +71,11 @@ def test_a_year_adds_up_its_counts_and_keeps_its_end_state(published, conn):
         "and unit_structure = 'before_2025' and unit_code = '034' and indicator_code = 'PS_FULL_ONLINE'"
     ).fetchone()
     assert district is None or district[0] is None
-    # Phường Hà Giang 2 (00691, from 1 July 2025): its services fully online on 14 December 2025.
+    # Phường Hà Giang 2 (00691, from 1 July 2025): its services fully online in December 2025, the
+    # last calendar month the portal answered for 2025S2.
     full = conn.execute(
         "select full_count from raw.portal_provide_online "
-        "where department_code = 'H08.00691' and period_id = '2025S2' "
+        "where department_code = 'H08.00691' and period_id = '2025S2' and request_month = 12 "
         "and batch_id in (select batch_id from raw.load_batch where status = 'loaded')"
     ).fetchone()[0]
     numerator = conn.execute(

@@ -162,16 +162,20 @@ def test_the_reporting_duty_shows_the_units_on_time_late_and_missing_as_they_sub
 def test_ingesting_the_same_period_twice_leaves_the_same_rows(published, conn, simulator):
     def raw_rows():
         return conn.execute(
-            "select 'progress', count(*), sum(total_received) from raw.portal_dvc_progress "
-            "union all select 'online', count(*), sum(full_count) from raw.portal_provide_online"
+            "select 'progress', count(*), count(distinct department_code), sum(total_received) "
+            "from raw.portal_dvc_progress union all "
+            "select 'online', count(*), count(distinct department_code), sum(full_count) "
+            "from raw.portal_provide_online"
         ).fetchall()
 
     before = raw_rows()
     run = dagrun.run("ingest_public_service_portal", {"period": "2025S1", "source_url": simulator.url})
     assert raw_rows() == before
-    # Dossiers: the 231 agencies of the window (193 + 11 + 27 bodies serving the public); services
-    # offered online, a state at the cut-off: the 222 that exist then (9 bodies ended before it).
-    assert (before[0][1], before[1][1]) == (231, 222)
+    # The portal answers per calendar month, January..June 2025: every agency answers both
+    # endpoints for each month it exists, 193 communes + 11 districts + the bodies serving the
+    # public, 23 in January and February, 18 from March (Decree 45/2025 mergers of 1 March):
+    # 2 x 227 + 4 x 222 = 1342 rows, 231 agencies (27 bodies) over the half-year.
+    assert [row[1:3] for row in before] == [(1342, 231), (1342, 231)]
     latest = conn.execute(
         "select distinct on (dataset) dataset, status from raw.load_batch "
         "where period_id = '2025S1' and dataset like 'portal%' order by dataset, batch_id desc"
@@ -241,7 +245,8 @@ def test_failing_expectation_blocks_publishing(published, conn, simulator):
     # The portal sends a commune whose fully-online services exceed its online services.
     endpoint = portal_endpoint("provide-online-tree")
     records = portal.fetch(get_settings(), simulator.url, endpoint, parse("2025S1")).records
-    bad = next(r for r in records if r["departmentCode"] == "H02.026.00715")
+    # June's record: the services offered are a state, the half-year's is its last month's.
+    bad = next(r for r in records if r["departmentCode"] == "H02.026.00715" and r["requestMonth"] == 6)
     bad["fullCount"] = bad["onlineServiceTotal"] + 40
     copy.land(conn, portal_dataset(endpoint), "2025S1", records)
     dagrun.run("transform_warehouse")  # the core's own dbt tests let a ratio above 100% through

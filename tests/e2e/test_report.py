@@ -160,6 +160,25 @@ def test_report_files_are_written(report):
     assert report.xlsx.stat().st_size > 10_000
 
 
+def test_the_report_says_which_window_the_portal_figures_cover(report):
+    """The portal answers per calendar month: its 2025S1 figures cover 1 January - 30 June 2025,
+    not the Decree 09 window 15 December 2024 - 14 June 2025. Shared days, by hand: January 1 to
+    June 14 = 31 + 28 + 31 + 30 + 31 + 14 = 165 of the window's 17 + 31 + 28 + 31 + 30 + 31 + 14
+    = 182 days."""
+    note = (
+        "Số liệu DVC trực tuyến toàn trình, Hồ sơ TTHC giải quyết đúng hạn lấy từ Cổng Dịch vụ công, "
+        "tổng hợp theo tháng dương lịch 01/01/2025 – 30/06/2025: Cổng chỉ cung cấp số liệu theo tháng, "
+        "quý, năm, không theo thời gian chốt số liệu 15/12/2024 – 14/06/2025 của Nghị định số "
+        "09/2019/NĐ-CP (trùng 165 trên 182 ngày)."
+    )
+    page = report.html.read_text(encoding="utf-8")
+    assert note in page
+    assert "trừ số liệu Cổng Dịch vụ công (theo tháng dương lịch" in page
+    summary = openpyxl.load_workbook(report.xlsx)["Tóm tắt"]
+    cells = {row[0].value: row[1].value for row in summary.iter_rows(max_col=2) if row[0].value}
+    assert note in cells["Thời gian của số liệu"]
+
+
 def test_a_half_year_never_published_is_refused_by_name(published, tmp_path):
     with pytest.raises(ReportNotPublished, match="2025S2"):
         write_report("2025S2", tmp_path)

@@ -14,7 +14,7 @@ import pytest
 from psycopg import sql
 
 from dxw.ingest import FEEDS, ingest
-from dxw.periods import parse
+from dxw.periods import Period, parse
 from dxw.settings import get_settings
 from dxw.simulator import dhis2_data, dms_data, portal_data
 from dxw.sources.contract import SourceError
@@ -26,10 +26,15 @@ PERIODS = ("2024S2", "2025S1")
 FAULTS = ("timeout", "429", "500", "truncate", "duplicate-page")
 # dataset -> (key column, value column, the simulator's truth for a period)
 TRUTH = {
+    # The portal lands one row per agency and calendar month of the half-year.
     "portal_dvc_progress": (
-        "department_code",
+        "department_code || '/' || request_month",
         "total_received",
-        lambda p: {r["departmentCode"]: r["totalReceived"] for r in portal_data.rows("dvc-progress-tree", p)},
+        lambda p: {
+            f"{r['departmentCode']}/{m}": r["totalReceived"]
+            for m in range(p.first_month, p.last_month + 1)
+            for r in portal_data.rows("dvc-progress-tree", Period(p.year, "month", m))
+        },
     ),
     "dms_work_dossiers": (
         "org_code",

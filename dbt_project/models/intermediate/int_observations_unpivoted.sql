@@ -85,6 +85,11 @@ portal as (
         on
             provide_online.source_unit_id = eligible.source_unit_id
             and provide_online.period_id = eligible.period_id
+    inner join periods on provide_online.period_id = periods.period_id
+    -- A state is the one at the period's end: the portal answers every month an agency existed
+    -- in, and an agency that ceased before the period's last calendar month (merged on 1 March
+    -- 2025) has no state at its end; its successor gives it (stg_portal__provide_online).
+    where provide_online.window_end = periods.calendar_end
 
     union all
 

@@ -200,6 +200,7 @@ def _meta(data: ReportData) -> str:
     items = [
         ("Kỳ báo cáo", f"{e(data.period.id)} ({e(data.period_name)})"),
         ("Thời gian chốt số liệu", f"{_date(start)} – {_date(end)} (theo Nghị định số 09/2019/NĐ-CP)"),
+        *(("Thời gian của số liệu", e(note)) for note in data.window_notes()),
         ("Cơ cấu đơn vị hành chính", e(structure)),
         ("Thời điểm lập báo cáo", f"{_time(data.generated_at)} (giờ Việt Nam, {e(zone)})"),
         (
@@ -255,7 +256,13 @@ def _notes(data: ReportData) -> str:
         "được làm tròn. Tỷ lệ dịch vụ công trực tuyến toàn trình tính trên số dịch vụ công đủ điều kiện "
         "(danh mục thủ tục đủ điều kiện cung cấp trực tuyến toàn trình); phần “trên nhiều phương tiện "
         "truy cập khác nhau, bao gồm cả thiết bị di động” chưa được đo. Kỳ báo cáo theo thời gian chốt "
-        "số liệu của Nghị định số 09/2019/NĐ-CP (Kế hoạch không quy định, đây là giả định)." + year_note
+        "số liệu của Nghị định số 09/2019/NĐ-CP (Kế hoạch không quy định, đây là giả định)"
+        + (
+            ", trừ số liệu Cổng Dịch vụ công (theo tháng dương lịch, xem phần đầu báo cáo)."
+            if data.window_notes()
+            else "."
+        )
+        + year_note
     )
     if data.current is None or data.current.publish_id != data.based_on.publish_id:
         latest = (
@@ -305,7 +312,7 @@ def _summary(data: ReportData) -> str:
                 _td(e(indicator.target_text), "num"),
                 _td('<span class="muted">Chưa đánh giá</span>'),
                 _td("", "num"),
-                _td(e(indicator.source_name), "muted"),
+                _td(e(data.source_text(indicator.code)), "muted"),
             ]
         elif figure.is_qualitative:
             cells = [
@@ -555,7 +562,7 @@ def _award_group(data: ReportData, key: tuple[str, str, str, str], threshold, me
     first = members[0]
     parts.append(
         f"<p>{e(first.note)} Cách tính: {e(first.basis_text)}. Nguồn số liệu: "
-        f"{e(data.indicator(first.indicator_code).source_name)}; "
+        f"{e(data.source_text(first.indicator_code))}; "
         f"căn cứ: mục {e(first.plan_ref)} Kế hoạch 86.</p>"
     )
     shown = members[:CANDIDATES_SHOWN]

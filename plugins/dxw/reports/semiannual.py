@@ -201,6 +201,11 @@ class Figure:
     coverage_level: str | None = None
     units_at_level: int | None = None
     units_with_data: int | None = None
+    # The window the figures really cover (macros/window_basis.sql): 'calendar_months' for the
+    # public-service portal (calendar months: its API has no Decree 09 window), 'decree09', 'mixed'.
+    window_basis: str | None = None
+    window_start: date | None = None
+    window_end: date | None = None
 
     @property
     def is_partial(self) -> bool:
@@ -443,6 +448,44 @@ class ReportData:
 
     def indicator(self, code: str) -> Indicator:
         return self.indicators.get(code) or Indicator(code, code, (), ">=", None, "", "")
+
+    def other_window(self, code: str) -> tuple[date, date] | None:
+        """The window an indicator's figures cover when it is not the period's Decree 09 one
+        (the portal's calendar months), as the mart states it; None when they follow Decree 09."""
+        windows = [
+            (f.window_start, f.window_end)
+            for f in self.figures
+            if f.indicator_code == code and f.window_basis not in (None, "decree09") and f.window_start
+        ]
+        return min(windows) if windows else None
+
+    def source_text(self, code: str) -> str:
+        """The indicator's source, with the window its figures cover when it is not Decree 09's."""
+        name = self.indicator(code).source_name
+        window = self.other_window(code)
+        if window is None:
+            return name
+        return f"{name}; số liệu theo tháng dương lịch {window[0]:%d/%m/%Y} – {window[1]:%d/%m/%Y}"
+
+    def window_notes(self) -> list[str]:
+        """A note per window other than Decree 09's (the portal's): which indicators, which days."""
+        by_window: dict[tuple[date, date], list[str]] = {}
+        for code in sorted({f.indicator_code for f in self.figures}):
+            window = self.other_window(code)
+            if window is not None:
+                by_window.setdefault(window, []).append(self.indicator(code).short)
+        start, end = self.window
+        notes = []
+        for (first, last), names in sorted(by_window.items()):
+            shared = max(0, (min(end, last) - max(start, first)).days + 1)
+            notes.append(
+                f"Số liệu {', '.join(names)} lấy từ Cổng Dịch vụ công, tổng hợp theo tháng dương lịch "
+                f"{first:%d/%m/%Y} – {last:%d/%m/%Y}: Cổng chỉ cung cấp số liệu theo tháng, quý, năm, không "
+                f"theo thời gian chốt số liệu {start:%d/%m/%Y} – {end:%d/%m/%Y} của Nghị định số "
+                f"09/2019/NĐ-CP (trùng {shared} trên {(end - start).days + 1} ngày). Số hồ sơ được cộng "
+                "qua các tháng; số dịch vụ công trực tuyến là số liệu của tháng cuối kỳ."
+            )
+        return notes
 
     def unit_names(self) -> dict[str, str]:
         return {f.unit_code: f.unit_name for f in self.figures}
@@ -734,7 +777,7 @@ def _figures(conn: psycopg.Connection, period: Period, structure: str) -> list[F
             select unit_code, unit_name, unit_level, parent_code, indicator_code, numerator, denominator,
                    value, target_value, comparator, target_met, gap_to_target, change_since_previous,
                    rank_in_level, reporting_units, is_qualitative, units_achieved, units_applicable,
-                   coverage_level, units_at_level, units_with_data
+                   coverage_level, units_at_level, units_with_data, window_basis, window_start, window_end
             from {}
             where period_id = %s and unit_structure = %s
             order by array_position(array['province', 'department', 'district', 'commune'], unit_level),

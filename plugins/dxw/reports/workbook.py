@@ -104,6 +104,7 @@ def _summary_sheet(book: Workbook, data: ReportData) -> None:
     ]
     for table, rows, digest in based.tables:
         meta.append((f"Mã kiểm tra md5 {table}", f"{digest} ({rows} dòng của kỳ {based.period_id})"))
+    meta += [("Thời gian của số liệu", note) for note in data.window_notes()]
     for r, (label, value) in enumerate(meta, start=3):
         sheet.cell(row=r, column=1, value=label).font = HEADER_FONT
         sheet.cell(row=r, column=2, value=value)
@@ -131,7 +132,7 @@ def _summary_sheet(book: Workbook, data: ReportData) -> None:
                 units,
                 ("Một phần: " if figure and figure.is_partial else "")
                 + (figure.coverage_text if figure else ""),
-                indicator.source_name,
+                data.source_text(indicator.code),
             ]
         )
     _table(
@@ -224,7 +225,7 @@ def _awards_sheet(book: Workbook, data: ReportData) -> None:
             f"{c.periods_eligible}/{c.periods_published}" if c.grain != "plan_period" else None,
             c.evaluated_text,
             c.basis_text,
-            data.indicator(c.indicator_code).source_name,
+            data.source_text(c.indicator_code),
             _local(data, c.last_loaded_at),
             f"Mục {c.plan_ref} Kế hoạch 86. {c.note} Hội đồng xác nhận: {c.board_condition}.",
         ]

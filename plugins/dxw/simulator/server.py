@@ -4,10 +4,12 @@ Public-service portal API (shape of the national portal's dashboard endpoints)::
 
     POST /api/v1/reporting/evaluation/dvc-progress-tree
     POST /api/v1/reporting/evaluation/provide-online-tree
-    body: {"timeType": "halfyear" | "year", "year": 2025, "half": 1,
-           "rootDepartmentId": "<id of H02>", "currentPage": 1, "pageSize": 50}
+    body: {"timeType": "month" | "quarter" | "year", "year": 2025, "month": 3 (timeType month),
+           "quarter": 1 (timeType quarter), "rootDepartmentId": "<id of H02>",
+           "currentPage": 1, "pageSize": 50}
     200:  {"success": true, "data": {"content": [...], "currentPage": 1, "pageSize": 50,
-                                     "totalElements": 233, "totalPages": 5}}
+                                     "totalElements": 226, "totalPages": 5}}
+    400:  {"success": false, "message": "..."}  (e.g. timeType "halfyear": the portal has none)
     GET  /api/dms/v1/work-dossier-stats?period=2025S1&page=1&size=100
     200:  {"period": "2025S1", "page": 1, "size": 100, "total": 234, "pageCount": 3,
            "items": [{"orgCode": "HGG-024", "orgName": ..., "dossiersTotal": ..., ...}]}
@@ -71,19 +73,31 @@ class BadRequest(ValueError):
     pass
 
 
+# The national portal's reporting API offers calendar months, quarters and years, nothing else:
+# a half-year (timeType "halfyear") is refused like any other unknown type. Which body field
+# carries the month or quarter is not in any public capture; the simulator and dxw's connector
+# agree on "month" and "quarter" (README, public-service portal).
+_PORTAL_TIME_TYPES = {
+    "year": ("year", None, 1),
+    "quarter": ("quarter", "quarter", 4),
+    "month": ("month", "month", 12),
+}
+
+
 def _period_from_body(body: dict[str, Any]) -> Period:
     time_type = body.get("timeType")
+    if time_type not in _PORTAL_TIME_TYPES:
+        raise BadRequest(f"timeType {time_type!r} is not supported: use one of 'month', 'quarter', 'year'")
     year = body.get("year")
     if not isinstance(year, int) or not portal_data.FIRST_YEAR <= year <= portal_data.LAST_YEAR:
         raise BadRequest(f"year must be an integer in {portal_data.FIRST_YEAR}..{portal_data.LAST_YEAR}")
-    if time_type == "year":
-        return Period(year, "year", 1)
-    if time_type == "halfyear":
-        half = body.get("half")
-        if half not in (1, 2):
-            raise BadRequest("half must be 1 or 2 when timeType is halfyear")
-        return Period(year, "halfyear", half)
-    raise BadRequest("timeType must be 'halfyear' or 'year'")
+    kind, field_name, count = _PORTAL_TIME_TYPES[time_type]
+    if field_name is None:
+        return Period(year, kind, 1)
+    number = body.get(field_name)
+    if not isinstance(number, int) or not 1 <= number <= count:
+        raise BadRequest(f"{field_name} must be an integer in 1..{count} when timeType is {time_type!r}")
+    return Period(year, kind, number)
 
 
 def portal_page(endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -156,6 +170,8 @@ class _Server(ThreadingHTTPServer):
     national: NationalWorld | None = None
     # What was written to the province's reporting system through its API.
     dhis2_changes: dhis2_data.Changes
+    # The latest portal request bodies received, in order (tests assert what a connector asked for).
+    portal_requests: deque[dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -319,6 +335,7 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.loads(self.rfile.read(length) or b"{}")
             if not isinstance(body, dict):
                 raise BadRequest("the request body must be a JSON object")
+            self.server.portal_requests.append({"endpoint": endpoint, **body})
             page = portal_page(endpoint, body)
         except (BadRequest, json.JSONDecodeError) as exc:
             self._send(HTTPStatus.BAD_REQUEST, {"success": False, "message": str(exc)})
@@ -497,6 +514,14 @@ class SimulatorServer:
         return list(self._faults.served)
 
     @property
+    def portal_requests(self) -> list[dict[str, Any]]:
+        """The portal request bodies received so far (with ``endpoint``), oldest first."""
+        return list(self.httpd.portal_requests)
+
+    def clear_portal_requests(self) -> None:
+        self.httpd.portal_requests.clear()
+
+    @property
     def url(self) -> str:
         host, port = self.httpd.server_address[:2]
         return f"http://{host}:{port}"
@@ -517,6 +542,7 @@ class SimulatorServer:
 def _make_server(host: str, port: int, national: NationalWorld | None = None) -> _Server:
     httpd = _Server((host, port), _Handler)
     httpd.faults = _FaultQueue()
+    httpd.portal_requests = deque(maxlen=10_000)
     httpd.national = national
     httpd.dhis2_changes = dhis2_data.Changes()
     return httpd

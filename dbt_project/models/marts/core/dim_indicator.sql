@@ -22,6 +22,8 @@ final as (
         met_rule,
         year_basis,
         source as primary_source,
+        -- The window the primary source's figures cover (macros/window_basis.sql).
+        {{ window_basis('source') }} as window_basis,
         note,
         catalogue_version,
         valid_from,

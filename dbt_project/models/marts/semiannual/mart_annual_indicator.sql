@@ -21,7 +21,9 @@ reported_years as (
         numerator,
         denominator,
         true as covers_year,
-        loaded_at as last_loaded_at
+        loaded_at as last_loaded_at,
+        {{ window_basis('source_system') }} as lowest_window_basis,
+        {{ window_basis('source_system') }} as highest_window_basis
     from {{ ref('fct_indicator_observation') }}
     where period_id ~ '^[0-9]{4}$' and is_official
 ),
@@ -48,7 +50,8 @@ coverage as (
 ),
 
 -- A unit's own figure for the year (dim_indicator.year_basis): counts of what happened add up
--- over its two half-years, which make up the Decree 09 year (15 Dec - 14 Dec) exactly; a state
+-- over its two half-years, which make up the Decree 09 year (15 Dec - 14 Dec) exactly (the
+-- portal's calendar half-years make up the calendar year, macros/window_basis.sql); a state
 -- is the one at the year's cut-off, the second half-year's figure (none without it).
 unit_years as (
     select
@@ -67,7 +70,9 @@ unit_years as (
             else sum(halfyears.denominator)
         end as denominator,
         indicators.year_basis = 'year_end' or count(*) = 2 as covers_year,
-        max(halfyears.loaded_at) as last_loaded_at
+        max(halfyears.loaded_at) as last_loaded_at,
+        min({{ window_basis('halfyears.source_system') }}) as lowest_window_basis,
+        max({{ window_basis('halfyears.source_system') }}) as highest_window_basis
     from halfyears
     inner join indicators
         on
@@ -112,7 +117,9 @@ aggregated as (
         sum(observations.denominator) as denominator,
         count(distinct observations.unit_code) as reporting_units,
         bool_and(observations.covers_year) as covers_year,
-        max(observations.last_loaded_at) as last_loaded_at
+        max(observations.last_loaded_at) as last_loaded_at,
+        min(observations.lowest_window_basis) as lowest_window_basis,
+        max(observations.highest_window_basis) as highest_window_basis
     from observations
     inner join memberships
         on
@@ -174,7 +181,13 @@ assessed as (
         indicators.target_value,
         indicators.comparator,
         qualitative_units.units_applicable,
-        {{ target_applies('units', 'indicators', 'periods') }} as target_applies
+        {{ target_applies('units', 'indicators', 'periods') }} as target_applies,
+        {{ combined_window_basis('measured.lowest_window_basis', 'measured.highest_window_basis') }}
+            as window_basis,
+        periods.calendar_start,
+        periods.calendar_end,
+        periods.decree09_start,
+        periods.decree09_end
     from measured
     inner join units
         on
@@ -214,6 +227,9 @@ final as (
         coverage.coverage_level,
         coverage.units_at_level,
         coverage.units_with_data,
+        assessed.window_basis,
+        {{ window_basis_start('assessed.window_basis', 'assessed') }} as window_start,
+        {{ window_basis_end('assessed.window_basis', 'assessed') }} as window_end,
         assessed.last_loaded_at
     from assessed
     left join coverage

@@ -48,6 +48,9 @@ aggregated as (
         sum(observations.denominator) as denominator,
         count(distinct observations.unit_code) as reporting_units,
         max(observations.loaded_at) as last_loaded_at,
+        -- Which window the figures cover (macros/window_basis.sql): the portal's calendar months.
+        min({{ window_basis('observations.source_system') }}) as lowest_window_basis,
+        max({{ window_basis('observations.source_system') }}) as highest_window_basis,
         -- One per half-year: the state of the facts it was built from.
         min(observations.load_signature) as load_signature
     from observations
@@ -133,7 +136,13 @@ assessed as (
             'units.valid_from', 'units.valid_to', 'periods.decree09_start', 'periods.decree09_end'
         ) }} as unit_days_in_period,
         units.valid_from <= periods.decree09_start
-        and coalesce(units.valid_to, periods.decree09_end) >= periods.decree09_end as covers_whole_period
+        and coalesce(units.valid_to, periods.decree09_end) >= periods.decree09_end as covers_whole_period,
+        {{ combined_window_basis('measured.lowest_window_basis', 'measured.highest_window_basis') }}
+            as window_basis,
+        periods.calendar_start,
+        periods.calendar_end,
+        periods.decree09_start,
+        periods.decree09_end
     from measured
     inner join units
         on
@@ -174,6 +183,9 @@ final as (
         coverage.units_with_data,
         assessed.unit_days_in_period,
         assessed.covers_whole_period,
+        assessed.window_basis,
+        {{ window_basis_start('assessed.window_basis', 'assessed') }} as window_start,
+        {{ window_basis_end('assessed.window_basis', 'assessed') }} as window_end,
         assessed.last_loaded_at,
         {{ with_previous_signature('assessed.load_signature', 'previous_signature.load_signature') }}
             as load_signature
