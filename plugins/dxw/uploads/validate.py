@@ -2,6 +2,7 @@
 
 A row is accepted whole or rejected whole, with the first problem found, in this order:
 
+0. ``cell_too_long`` (see "Nothing is cut" below);
 1. ``formula``: a mapped cell holds a formula, or text a spreadsheet would run as one (``=``, ``+``,
    ``-``, ``@`` prefixes on text that is not a number). Formulas are never evaluated;
 2. the unit: ``missing_unit``; ``unknown_unit`` (no such code at all); ``unit_not_valid`` (the code
@@ -30,16 +31,21 @@ A row is accepted whole or rejected whole, with the first problem found, in this
    ``denominator_not_registry`` unless it equals the number of commune-level units under the unit
    on the last day of the Decree 09 window on which the unit exists.
 
-"No data" answers. A row that names a valid unit and indicator but whose figures say the unit has
-no figure is listed as "Không có số liệu": it is neither an observation nor a rejection, and the
-unit still counts as having submitted. It is a "no data" row when every figure cell that is filled
-holds a marker, and either one of them is an explicit phrase (``không có số liệu``, ``chưa có số
-liệu``, ``N/A``..., :data:`dxw.uploads.cells.NO_DATA_WORDS`) or, for a ratio, both the numerator
-and the denominator hold a word that alone means zero (``không có``, ``không``, ``-``, ``—``).
-One such word beside a real denominator stays a zero (``không có`` households covered out of
-12 000 is 0 %), and for a yes/no indicator ``không`` is "not achieved" (0): only an explicit
-phrase makes those "no data". An explicit phrase beside real figures is refused (``not_a_number``).
-Digits ``0`` and ``0`` stay a report of 0/0 (accepted, no value).
+"No data" answers (issue 14). A row that names a valid unit and indicator but whose figures say
+the unit has no figure is a "no data" row (:class:`NoData`): neither an observation nor a
+rejection; it lands with a no-data flag and no figures, the unit counts as having submitted and the
+indicator as reported without a figure (not measured: never 0/0). For a ratio it is a "no data" row
+when every figure cell that is filled holds a "no data" word (:func:`dxw.uploads.cells.is_no_data`:
+``không có``, ``không``, ``-``, ``x``, ``N/A``, ``không có số liệu``...). Such a word beside a real
+figure in the same row is refused (``not_a_number``): ``không có`` households out of 12 000 is
+not read as 0 %. For a yes/no indicator the cell is an answer, not a number: ``không``, ``không
+có`` and dashes are "not achieved" (0), as before, and only an explicit phrase (``không có số
+liệu``, ``N/A``...) makes the row "no data". Digits ``0`` and ``0`` stay a report of 0/0 (accepted,
+no value).
+
+Nothing is cut. ``cell_too_long``: a cell of the row longer than :data:`MAX_CELL_CHARS` (32 767
+characters, Excel's own limit for a cell) rejects the row, with the column and the limit named;
+it is checked first, before anything reads the cell.
 
 Warnings never block. For the other ratio indicators an accepted denominator more than ``band``
 (a fraction, setting ``DXW_UPLOAD_DENOMINATOR_BAND``, 0.20 by default) above or below the same
@@ -58,6 +64,8 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from openpyxl.utils import get_column_letter
+
 from dxw import periods
 from dxw.uploads.catalogue import LEVELS_VI, SOURCES_VI, Catalogue, Indicator, UnitRef
 from dxw.uploads.cells import (
@@ -66,7 +74,8 @@ from dxw.uploads.cells import (
     decimal_text,
     is_formula,
     is_no_data,
-    is_zero_word,
+    is_no_data_phrase,
+    is_not_achieved,
     parse_number,
 )
 from dxw.uploads.safety import UploadError
@@ -80,8 +89,12 @@ DENOMINATOR_BAND = Decimal("0.20")
 # Ratio indicators whose denominator the unit registry knows: indicator -> the level it counts.
 REGISTRY_DENOMINATORS = {"DIST_COMMUNE_BROADBAND": "commune"}
 VALUE_PLACES = Decimal("0.0001")
+# Excel's limit for the text of one cell ("Total number of characters that a cell can contain:
+# 32,767", Excel specifications and limits); openpyxl silently cuts longer text when it writes.
+MAX_CELL_CHARS = 32_767
 # Short Vietnamese labels of the reason codes, for summaries ("2 dòng tử số lớn hơn mẫu số").
 REASONS_VI = {
+    "cell_too_long": "ô quá dài",
     "formula": "chứa công thức",
     "missing_unit": "thiếu mã đơn vị",
     "unknown_unit": "mã đơn vị không có trong danh mục",
@@ -285,6 +298,7 @@ class _RowChecker:
     def check(
         self, row: UploadRow, sheet_unit: str | None, sheet_period: str | None
     ) -> tuple[Observation, UnitRef] | NoData:
+        _check_lengths(row)
         self._check_formulas(row)
         unit = self._unit(row, sheet_unit)
         self._check_period(row, sheet_period)
@@ -444,8 +458,12 @@ class _RowChecker:
         numbers: dict[str, Decimal | None] = {}
         for field in NUMBER_FIELDS:
             label = FIELD_LABELS_VI[field]
+            raw = row.values.get(field)
+            if indicator.is_flag and is_not_achieved(raw):
+                numbers[field] = Decimal(0)  # a yes/no answer: "không" is "chưa đạt"
+                continue
             try:
-                number = parse_number(row.values.get(field))
+                number = parse_number(raw)
             except CellError as exc:
                 raise _RowRejected(exc.code, f"{label}: {exc.reason_vi}") from None
             if number is not None and number < 0:
@@ -483,12 +501,26 @@ def _names(units: list[UnitRef]) -> str:
 def _says_no_data(row: UploadRow, indicator: Indicator) -> bool:
     """True for a "no data" row (rules in the module docstring)."""
     filled = [raw for f in NUMBER_FIELDS if clean_text(raw := row.values.get(f))]
-    if not filled or not all(is_no_data(raw) or is_zero_word(raw) for raw in filled):
+    if not filled or not all(is_no_data(raw) for raw in filled):
         return False
-    if any(is_no_data(raw) for raw in filled):
-        return True
-    numerator, denominator = row.values.get("numerator"), row.values.get("denominator")
-    return not indicator.is_flag and is_zero_word(numerator) and is_zero_word(denominator)
+    return not indicator.is_flag or any(is_no_data_phrase(raw) for raw in filled)
+
+
+def _check_lengths(row: UploadRow) -> None:
+    """Refuse a row with a cell longer than Excel's limit, rather than cut the cell anywhere."""
+    for index, text in enumerate(row.cells):
+        if len(text) > MAX_CELL_CHARS:
+            raise _RowRejected(
+                "cell_too_long",
+                f"Ô {get_column_letter(index + 1)}{row.row_no} dài {_thousands(len(text))} ký tự, vượt giới hạn "
+                f"{_thousands(MAX_CELL_CHARS)} ký tự của một ô; hãy rút gọn nội dung (ghi chú dài xin gửi "
+                "thành văn bản kèm theo) rồi nộp lại",
+            )
+
+
+def _thousands(number: int) -> str:
+    """32767 -> '32.767', as Vietnamese texts group thousands."""
+    return f"{number:,}".replace(",", ".")
 
 
 def _flag(value: Decimal | None) -> tuple[Decimal, Decimal, Decimal]:
