@@ -214,8 +214,8 @@ def import_upload(
     try:
         parsed = uploads.read_upload(path, max_bytes=settings.upload_max_bytes)
         period = _upload_period(parsed, period_id)
-        unit = unit_code or _upload_unit(parsed)
         catalogue = uploads.load_catalogue()
+        unit = unit_code or _upload_unit(parsed, catalogue, period)
         validation = uploads.validate(
             parsed,
             catalogue,
@@ -327,7 +327,8 @@ def _previous_denominators(settings: Settings, period: Period) -> dict[tuple[str
 
 
 def _upload_period(parsed: uploads.ParsedUpload, period_id: str | None) -> Period:
-    chosen = period_id or parsed.period_id
+    """The period given, else the form's ``Kỳ báo cáo:`` line, else the rows' period column."""
+    chosen = period_id or parsed.period_id or uploads.period_from_rows(parsed)
     if not chosen:
         raise uploads.UploadError(
             "Không xác định được kỳ báo cáo của tệp: hãy ghi 'Kỳ báo cáo: 2025S1' ở đầu biểu mẫu "
@@ -337,15 +338,19 @@ def _upload_period(parsed: uploads.ParsedUpload, period_id: str | None) -> Perio
     return parse(chosen)
 
 
-def _upload_unit(parsed: uploads.ParsedUpload) -> str:
+def _upload_unit(parsed: uploads.ParsedUpload, catalogue: uploads.Catalogue, period: Period) -> str:
+    """The form's ``Đơn vị:`` line, else the unit the rows' unit column gives."""
     codes = {table.unit_code for table in parsed.tables if table.unit_code}
-    if len(codes) != 1:
+    if len(codes) == 1:
+        return codes.pop()
+    found = uploads.unit_from_rows(parsed, catalogue, period.id) if not codes else None
+    if found is None:
         raise uploads.UploadError(
-            "Không xác định được đơn vị nộp báo cáo: hãy dùng biểu mẫu của đơn vị (dòng 'Đơn vị: ...') "
-            "hoặc ghi rõ mã đơn vị khi nộp.",
+            "Không xác định được đơn vị nộp báo cáo: hãy dùng biểu mẫu của đơn vị (dòng 'Đơn vị: ...'), "
+            "điền cột 'Mã đơn vị' hoặc ghi rõ mã đơn vị khi nộp.",
             "unknown_uploader",
         )
-    return codes.pop()
+    return found
 
 
 def _upload_record(

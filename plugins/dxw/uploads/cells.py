@@ -130,7 +130,7 @@ def _folded_answer(value: object) -> str | None:
 
 
 def is_no_data(value: object) -> bool:
-    """True for a "no data" mark or phrase (``không có``, ``-``, ``x``, ``N/A``...), final punctuation ignored."""
+    """True for a "no data" mark or phrase (``không có``, ``-``, ``x``, ``N/A``...)."""
     folded = _folded_answer(value)
     return folded is not None and (folded in NO_DATA_MARKS or folded in NO_DATA_PHRASES)
 

@@ -59,6 +59,7 @@ value. A flag is stored as numerator = value, denominator = 1.
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -344,9 +345,7 @@ class _RowChecker:
         code = (row.text("unit_code") or sheet_unit or (self.reporter.code if self.reporter else "")).upper()
         if not code:
             raise _RowRejected("missing_unit", "Thiếu mã đơn vị")
-        candidates = [code]
-        if code.isdigit():
-            candidates += [code.zfill(width) for width in (2, 3, 5) if code.zfill(width) != code]
+        candidates = _code_candidates(code)
         unit = next((u for c in candidates if (u := self.catalogue.unit(c, self.period))), None)
         if unit is None:
             versions = next((v for c in candidates if (v := self.catalogue.unit_versions(c))), ())
@@ -494,6 +493,66 @@ def _registry_day(unit: UnitRef, period: periods.Period) -> date:
     return min(end, unit.valid_to or end)
 
 
+def _code_candidates(code: str) -> list[str]:
+    """``code`` and, for digits Excel may have stripped of leading zeros, its 2-, 3- and 5-digit forms."""
+    candidates = [code]
+    if code.isdigit():
+        candidates += [code.zfill(width) for width in (2, 3, 5) if code.zfill(width) != code]
+    return candidates
+
+
+def period_from_rows(parsed: ParsedUpload) -> str | None:
+    """The period the rows' ``Kỳ báo cáo`` column gives, for a file without a ``Kỳ báo cáo:`` line.
+
+    Every readable row period counts; the period of most rows is the file's (the others are then
+    rejected as ``period_mismatch``); a tie is refused, None when no row names a period.
+    """
+    counts: Counter[str] = Counter()
+    for row in parsed.rows:
+        if row.text("period"):
+            try:
+                counts[periods.parse(find_period(row.text("period"))).id] += 1
+            except periods.PeriodError:
+                continue
+    return _most_rows(counts, "kỳ báo cáo", "Kỳ báo cáo: 2025S1", "no_period")
+
+
+def unit_from_rows(parsed: ParsedUpload, catalogue: Catalogue, period_id: str) -> str | None:
+    """The uploading unit the rows' ``Mã đơn vị`` column gives, for a file without a ``Đơn vị:`` line.
+
+    A single unit is the uploader; so is the one unit that may report for every other unit named
+    (a district with its communes). Otherwise the unit of most rows is (the others are rejected
+    as ``unit_not_allowed``); a tie is refused, None when no row names a known unit.
+    """
+    counts: Counter[str] = Counter()
+    found: dict[str, UnitRef] = {}
+    for row in parsed.rows:
+        code = row.text("unit_code").upper()
+        unit = next((u for c in _code_candidates(code) if (u := catalogue.unit(c, period_id))), None)
+        if code and unit is not None:
+            counts[unit.code] += 1
+            found[unit.code] = unit
+    for reporter in found.values():
+        if len(found) > 1 and all(catalogue.may_report_for(reporter, u, period_id) for u in found.values()):
+            return reporter.code
+    return _most_rows(counts, "đơn vị", "Đơn vị: 024 - Thành phố Hà Giang", "unknown_uploader")
+
+
+def _most_rows(counts: Counter[str], what: str, line: str, code: str) -> str | None:
+    ranked = counts.most_common()
+    if not ranked:
+        return None
+    if len(ranked) > 1 and ranked[0][1] == ranked[1][1]:
+        shown = ", ".join(f"{value}: {n} dòng" for value, n in ranked)
+        raise UploadError(
+            f"Tệp không có dòng '{line}' ở đầu biểu mẫu và các dòng ghi {what} khác nhau với số dòng "
+            f"bằng nhau ({shown}): không xác định được {what} của tệp; hãy ghi '{line}' ở đầu biểu mẫu "
+            "hoặc tách thành các tệp riêng",
+            code,
+        )
+    return ranked[0][0]
+
+
 def _names(units: list[UnitRef]) -> str:
     return " và ".join(f"{u.name} ({u.code})" for u in units)
 
@@ -512,9 +571,9 @@ def _check_lengths(row: UploadRow) -> None:
         if len(text) > MAX_CELL_CHARS:
             raise _RowRejected(
                 "cell_too_long",
-                f"Ô {get_column_letter(index + 1)}{row.row_no} dài {_thousands(len(text))} ký tự, vượt giới hạn "
-                f"{_thousands(MAX_CELL_CHARS)} ký tự của một ô; hãy rút gọn nội dung (ghi chú dài xin gửi "
-                "thành văn bản kèm theo) rồi nộp lại",
+                f"Ô {get_column_letter(index + 1)}{row.row_no} dài {_thousands(len(text))} ký tự, "
+                f"vượt giới hạn {_thousands(MAX_CELL_CHARS)} ký tự của một ô; hãy rút gọn nội dung "
+                "(ghi chú dài xin gửi thành văn bản kèm theo) rồi nộp lại",
             )
 
 

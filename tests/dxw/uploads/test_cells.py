@@ -171,10 +171,16 @@ def test_cell_text_renders_what_the_clerk_typed():
     ],
 )
 def test_no_data_marks_phrases_and_not_achieved_answers(text, no_data, phrase, not_achieved):
-    assert (is_no_data(text), is_no_data_phrase(text), is_not_achieved(text)) == (no_data, phrase, not_achieved)
+    assert (is_no_data(text), is_no_data_phrase(text), is_not_achieved(text)) == (
+        no_data,
+        phrase,
+        not_achieved,
+    )
 
 
-@pytest.mark.parametrize("text", ["không có", "Không", nfd("KHÔNG CÓ"), "-", "–", "x", "N/A", "không có số liệu"])
+@pytest.mark.parametrize(
+    "text", ["không có", "Không", nfd("KHÔNG CÓ"), "-", "–", "x", "N/A", "không có số liệu"]
+)
 def test_a_no_data_word_is_never_read_as_zero(text):
     with pytest.raises(CellError) as caught:
         parse_number(text)
