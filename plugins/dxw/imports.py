@@ -199,8 +199,8 @@ def import_upload(
     whole (recorded in the ledger, nothing landed). Otherwise the accepted rows land as the
     unit's submission for the half-year, replacing its previous one (kept for history), and the
     rejected rows go back to the unit with a reason in Vietnamese. Rows answering "no data" land
-    nothing but count as submitted (a file of only such rows lands an empty submission, so the
-    ledger shows it); they and the warnings (a denominator far from the previous half-year's) are
+    with ``no_data`` true and null figures: the unit submitted, the indicator is not measured
+    (never 0/0); they and the warnings (a denominator far from the previous half-year's) are
     listed in the batch's ledger details and in the report to the unit (``<file>.bien-nhan.xlsx``,
     a receipt, when no row was rejected). ``submitted_at`` is when the unit submitted the file
     (``submitted_basis`` says how that is known); by default, now.
@@ -260,7 +260,7 @@ def import_upload(
     )
     records = [
         _upload_record(o, unit, name, catalogue.unit(o.unit_code, period)) for o in validation.accepted
-    ]
+    ] + [_no_data_record(n, unit, name, catalogue.unit(n.unit_code, period)) for n in validation.no_data]
     details = {
         "file": name,
         "accepted": outcome.accepted,
@@ -368,6 +368,27 @@ def _upload_record(
         "sheet": obs.sheet,
         "rowNo": obs.row_no,
         "fileName": file_name,
+        "noData": False,
+    }
+
+
+def _no_data_record(
+    row: uploads.NoData, submitter: str, file_name: str, version: uploads.UnitRef | None
+) -> dict:
+    """A "no data" answer: the unit reported the indicator without a figure (never 0/0)."""
+    return {
+        "submittedBy": submitter,
+        "unitCode": row.unit_code,
+        "unitValidFrom": version.valid_from.isoformat() if version else None,
+        "indicatorCode": row.indicator_code,
+        "numerator": None,
+        "denominator": None,
+        "value": None,
+        "comment": row.comment,
+        "sheet": row.sheet,
+        "rowNo": row.row_no,
+        "fileName": file_name,
+        "noData": True,
     }
 
 

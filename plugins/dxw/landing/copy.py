@@ -38,7 +38,7 @@ from psycopg.types.json import Jsonb
 log = logging.getLogger(__name__)
 
 RAW_SCHEMA = "raw"
-_PG_TYPES = {int: "bigint", float: "double precision", str: "text"}
+_PG_TYPES = {int: "bigint", float: "double precision", str: "text", bool: "boolean"}
 # Rows per COPY write: large enough to amortise the calls, small enough to overlap with the server.
 CHUNK_ROWS = 20_000
 _PERIOD_ID = re.compile(r"[A-Za-z0-9_.-]+")
@@ -178,6 +178,20 @@ def _upgrade(conn: psycopg.Connection, dataset: Dataset) -> None:
             (RAW_SCHEMA, dataset.name),
         ).fetchall()
     )
+    missing = [field for field in dataset.fields if snake(field) not in columns]
+    if columns and missing:
+        # A field added since the table was created (the uploads' no-data flag): null before.
+        conn.execute(
+            sql.SQL("alter table {} {}").format(
+                sql.Identifier(RAW_SCHEMA, dataset.name),
+                sql.SQL(", ").join(
+                    sql.SQL("add column {} {}").format(
+                        sql.Identifier(snake(field)), sql.SQL(_PG_TYPES[dataset.fields[field]])
+                    )
+                    for field in missing
+                ),
+            )
+        )
     if "payload" not in columns and columns.get("batch_id"):
         return
     # Earlier releases kept a per-row JSON copy (now raw.source_document) and a foreign key to

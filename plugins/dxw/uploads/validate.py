@@ -157,6 +157,7 @@ class NoData:
     indicator_code: str
     cells: tuple[str, ...]
     headers: tuple[str, ...] = ()
+    comment: str | None = None  # the row's note, often why there is no figure
 
 
 @dataclass(frozen=True)
@@ -306,7 +307,8 @@ class _RowChecker:
         indicator = self._indicator(row, unit)
         self._check_duplicate(row, unit, indicator)
         if _says_no_data(row, indicator):
-            return NoData(row.sheet, row.row_no, unit.code, indicator.code, row.cells)
+            comment = clean_text(row.values.get("comment")) or None
+            return NoData(row.sheet, row.row_no, unit.code, indicator.code, row.cells, comment=comment)
         numerator, denominator, value = self._numbers(row, indicator)
         self._check_registry(unit, indicator, denominator)
         observation = Observation(
