@@ -46,7 +46,9 @@ aggregated as (
         observations.period_id,
         sum(observations.numerator) as numerator,
         sum(observations.denominator) as denominator,
-        count(distinct observations.unit_code) filter (where observations.is_no_data is not true) as reporting_units,
+        count(distinct observations.unit_code) filter (
+            where observations.is_no_data is not true
+        ) as reporting_units,
         -- Units that reported the indicator without a figure ("no data"): not measured, not 0/0.
         count(distinct observations.unit_code) filter (where observations.is_no_data) as units_without_figure,
         bool_and(observations.is_no_data) as is_without_figure,
