@@ -39,8 +39,8 @@ when every figure cell that is filled holds a "no data" word (:func:`dxw.uploads
 ``không có``, ``không``, ``-``, ``x``, ``N/A``, ``không có số liệu``...). Such a word beside a real
 figure in the same row is refused (``not_a_number``): ``không có`` households out of 12 000 is
 not read as 0 %. For a yes/no indicator the cell is an answer, not a number: ``không``, ``không
-có`` and dashes are "not achieved" (0), as before, and only an explicit phrase (``không có số
-liệu``, ``N/A``...) makes the row "no data". Digits ``0`` and ``0`` stay a report of 0/0 (accepted,
+có`` and dashes are "not achieved" (0), as before, only an explicit phrase (``không có số
+liệu``, ``N/A``...) makes the row "no data", and ``x`` (a ticked box? a cross?) is refused. Digits ``0`` and ``0`` stay a report of 0/0 (accepted,
 no value).
 
 Nothing is cut. ``cell_too_long``: a cell of the row longer than :data:`MAX_CELL_CHARS` (32 767
@@ -463,6 +463,12 @@ class _RowChecker:
             if indicator.is_flag and is_not_achieved(raw):
                 numbers[field] = Decimal(0)  # a yes/no answer: "không" is "chưa đạt"
                 continue
+            if indicator.is_flag and is_no_data(raw):
+                raise _RowRejected(
+                    "not_a_number",
+                    f"{label}: '{clean_text(raw)}' không cho biết đạt hay chưa đạt: hãy nhập 1 (đạt), "
+                    "0 (chưa đạt) hoặc 'không có số liệu'",
+                )
             try:
                 number = parse_number(raw)
             except CellError as exc:

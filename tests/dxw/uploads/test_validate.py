@@ -446,6 +446,16 @@ def test_yes_no_indicator_no_means_not_achieved_and_only_the_phrase_means_no_dat
     assert [n.unit_code for n in result.no_data] == ["026"]
 
 
+def test_an_x_in_a_yes_no_cell_is_refused_as_neither_answer(tmp_path, catalogue):
+    # "x" often ticks a box: in a yes/no cell it says neither "đạt" nor "chưa đạt" for sure.
+    rejection = check(tmp_path, catalogue, row(indicator="DIST_MOBILE_UNIVERSAL", value="x"))
+    assert (rejection.reason_code, rejection.reason_vi) == (
+        "not_a_number",
+        "Giá trị (%): 'x' không cho biết đạt hay chưa đạt: hãy nhập 1 (đạt), 0 (chưa đạt) hoặc "
+        "'không có số liệu'",
+    )
+
+
 def test_no_data_rows_are_still_checked_for_unit_and_indicator(tmp_path, catalogue):
     rows = [
         row("99999", numerator="N/A", denominator="N/A"),
