@@ -94,3 +94,16 @@ def test_rows_without_a_period_give_none(tmp_path, catalogue):
         "Mã đơn vị,Mã chỉ tiêu,Tử số,Mẫu số\n024,DIST_DIGITAL_BUSINESSES,85,100\n", encoding="utf-8"
     )
     assert period_from_rows(read_upload(path)) is None
+
+
+def test_an_even_split_between_two_units_is_refused(tmp_path, catalogue):
+    # 024 and 026 are two districts, neither reports for the other: no uploader can be told.
+    parsed = csv_file(
+        tmp_path, "024,DIST_DIGITAL_BUSINESSES,2025S1,85,100", "026,DIST_ECOMMERCE_PRODUCTS,2025S1,3,4"
+    )
+    with pytest.raises(UploadError) as caught:
+        unit_from_rows(parsed, catalogue, "2025S1")
+    assert caught.value.code == "unknown_uploader"
+    assert "các dòng ghi đơn vị khác nhau với số dòng bằng nhau (024: 1 dòng, 026: 1 dòng)" in (
+        caught.value.reason_vi
+    )
