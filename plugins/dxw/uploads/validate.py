@@ -38,10 +38,10 @@ indicator as reported without a figure (not measured: never 0/0). For a ratio it
 when every figure cell that is filled holds a "no data" word (:func:`dxw.uploads.cells.is_no_data`:
 ``không có``, ``không``, ``-``, ``x``, ``N/A``, ``không có số liệu``...). Such a word beside a real
 figure in the same row is refused (``not_a_number``): ``không có`` households out of 12 000 is
-not read as 0 %. For a yes/no indicator the cell is an answer, not a number: ``không``, ``không
-có`` and dashes are "not achieved" (0), as before, only an explicit phrase (``không có số
-liệu``, ``N/A``...) makes the row "no data", and ``x`` (a ticked box? a cross?) is refused. Digits ``0`` and ``0`` stay a report of 0/0 (accepted,
-no value).
+not read as 0 %. For a yes/no indicator the cell is an answer, not a number: ``không``,
+``không có`` and dashes are "not achieved" (0), as before, only an explicit phrase (``không có
+số liệu``, ``N/A``...) makes the row "no data", and ``x`` (a ticked box? a cross?) is refused.
+Digits ``0`` and ``0`` stay a report of 0/0 (accepted, no value).
 
 Nothing is cut. ``cell_too_long``: a cell of the row longer than :data:`MAX_CELL_CHARS` (32 767
 characters, Excel's own limit for a cell) rejects the row, with the column and the limit named;
