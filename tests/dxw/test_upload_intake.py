@@ -155,3 +155,16 @@ def test_no_data_is_reported_without_figure_in_the_marts_never_zero(no_data_buil
         "select submitted, indicators_reported from marts_build.mart_reporting_compliance "
         "where unit_code = '024' and period_id = '2025S1'"
     ).fetchone() == (True, 2)
+
+
+def test_a_raw_table_of_an_earlier_release_gets_the_no_data_column(tmp_path, conn, empty_warehouse):
+    # The layout before issue 14: no no_data column; its rows were all figures.
+    ensure_raw_tables()
+    conn.execute("alter table raw.unit_upload_observations drop column no_data")
+    path = tmp_path / "bao-cao.csv"
+    path.write_text(
+        "Mã đơn vị,Mã chỉ tiêu,Kỳ báo cáo,Tử số,Mẫu số\n024,DIST_ECOMMERCE_PRODUCTS,2025S1,-,-\n",
+        encoding="utf-8",
+    )
+    assert main(["ingest", "upload", str(path), "--report-dir", str(tmp_path / "out")]) == 0
+    assert [row[3:8] for row in uploaded(conn)] == [("DIST_ECOMMERCE_PRODUCTS", None, None, None, True)]
