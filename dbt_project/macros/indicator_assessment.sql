@@ -43,7 +43,8 @@
             )
     end as gap_to_target,
     case
-        when not {{ rel }}.is_qualitative
+        -- A row without a figure ("no data" answers, no eligible-services entry) is not ranked.
+        when not {{ rel }}.is_qualitative and {{ rel }}.denominator is not null
             then rank() over (
                 partition by
                     {{ rel }}.unit_structure,

@@ -523,8 +523,12 @@ def build_parser() -> argparse.ArgumentParser:
         ingest_commands,
     )
     upload.add_argument("file", help="the .xlsx or .csv file")
-    upload.add_argument("--unit", help="the submitting unit (default: the form's 'Đơn vị')")
-    upload.add_argument("--period", help="the half-year (default: the form's 'Kỳ báo cáo')")
+    upload.add_argument(
+        "--unit", help="the submitting unit (default: the form's 'Đơn vị', else the rows' unit column)"
+    )
+    upload.add_argument(
+        "--period", help="the half-year (default: the form's 'Kỳ báo cáo', else the rows' period column)"
+    )
     upload.add_argument("--report-dir", help="where to write the rejection report (default: beside the file)")
     upload.add_argument(
         "--submitted-at",

@@ -248,8 +248,8 @@ def import_upload(
     whole (recorded in the ledger, nothing landed). Otherwise the accepted rows land as the
     unit's submission for the half-year, replacing its previous one (kept for history), and the
     rejected rows go back to the unit with a reason in Vietnamese. Rows answering "no data" land
-    nothing but count as submitted (a file of only such rows lands an empty submission, so the
-    ledger shows it); they and the warnings (a denominator far from the previous half-year's) are
+    with ``no_data`` true and null figures: the unit submitted, the indicator is not measured
+    (never 0/0); they and the warnings (a denominator far from the previous half-year's) are
     listed in the batch's ledger details and in the report to the unit (``<file>.bien-nhan.xlsx``,
     a receipt, when no row was rejected). ``submitted_at`` is when the unit submitted the file
     (``submitted_basis`` says how that is known); by default, now.
@@ -263,8 +263,8 @@ def import_upload(
     try:
         parsed = uploads.read_upload(path, max_bytes=settings.upload_max_bytes)
         period = _upload_period(parsed, period_id)
-        unit = unit_code or _upload_unit(parsed)
         catalogue = uploads.load_catalogue()
+        unit = unit_code or _upload_unit(parsed, catalogue, period)
         validation = uploads.validate(
             parsed,
             catalogue,
@@ -309,7 +309,7 @@ def import_upload(
     )
     records = [
         _upload_record(o, unit, name, catalogue.unit(o.unit_code, period)) for o in validation.accepted
-    ]
+    ] + [_no_data_record(n, unit, name, catalogue.unit(n.unit_code, period)) for n in validation.no_data]
     details = {
         "file": name,
         "accepted": outcome.accepted,
@@ -376,7 +376,8 @@ def _previous_denominators(settings: Settings, period: Period) -> dict[tuple[str
 
 
 def _upload_period(parsed: uploads.ParsedUpload, period_id: str | None) -> Period:
-    chosen = period_id or parsed.period_id
+    """The period given, else the form's ``Kỳ báo cáo:`` line, else the rows' period column."""
+    chosen = period_id or parsed.period_id or uploads.period_from_rows(parsed)
     if not chosen:
         raise uploads.UploadError(
             "Không xác định được kỳ báo cáo của tệp: hãy ghi 'Kỳ báo cáo: 2025S1' ở đầu biểu mẫu "
@@ -386,15 +387,19 @@ def _upload_period(parsed: uploads.ParsedUpload, period_id: str | None) -> Perio
     return parse(chosen)
 
 
-def _upload_unit(parsed: uploads.ParsedUpload) -> str:
+def _upload_unit(parsed: uploads.ParsedUpload, catalogue: uploads.Catalogue, period: Period) -> str:
+    """The form's ``Đơn vị:`` line, else the unit the rows' unit column gives."""
     codes = {table.unit_code for table in parsed.tables if table.unit_code}
-    if len(codes) != 1:
+    if len(codes) == 1:
+        return codes.pop()
+    found = uploads.unit_from_rows(parsed, catalogue, period.id) if not codes else None
+    if found is None:
         raise uploads.UploadError(
-            "Không xác định được đơn vị nộp báo cáo: hãy dùng biểu mẫu của đơn vị (dòng 'Đơn vị: ...') "
-            "hoặc ghi rõ mã đơn vị khi nộp.",
+            "Không xác định được đơn vị nộp báo cáo: hãy dùng biểu mẫu của đơn vị (dòng 'Đơn vị: ...'), "
+            "điền cột 'Mã đơn vị' hoặc ghi rõ mã đơn vị khi nộp.",
             "unknown_uploader",
         )
-    return codes.pop()
+    return found
 
 
 def _upload_record(
@@ -412,6 +417,27 @@ def _upload_record(
         "sheet": obs.sheet,
         "rowNo": obs.row_no,
         "fileName": file_name,
+        "noData": False,
+    }
+
+
+def _no_data_record(
+    row: uploads.NoData, submitter: str, file_name: str, version: uploads.UnitRef | None
+) -> dict:
+    """A "no data" answer: the unit reported the indicator without a figure (never 0/0)."""
+    return {
+        "submittedBy": submitter,
+        "unitCode": row.unit_code,
+        "unitValidFrom": version.valid_from.isoformat() if version else None,
+        "indicatorCode": row.indicator_code,
+        "numerator": None,
+        "denominator": None,
+        "value": None,
+        "comment": row.comment,
+        "sheet": row.sheet,
+        "rowNo": row.row_no,
+        "fileName": file_name,
+        "noData": True,
     }
 
 

@@ -57,7 +57,7 @@ def _portal_fetch(endpoint: portal.Endpoint, settings: Settings, url: str, perio
 
 
 DHIS2_DATASET = copy.Dataset(dhis2.SOURCE, dhis2.DATASET, dhis2.FIELDS, key=dhis2.KEY)
-# Unit uploads are files, not a feed: dxw.imports lands their accepted rows here.
+# Unit uploads are files, not a feed: dxw.imports lands their accepted and "no data" rows here.
 UPLOAD_DATASET = copy.Dataset(
     "unit_upload",
     "unit_upload_observations",
@@ -73,6 +73,8 @@ UPLOAD_DATASET = copy.Dataset(
         "sheet": str,
         "rowNo": int,
         "fileName": str,
+        # The row answered "no data" (issue 14): submitted, not measured; its figures are null.
+        "noData": bool,
     },
     key=("unitCode", "indicatorCode"),
 )

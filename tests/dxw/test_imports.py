@@ -216,9 +216,7 @@ def write_csv(path, lines):
     return path
 
 
-def test_a_file_of_no_data_answers_lands_as_a_submission_without_observations(
-    tmp_path, conn, empty_warehouse
-):
+def test_a_file_of_no_data_answers_lands_as_a_submission_without_figures(tmp_path, conn, empty_warehouse):
     path = write_csv(
         tmp_path / "khong-so-lieu.csv",
         [
@@ -229,9 +227,14 @@ def test_a_file_of_no_data_answers_lands_as_a_submission_without_observations(
     outcome = imports.import_upload(path, unit_code="024", period_id="2025S1", report_dir=tmp_path / "out")
     assert (outcome.status, outcome.accepted, outcome.rejected, outcome.no_data) == ("accepted", 0, 0, 2)
     assert outcome.load_status == "loaded"
-    # The ledger shows the unit's submission (zero observation rows); nothing reaches the raw table.
-    assert ledger(conn, "unit_upload_observations") == [("loaded", "024", 0)]
-    assert upload_rows(conn) == []
+    # The ledger shows the unit's submission; its two rows land flagged "no data", without figures
+    # (issue 14: a visible state downstream, never 0/0).
+    assert ledger(conn, "unit_upload_observations") == [("loaded", "024", 2)]
+    assert upload_rows(conn) == [
+        ("024", "024", "DIST_EPAYMENT_ACCOUNTS", None, None, None),
+        ("024", "024", "DIST_HOUSEHOLD_BROADBAND", None, None, None),
+    ]
+    assert conn.execute("select bool_and(no_data) from raw.unit_upload_observations").fetchone() == (True,)
     details = conn.execute(
         "select details from raw.load_batch where batch_id = %s", (outcome.batch_id,)
     ).fetchone()
@@ -264,14 +267,17 @@ def test_a_no_data_answer_in_a_resubmission_removes_the_earlier_figure(tmp_path,
         "2025S1",
     )
     assert (again.load_status, again.no_data) == ("loaded", 1)
-    # Staging reads each unit's latest loaded submission: it now holds no row.
+    # Staging reads each unit's latest loaded submission: the "no data" answer, no figure.
     latest = conn.execute(
         "select batch_id from raw.load_batch where dataset = 'unit_upload_observations' and scope = '024' "
         "and status = 'loaded' order by batch_id desc limit 1"
     ).fetchone()
     assert latest == (again.batch_id,)
-    count = "select count(*) from raw.unit_upload_observations where batch_id = %s"
-    assert conn.execute(count, latest).fetchone() == (0,)
+    rows = (
+        "select indicator_code, numerator, denominator, no_data from raw.unit_upload_observations "
+        "where batch_id = %s"
+    )
+    assert conn.execute(rows, latest).fetchall() == [("DIST_HOUSEHOLD_BROADBAND", None, None, True)]
 
 
 def test_denominators_far_from_the_previous_half_year_are_warned_and_recorded(

@@ -1,5 +1,6 @@
 -- One row per source unit, indicator and period: each source's counts as the numerator and
--- denominator of the catalogue's indicators.
+-- denominator of the catalogue's indicators. is_no_data: a unit's upload answered "no data" for
+-- the indicator (reported without a figure: numerator and denominator null); systems never do.
 with provide_online as (
     select * from {{ ref('stg_portal__provide_online') }}
 ),
@@ -79,7 +80,8 @@ portal as (
         end as numerator,
         eligible.eligible_services as denominator,
         provide_online.batch_id,
-        provide_online.loaded_at
+        provide_online.loaded_at,
+        false as is_no_data
     from provide_online
     left join eligible
         on
@@ -101,7 +103,8 @@ portal as (
         dossiers_on_time as numerator,
         dossiers_completed as denominator,
         batch_id,
-        loaded_at
+        loaded_at,
+        false as is_no_data
     from progress
 ),
 
@@ -133,7 +136,8 @@ dms as (
         numerator,
         dossiers_not_secret as denominator,
         batch_id,
-        loaded_at
+        loaded_at,
+        false as is_no_data
     from dms_measures
 ),
 
@@ -147,7 +151,8 @@ reporting as (
         sum(case when part = 'numerator' then value end) as numerator,
         sum(case when part = 'denominator' then value end) as denominator,
         max(batch_id) as batch_id,
-        max(loaded_at) as loaded_at
+        max(loaded_at) as loaded_at,
+        false as is_no_data
     from data_values
     group by source_unit_id, period_id, indicator_code
 ),
@@ -172,7 +177,8 @@ uploads as (
         numerator,
         denominator,
         batch_id,
-        loaded_at
+        loaded_at,
+        is_no_data
     from uploads_ranked
     where recency = 1
 ),

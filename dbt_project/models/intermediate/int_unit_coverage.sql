@@ -18,7 +18,8 @@ with observations as (
         indicator_code,
         period_id
     from {{ ref('fct_indicator_observation') }}
-    where is_official
+    -- A unit that answered "no data" reported, but has no data.
+    where is_official and is_no_data is not true
 ),
 
 -- A year is covered by what its half-years, or the year itself, report.

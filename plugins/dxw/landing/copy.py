@@ -38,7 +38,7 @@ from psycopg.types.json import Jsonb
 log = logging.getLogger(__name__)
 
 RAW_SCHEMA = "raw"
-_PG_TYPES = {int: "bigint", float: "double precision", str: "text"}
+_PG_TYPES = {int: "bigint", float: "double precision", str: "text", bool: "boolean"}
 # Rows per COPY write: large enough to amortise the calls, small enough to overlap with the server.
 CHUNK_ROWS = 20_000
 _PERIOD_ID = re.compile(r"[A-Za-z0-9_.-]+")

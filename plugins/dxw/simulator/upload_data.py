@@ -2,7 +2,7 @@
 
 For a unit and half-year the form from ``dxw upload template`` is filled with deterministic
 figures that move towards the plan's 2025 targets. Variants show what real files look like:
-``messy`` writes the numbers as text the Vietnamese way (``12.345``, ``85,5 %``, ``không có``)
+``messy`` writes the numbers as text the Vietnamese way (``12.345``, ``85,5 %``)
 under an extra title row, ``with_errors`` adds a numerator above its denominator and an
 indicator code that does not exist.
 """
@@ -54,8 +54,8 @@ def figures(
 
 
 def _text(number: int) -> str:
-    """12345 -> '12.345' (Vietnamese thousands separator); 0 -> 'không có'."""
-    return "không có" if number == 0 else f"{number:,}".replace(",", ".")
+    """12345 -> '12.345' (Vietnamese thousands separator); a zero stays '0' ("không có" is "no data")."""
+    return f"{number:,}".replace(",", ".")
 
 
 def write_filled(path: Path, unit_code: str, period_id: str, variant: str = "clean") -> Path:

@@ -17,7 +17,16 @@ from dxw.uploads.cells import CellError, parse_number
 from dxw.uploads.rejections import summary_vi, write_rejections
 from dxw.uploads.safety import UnsafeUpload, UploadError, check_file, safe_filename
 from dxw.uploads.template import write_template
-from dxw.uploads.validate import NoData, Observation, Rejection, RowWarning, UploadValidation, validate
+from dxw.uploads.validate import (
+    NoData,
+    Observation,
+    Rejection,
+    RowWarning,
+    UploadValidation,
+    period_from_rows,
+    unit_from_rows,
+    validate,
+)
 from dxw.uploads.workbook import ParsedUpload, SheetTable, UploadRow, read_upload
 
 __all__ = [
@@ -39,9 +48,11 @@ __all__ = [
     "check_file",
     "load_catalogue",
     "parse_number",
+    "period_from_rows",
     "read_upload",
     "safe_filename",
     "summary_vi",
+    "unit_from_rows",
     "validate",
     "write_rejections",
     "write_template",

@@ -6,11 +6,15 @@ Number rules (:func:`parse_number`):
 * ``int`` and ``Decimal`` are taken as they are; ``float`` goes through ``repr`` so ``0.1`` stays
   exactly ``0.1``; NaN, infinity, booleans and dates are refused (Excel turns ``1.5`` typed in a
   Vietnamese locale into 1 May, so a date in a number column is a typing accident, not a number);
-* text is NFC-normalised and trimmed. ``không có``, ``không``, ``-`` (and en/em dashes) mean zero,
-  with or without accents, in NFC or NFD;
-* an explicit "no data" phrase (:data:`NO_DATA_WORDS`: ``không có số liệu``, ``N/A``...) is not a
-  number: a row whose figures say so is a "no data" answer (see ``validate``), and such a phrase
-  beside real figures in the same row is refused with code ``not_a_number``;
+* text is NFC-normalised and trimmed. A "no data" answer is not a number (:func:`is_no_data`): the
+  short marks clerks write for "nothing to report" (:data:`NO_DATA_MARKS`: ``không có``, ``không``,
+  ``-``, en/em dashes, ``x``) and the explicit phrases (:data:`NO_DATA_PHRASES`: ``không có số
+  liệu``, ``N/A``, ``#N/A``...), any case, with or without accents, NFC or NFD. A row whose figures
+  all say so is a "no data" answer (see ``validate``); such a word beside a real figure in the same
+  row is refused with code ``not_a_number``. None of them is ever read as zero (issue 14: a unit
+  that wrote ``không có`` had landed a 0/0 that looked like a report). In a yes/no cell (đạt/chưa
+  đạt) the marks ``không có``, ``không`` and dashes keep meaning "not achieved"
+  (:func:`is_not_achieved`), which ``validate`` reads as 0;
 * a trailing percent sign is dropped: ``85,5 %`` is 85.5 (percentage points);
 * separators, Vietnamese convention first:
 
@@ -38,9 +42,10 @@ import unicodedata
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 
-ZERO_WORDS = frozenset({"khong co", "khong", "-", "–", "—"})
-# Folded phrases saying that the figure is not known (never a zero); Excel's #N/A is one of them.
-NO_DATA_WORDS = frozenset(
+# Folded short marks for "nothing to report" in a number cell: never a zero.
+NO_DATA_MARKS = frozenset({"khong co", "khong", "-", "–", "—", "x"})
+# Folded phrases saying that the figure is not known; Excel's #N/A is one of them.
+NO_DATA_PHRASES = frozenset(
     {
         "khong co so lieu",
         "chua co so lieu",
@@ -52,6 +57,8 @@ NO_DATA_WORDS = frozenset(
         "#n/a",
     }
 )
+# Folded answers meaning "not achieved" in a yes/no cell (``x`` is not one: it often ticks a box).
+NOT_ACHIEVED_WORDS = frozenset({"khong co", "khong", "-", "–", "—"})
 _FORMULA_PREFIXES = ("=", "+", "-", "@")
 _SPACES = "\u0020\u00a0\u2009\u202f"
 _SPACE_GROUPED = re.compile(rf"[0-9]{{1,3}}(?:[{_SPACES}][0-9]{{3}})+(?:[.,][0-9]+)?")
@@ -115,17 +122,27 @@ def is_formula(value: object) -> bool:
         return True
     if not text.startswith(_FORMULA_PREFIXES[1:]):
         return False
-    return fold(text) not in ZERO_WORDS and _number_text(text) is None
+    return fold(text) not in NO_DATA_MARKS and _number_text(text) is None
 
 
-def is_zero_word(value: object) -> bool:
-    """True for text that means zero on its own (``không có``, ``-``): see the module docstring."""
-    return isinstance(value, str) and fold(value) in ZERO_WORDS
+def _folded_answer(value: object) -> str | None:
+    return fold(value).rstrip(".;:!") if isinstance(value, str) else None
 
 
 def is_no_data(value: object) -> bool:
-    """True for an explicit "no data" phrase (``không có số liệu``, ``N/A``), final punctuation ignored."""
-    return isinstance(value, str) and fold(value).rstrip(".;:!") in NO_DATA_WORDS
+    """True for a "no data" mark or phrase (``không có``, ``-``, ``x``, ``N/A``...)."""
+    folded = _folded_answer(value)
+    return folded is not None and (folded in NO_DATA_MARKS or folded in NO_DATA_PHRASES)
+
+
+def is_no_data_phrase(value: object) -> bool:
+    """True for an explicit "no data" phrase (``không có số liệu``, ``N/A``), not a short mark."""
+    return _folded_answer(value) in NO_DATA_PHRASES
+
+
+def is_not_achieved(value: object) -> bool:
+    """True for a yes/no answer meaning "not achieved" (``không``, ``không có``, ``-``)."""
+    return _folded_answer(value) in NOT_ACHIEVED_WORDS
 
 
 def parse_number(raw: object) -> Decimal | None:
@@ -153,12 +170,10 @@ def parse_number(raw: object) -> Decimal | None:
     text = clean_text(raw)
     if not text:
         return None
-    if fold(text) in ZERO_WORDS:
-        return Decimal(0)
     if is_no_data(text):
         raise CellError(
             f"'{_shorten(text)}' chỉ dùng khi cả dòng không có số liệu: hãy ghi như vậy ở cả tử số và "
-            "mẫu số (hoặc ở ô Giá trị của chỉ tiêu đạt/chưa đạt), hoặc nhập số",
+            "mẫu số (hoặc ở ô Giá trị của chỉ tiêu đạt/chưa đạt), hoặc nhập số (số 0 thì nhập 0)",
             "not_a_number",
         )
     if text.startswith("="):

@@ -6,6 +6,9 @@ row's original cells), then, when there are any, the rows that answered "no data
 (sheet ``Cảnh báo``: landed all the same), and a summary with the counts: a last sheet ``Tóm tắt``
 in xlsx, trailing rows in CSV. CSV is UTF-8 with a BOM so Excel shows Vietnamese correctly.
 
+A cell longer than Excel's 32 767 characters (its row was refused for it) is written back as its
+first 1 000 characters and a note saying how long it was: never cut without a word.
+
 Original cells are written back as inert text: a cell that held ``=HYPERLINK(...)`` or
 ``=cmd|...`` must not turn into a live formula in the report the clerk opens. In xlsx such a cell
 is stored as a string with Excel's quote prefix; in CSV it gets a leading apostrophe (OWASP advice).
@@ -25,7 +28,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from dxw.uploads.cells import is_formula
-from dxw.uploads.validate import NO_DATA_VI, REASONS_VI, WARNINGS_VI, UploadValidation
+from dxw.uploads.validate import MAX_CELL_CHARS, NO_DATA_VI, REASONS_VI, WARNINGS_VI, UploadValidation
 
 REPORT_HEADERS = ("Trang tính", "Dòng", "Lý do từ chối", "Mã lỗi")
 REJECTED_SHEET = "Dòng bị từ chối"
@@ -34,6 +37,8 @@ NO_DATA_HEADERS = ("Trang tính", "Dòng", "Mã đơn vị", "Mã chỉ tiêu", 
 WARNING_SHEET = "Cảnh báo"
 WARNING_HEADERS = ("Trang tính", "Dòng", "Mã đơn vị", "Mã chỉ tiêu", "Cảnh báo", "Mã cảnh báo")
 SUMMARY_SHEET = "Tóm tắt"
+# How much of a cell longer than Excel allows the report shows (the row was refused for it).
+SHOWN_CHARS = 1000
 
 
 def write_rejections(path: str | Path, validation: UploadValidation) -> Path:
@@ -112,7 +117,20 @@ def _original_headers(validation: UploadValidation) -> list[str]:
 
 
 def _rejected_rows(validation: UploadValidation) -> list[list[object]]:
-    return [[r.sheet, r.row_no, r.reason_vi, r.reason_code, *r.cells] for r in validation.rejected]
+    return [
+        [r.sheet, r.row_no, r.reason_vi, r.reason_code, *map(_fitting, r.cells)] for r in validation.rejected
+    ]
+
+
+def _fitting(text: str) -> str:
+    """A cell too long for Excel, shortened with a word saying so (openpyxl would cut it silently)."""
+    if len(text) <= MAX_CELL_CHARS:
+        return text
+    length, limit, shown = (f"{n:,}".replace(",", ".") for n in (len(text), MAX_CELL_CHARS, SHOWN_CHARS))
+    return (
+        f"{text[:SHOWN_CHARS]} … [ô gốc dài {length} ký tự, vượt giới hạn {limit} ký tự của một ô; "
+        f"chỉ ghi lại {shown} ký tự đầu]"
+    )
 
 
 def _no_data_rows(validation: UploadValidation) -> list[list[object]]:

@@ -197,12 +197,25 @@ def _check_csv(path: Path) -> None:
             )
     if head.startswith(_UTF16_BOMS):
         return
+    if _looks_utf16(head):
+        raise UnsafeUpload(
+            f"Không xác định được bảng mã (encoding) của tệp '{path.name}': tệp có vẻ là UTF-16 nhưng "
+            "không có dấu BOM nên không biết thứ tự byte; hãy mở tệp bằng Excel và lưu lại với kiểu "
+            "'CSV UTF-8 (Comma delimited) (*.csv)'.",
+            "bad_encoding",
+        )
     control = sum(1 for byte in head if byte < 0x20 and byte not in _TEXT_CONTROLS)
     if b"\x00" in head or control > len(head) // 100:
         raise UnsafeUpload(
             f"Tệp '{path.name}' có đuôi .csv nhưng không phải tệp văn bản; hãy xuất lại bảng dưới dạng CSV.",
             "not_csv",
         )
+
+
+def _looks_utf16(head: bytes) -> bool:
+    """True when every other byte is mostly NUL: UTF-16 text of Latin script, written without a BOM."""
+    pairs = len(head) // 2
+    return pairs >= 8 and max(head[0::2].count(0), head[1::2].count(0)) > pairs * 0.7
 
 
 _RESERVED = re.compile(r'[<>:"/\\|?*]')

@@ -2,6 +2,7 @@
 
 A row is accepted whole or rejected whole, with the first problem found, in this order:
 
+0. ``cell_too_long`` (see "Nothing is cut" below);
 1. ``formula``: a mapped cell holds a formula, or text a spreadsheet would run as one (``=``, ``+``,
    ``-``, ``@`` prefixes on text that is not a number). Formulas are never evaluated;
 2. the unit: ``missing_unit``; ``unknown_unit`` (no such code at all); ``unit_not_valid`` (the code
@@ -30,16 +31,21 @@ A row is accepted whole or rejected whole, with the first problem found, in this
    ``denominator_not_registry`` unless it equals the number of commune-level units under the unit
    on the last day of the Decree 09 window on which the unit exists.
 
-"No data" answers. A row that names a valid unit and indicator but whose figures say the unit has
-no figure is listed as "Không có số liệu": it is neither an observation nor a rejection, and the
-unit still counts as having submitted. It is a "no data" row when every figure cell that is filled
-holds a marker, and either one of them is an explicit phrase (``không có số liệu``, ``chưa có số
-liệu``, ``N/A``..., :data:`dxw.uploads.cells.NO_DATA_WORDS`) or, for a ratio, both the numerator
-and the denominator hold a word that alone means zero (``không có``, ``không``, ``-``, ``—``).
-One such word beside a real denominator stays a zero (``không có`` households covered out of
-12 000 is 0 %), and for a yes/no indicator ``không`` is "not achieved" (0): only an explicit
-phrase makes those "no data". An explicit phrase beside real figures is refused (``not_a_number``).
+"No data" answers (issue 14). A row that names a valid unit and indicator but whose figures say
+the unit has no figure is a "no data" row (:class:`NoData`): neither an observation nor a
+rejection; it lands with a no-data flag and no figures, the unit counts as having submitted and the
+indicator as reported without a figure (not measured: never 0/0). For a ratio it is a "no data" row
+when every figure cell that is filled holds a "no data" word (:func:`dxw.uploads.cells.is_no_data`:
+``không có``, ``không``, ``-``, ``x``, ``N/A``, ``không có số liệu``...). Such a word beside a real
+figure in the same row is refused (``not_a_number``): ``không có`` households out of 12 000 is
+not read as 0 %. For a yes/no indicator the cell is an answer, not a number: ``không``,
+``không có`` and dashes are "not achieved" (0), as before, only an explicit phrase (``không có
+số liệu``, ``N/A``...) makes the row "no data", and ``x`` (a ticked box? a cross?) is refused.
 Digits ``0`` and ``0`` stay a report of 0/0 (accepted, no value).
+
+Nothing is cut. ``cell_too_long``: a cell of the row longer than :data:`MAX_CELL_CHARS` (32 767
+characters, Excel's own limit for a cell) rejects the row, with the column and the limit named;
+it is checked first, before anything reads the cell.
 
 Warnings never block. For the other ratio indicators an accepted denominator more than ``band``
 (a fraction, setting ``DXW_UPLOAD_DENOMINATOR_BAND``, 0.20 by default) above or below the same
@@ -53,10 +59,13 @@ value. A flag is stored as numerator = value, denominator = 1.
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+
+from openpyxl.utils import get_column_letter
 
 from dxw import periods
 from dxw.uploads.catalogue import LEVELS_VI, SOURCES_VI, Catalogue, Indicator, UnitRef
@@ -66,7 +75,8 @@ from dxw.uploads.cells import (
     decimal_text,
     is_formula,
     is_no_data,
-    is_zero_word,
+    is_no_data_phrase,
+    is_not_achieved,
     parse_number,
 )
 from dxw.uploads.safety import UploadError
@@ -80,8 +90,12 @@ DENOMINATOR_BAND = Decimal("0.20")
 # Ratio indicators whose denominator the unit registry knows: indicator -> the level it counts.
 REGISTRY_DENOMINATORS = {"DIST_COMMUNE_BROADBAND": "commune"}
 VALUE_PLACES = Decimal("0.0001")
+# Excel's limit for the text of one cell ("Total number of characters that a cell can contain:
+# 32,767", Excel specifications and limits); openpyxl silently cuts longer text when it writes.
+MAX_CELL_CHARS = 32_767
 # Short Vietnamese labels of the reason codes, for summaries ("2 dòng tử số lớn hơn mẫu số").
 REASONS_VI = {
+    "cell_too_long": "ô quá dài",
     "formula": "chứa công thức",
     "missing_unit": "thiếu mã đơn vị",
     "unknown_unit": "mã đơn vị không có trong danh mục",
@@ -143,6 +157,7 @@ class NoData:
     indicator_code: str
     cells: tuple[str, ...]
     headers: tuple[str, ...] = ()
+    comment: str | None = None  # the row's note, often why there is no figure
 
 
 @dataclass(frozen=True)
@@ -285,13 +300,15 @@ class _RowChecker:
     def check(
         self, row: UploadRow, sheet_unit: str | None, sheet_period: str | None
     ) -> tuple[Observation, UnitRef] | NoData:
+        _check_lengths(row)
         self._check_formulas(row)
         unit = self._unit(row, sheet_unit)
         self._check_period(row, sheet_period)
         indicator = self._indicator(row, unit)
         self._check_duplicate(row, unit, indicator)
         if _says_no_data(row, indicator):
-            return NoData(row.sheet, row.row_no, unit.code, indicator.code, row.cells)
+            comment = clean_text(row.values.get("comment")) or None
+            return NoData(row.sheet, row.row_no, unit.code, indicator.code, row.cells, comment=comment)
         numerator, denominator, value = self._numbers(row, indicator)
         self._check_registry(unit, indicator, denominator)
         observation = Observation(
@@ -330,9 +347,7 @@ class _RowChecker:
         code = (row.text("unit_code") or sheet_unit or (self.reporter.code if self.reporter else "")).upper()
         if not code:
             raise _RowRejected("missing_unit", "Thiếu mã đơn vị")
-        candidates = [code]
-        if code.isdigit():
-            candidates += [code.zfill(width) for width in (2, 3, 5) if code.zfill(width) != code]
+        candidates = _code_candidates(code)
         unit = next((u for c in candidates if (u := self.catalogue.unit(c, self.period))), None)
         if unit is None:
             versions = next((v for c in candidates if (v := self.catalogue.unit_versions(c))), ())
@@ -444,8 +459,18 @@ class _RowChecker:
         numbers: dict[str, Decimal | None] = {}
         for field in NUMBER_FIELDS:
             label = FIELD_LABELS_VI[field]
+            raw = row.values.get(field)
+            if indicator.is_flag and is_not_achieved(raw):
+                numbers[field] = Decimal(0)  # a yes/no answer: "không" is "chưa đạt"
+                continue
+            if indicator.is_flag and is_no_data(raw):
+                raise _RowRejected(
+                    "not_a_number",
+                    f"{label}: '{clean_text(raw)}' không cho biết đạt hay chưa đạt: hãy nhập 1 (đạt), "
+                    "0 (chưa đạt) hoặc 'không có số liệu'",
+                )
             try:
-                number = parse_number(row.values.get(field))
+                number = parse_number(raw)
             except CellError as exc:
                 raise _RowRejected(exc.code, f"{label}: {exc.reason_vi}") from None
             if number is not None and number < 0:
@@ -476,6 +501,66 @@ def _registry_day(unit: UnitRef, period: periods.Period) -> date:
     return min(end, unit.valid_to or end)
 
 
+def _code_candidates(code: str) -> list[str]:
+    """``code`` and, for digits Excel may have stripped of leading zeros, its 2-, 3- and 5-digit forms."""
+    candidates = [code]
+    if code.isdigit():
+        candidates += [code.zfill(width) for width in (2, 3, 5) if code.zfill(width) != code]
+    return candidates
+
+
+def period_from_rows(parsed: ParsedUpload) -> str | None:
+    """The period the rows' ``Kỳ báo cáo`` column gives, for a file without a ``Kỳ báo cáo:`` line.
+
+    Every readable row period counts; the period of most rows is the file's (the others are then
+    rejected as ``period_mismatch``); a tie is refused, None when no row names a period.
+    """
+    counts: Counter[str] = Counter()
+    for row in parsed.rows:
+        if row.text("period"):
+            try:
+                counts[periods.parse(find_period(row.text("period"))).id] += 1
+            except periods.PeriodError:
+                continue
+    return _most_rows(counts, "kỳ báo cáo", "Kỳ báo cáo: 2025S1", "no_period")
+
+
+def unit_from_rows(parsed: ParsedUpload, catalogue: Catalogue, period_id: str) -> str | None:
+    """The uploading unit the rows' ``Mã đơn vị`` column gives, for a file without a ``Đơn vị:`` line.
+
+    A single unit is the uploader; so is the one unit that may report for every other unit named
+    (a district with its communes). Otherwise the unit of most rows is (the others are rejected
+    as ``unit_not_allowed``); a tie is refused, None when no row names a known unit.
+    """
+    counts: Counter[str] = Counter()
+    found: dict[str, UnitRef] = {}
+    for row in parsed.rows:
+        code = row.text("unit_code").upper()
+        unit = next((u for c in _code_candidates(code) if (u := catalogue.unit(c, period_id))), None)
+        if code and unit is not None:
+            counts[unit.code] += 1
+            found[unit.code] = unit
+    for reporter in found.values():
+        if len(found) > 1 and all(catalogue.may_report_for(reporter, u, period_id) for u in found.values()):
+            return reporter.code
+    return _most_rows(counts, "đơn vị", "Đơn vị: 024 - Thành phố Hà Giang", "unknown_uploader")
+
+
+def _most_rows(counts: Counter[str], what: str, line: str, code: str) -> str | None:
+    ranked = counts.most_common()
+    if not ranked:
+        return None
+    if len(ranked) > 1 and ranked[0][1] == ranked[1][1]:
+        shown = ", ".join(f"{value}: {n} dòng" for value, n in ranked)
+        raise UploadError(
+            f"Tệp không có dòng '{line}' ở đầu biểu mẫu và các dòng ghi {what} khác nhau với số dòng "
+            f"bằng nhau ({shown}): không xác định được {what} của tệp; hãy ghi '{line}' ở đầu biểu mẫu "
+            "hoặc tách thành các tệp riêng",
+            code,
+        )
+    return ranked[0][0]
+
+
 def _names(units: list[UnitRef]) -> str:
     return " và ".join(f"{u.name} ({u.code})" for u in units)
 
@@ -483,12 +568,26 @@ def _names(units: list[UnitRef]) -> str:
 def _says_no_data(row: UploadRow, indicator: Indicator) -> bool:
     """True for a "no data" row (rules in the module docstring)."""
     filled = [raw for f in NUMBER_FIELDS if clean_text(raw := row.values.get(f))]
-    if not filled or not all(is_no_data(raw) or is_zero_word(raw) for raw in filled):
+    if not filled or not all(is_no_data(raw) for raw in filled):
         return False
-    if any(is_no_data(raw) for raw in filled):
-        return True
-    numerator, denominator = row.values.get("numerator"), row.values.get("denominator")
-    return not indicator.is_flag and is_zero_word(numerator) and is_zero_word(denominator)
+    return not indicator.is_flag or any(is_no_data_phrase(raw) for raw in filled)
+
+
+def _check_lengths(row: UploadRow) -> None:
+    """Refuse a row with a cell longer than Excel's limit, rather than cut the cell anywhere."""
+    for index, text in enumerate(row.cells):
+        if len(text) > MAX_CELL_CHARS:
+            raise _RowRejected(
+                "cell_too_long",
+                f"Ô {get_column_letter(index + 1)}{row.row_no} dài {_thousands(len(text))} ký tự, "
+                f"vượt giới hạn {_thousands(MAX_CELL_CHARS)} ký tự của một ô; hãy rút gọn nội dung "
+                "(ghi chú dài xin gửi thành văn bản kèm theo) rồi nộp lại",
+            )
+
+
+def _thousands(number: int) -> str:
+    """32767 -> '32.767', as Vietnamese texts group thousands."""
+    return f"{number:,}".replace(",", ".")
 
 
 def _flag(value: Decimal | None) -> tuple[Decimal, Decimal, Decimal]:

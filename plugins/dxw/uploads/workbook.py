@@ -18,8 +18,14 @@ How a table is found and read:
 * formulas are never evaluated: the workbook is opened with ``data_only=False`` and a formula cell
   reaches the caller as its ``=...`` text, for validation to refuse. A numeric cell formatted as a
   percentage is read as the clerk sees it (0.855 shown as ``85,5%`` becomes 85.5);
-* CSV: UTF-8 with or without BOM, UTF-16 with BOM, else Windows-1258; the delimiter (``,``, ``;``
-  or tab) is the one under which a header row is recognised.
+* CSV encodings (:func:`decode_csv`): UTF-8 with or without BOM, UTF-16 LE or BE with BOM, and the
+  legacy code pages Excel writes for "CSV (Comma delimited)": Windows-1258 (Vietnamese Windows;
+  its tone marks are combining characters, so the text is NFC-normalised after decoding) and,
+  where cp1258 cannot have written the text, Windows-1252. A file whose encoding cannot be
+  determined (UTF-16 without BOM, UTF-8 with broken bytes, bytes no code page defines) is refused
+  with code ``bad_encoding``; the delimiter (``,``, ``;`` or tab) is the one under which a header
+  row is recognised. A field may be as long as the file (the row check refuses a cell over
+  Excel's 32 767 characters, nothing is cut).
 
 Row numbers are 1-based as Excel shows them (for CSV, the record number).
 """
@@ -29,6 +35,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import unicodedata
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -333,7 +340,10 @@ def _cell_value(cell: Cell) -> object:
 
 
 def _csv_grid(path: Path) -> _Grid:
-    text = _decode(path.read_bytes(), path.name)
+    text, _ = decode_csv(path.read_bytes(), path.name)
+    # The csv module refuses fields over 128 KiB by default: a long note is read and its row is
+    # refused with the limit named (validate.MAX_CELL_CHARS), never an opaque parse error.
+    csv.field_size_limit(max(csv.field_size_limit(), MAX_BYTES))
     best: list[list[object]] | None = None
     best_fields = 0
     for delimiter in _CSV_DELIMITERS:
@@ -352,18 +362,77 @@ def _csv_grid(path: Path) -> _Grid:
     return _Grid(path.name, rows, [all(v is None for v in row) for row in rows])
 
 
-def _decode(data: bytes, name: str) -> str:
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        encodings: tuple[str, ...] = ("utf-16",)
+_UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+_BOM_NAMES = {"utf-8-sig": "UTF-8", "utf-16": "UTF-16"}
+_SAVE_AS_UTF8 = "hãy mở tệp bằng Excel và lưu lại với kiểu 'CSV UTF-8 (Comma delimited) (*.csv)'"
+
+
+def _vietnamese_letters() -> frozenset[str]:
+    """Every letter of the Vietnamese alphabet, both cases, as single NFC characters."""
+    tones = ("", "\u0300", "\u0301", "\u0303", "\u0309", "\u0323")
+    letters = {"đ"} | {
+        unicodedata.normalize("NFC", vowel + tone) for vowel in "aăâeêioôơuưy" for tone in tones
+    }
+    return frozenset(letters | {letter.upper() for letter in letters})
+
+
+_VIETNAMESE_LETTERS = _vietnamese_letters()
+
+
+def _foreign_letters(text: str) -> int:
+    """How many letters of ``text`` are neither ASCII nor Vietnamese, loose tone marks included."""
+    return sum(
+        1
+        for ch in text
+        if not ch.isascii() and ch not in _VIETNAMESE_LETTERS and unicodedata.category(ch)[0] in "LM"
+    )
+
+
+def decode_csv(data: bytes, name: str) -> tuple[str, str]:
+    """The text of a CSV file (NFC) and the encoding it was read with; UploadError when undecidable."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        encoding = "utf-8-sig"
+    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encoding = "utf-16"  # the BOM says which byte order
+    elif b"\x00" in data:
+        raise _encoding_error(
+            name,
+            "tệp có ký tự NUL, có thể là UTF-16 nhưng không có dấu BOM nên không xác định được thứ tự byte",
+        )
     else:
-        encodings = ("utf-8-sig", "cp1258")
-    for encoding in encodings:
+        encoding = "utf-8"
+    try:
+        return unicodedata.normalize("NFC", data.decode(encoding)), encoding
+    except UnicodeDecodeError as exc:
+        if encoding != "utf-8":
+            raise _encoding_error(
+                name, f"tệp có dấu BOM của {_BOM_NAMES[encoding]} nhưng có byte sai ở vị trí {exc.start}"
+            ) from None
+        if _UTF8_SEQUENCE.search(data):
+            raise _encoding_error(
+                name,
+                f"tệp có cả ký tự UTF-8 và byte không hợp lệ trong UTF-8 (vị trí {exc.start}): "
+                "có thể đã trộn hai bảng mã",
+            ) from None
+    # The two code pages differ in 14 bytes (cp1258's tone marks and ă ơ ư đ, cp1252's ì ò Ð Þ...):
+    # the reading with fewer letters foreign to Vietnamese wins, cp1258 on a tie.
+    readings = []
+    for legacy in ("cp1258", "cp1252"):
         try:
-            return data.decode(encoding)
+            text = unicodedata.normalize("NFC", data.decode(legacy))
         except UnicodeDecodeError:
             continue
-    raise UploadError(
-        f"Không đọc được bảng mã của tệp '{name}'; "
-        "hãy lưu lại bằng 'CSV UTF-8 (Comma delimited)' trong Excel.",
+        readings.append((_foreign_letters(text), text, legacy))
+    if readings:
+        _, text, legacy = min(readings, key=lambda reading: reading[0])
+        return text, legacy
+    raise _encoding_error(
+        name, "tệp không phải UTF-8 và có byte không thuộc bảng mã Windows-1258 (tiếng Việt) hay Windows-1252"
+    )
+
+
+def _encoding_error(name: str, problem: str) -> UploadError:
+    return UploadError(
+        f"Không xác định được bảng mã (encoding) của tệp '{name}': {problem}; {_SAVE_AS_UTF8}.",
         "bad_encoding",
     )

@@ -4,7 +4,16 @@ from decimal import Decimal
 
 import pytest
 
-from dxw.uploads.cells import CellError, cell_text, fold, is_formula, is_no_data, is_zero_word, parse_number
+from dxw.uploads.cells import (
+    CellError,
+    cell_text,
+    fold,
+    is_formula,
+    is_no_data,
+    is_no_data_phrase,
+    is_not_achieved,
+    parse_number,
+)
 
 
 def nfd(text: str) -> str:
@@ -31,12 +40,6 @@ def nfd(text: str) -> str:
         ("  42  ", "42"),
         ("-5", "-5"),
         ("+5", "5"),
-        ("không có", "0"),
-        ("Không Có", "0"),
-        ("khong co", "0"),
-        (nfd("không có"), "0"),
-        ("-", "0"),
-        ("–", "0"),
         (120, "120"),
         (0.1, "0.1"),
         (85.5, "85.5"),
@@ -140,22 +143,49 @@ def test_cell_text_renders_what_the_clerk_typed():
     assert cell_text(None) == ""
 
 
+# Issue 14: the marks are written here by hand as a clerk types them (any case, NFC or NFD); none
+# of them is a number, the explicit phrases are told apart from the short marks, and only the
+# dashes and "không (có)" answer a yes/no cell with "not achieved" ("x" often ticks a box).
 @pytest.mark.parametrize(
-    ("text", "no_data", "zero"),
+    ("text", "no_data", "phrase", "not_achieved"),
     [
-        ("không có số liệu", True, False),
-        ("Chưa có số liệu.", True, False),
-        ("KHÔNG CÓ DỮ LIỆU", True, False),
-        ("N/A", True, False),
-        ("#N/A", True, False),
-        ("không áp dụng", True, False),
-        ("không có", False, True),
-        ("—", False, True),
-        ("có số liệu", False, False),
+        ("không có số liệu", True, True, False),
+        ("Chưa có số liệu.", True, True, False),
+        ("KHÔNG CÓ DỮ LIỆU", True, True, False),
+        ("N/A", True, True, False),
+        ("n/a", True, True, False),
+        ("#N/A", True, True, False),
+        ("không áp dụng", True, True, False),
+        ("không có", True, False, True),
+        ("Không Có", True, False, True),
+        ("KHÔNG", True, False, True),
+        (nfd("không có"), True, False, True),
+        (nfd("Không"), True, False, True),
+        ("khong co", True, False, True),
+        ("-", True, False, True),
+        ("—", True, False, True),
+        ("x", True, False, False),
+        ("X", True, False, False),
+        ("có số liệu", False, False, False),
+        ("xx", False, False, False),
     ],
 )
-def test_no_data_phrases_and_zero_words(text, no_data, zero):
-    assert (is_no_data(text), is_zero_word(text)) == (no_data, zero)
+def test_no_data_marks_phrases_and_not_achieved_answers(text, no_data, phrase, not_achieved):
+    assert (is_no_data(text), is_no_data_phrase(text), is_not_achieved(text)) == (
+        no_data,
+        phrase,
+        not_achieved,
+    )
+
+
+@pytest.mark.parametrize(
+    "text", ["không có", "Không", nfd("KHÔNG CÓ"), "-", "–", "x", "N/A", "không có số liệu"]
+)
+def test_a_no_data_word_is_never_read_as_zero(text):
+    with pytest.raises(CellError) as caught:
+        parse_number(text)
+    assert caught.value.code == "not_a_number"
+    assert "chỉ dùng khi cả dòng không có số liệu" in caught.value.reason_vi
 
 
 def test_a_no_data_phrase_is_not_a_number():

@@ -1,4 +1,5 @@
 import csv
+import unicodedata
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -379,6 +380,14 @@ def test_no_previous_figure_no_warning_and_the_band_is_a_parameter(tmp_path, cat
         ("không có", "không có", None),
         ("khong co", "-", None),
         ("không có", "không có", "không có"),
+        # Issue 14: the short marks alone, any case, NFC or NFD.
+        ("x", "X", None),
+        ("KHÔNG", None, None),
+        (None, "không", None),
+        ("Không Có", None, None),
+        (unicodedata.normalize("NFD", "không có"), None, None),
+        (None, None, "-"),
+        ("n/a", None, "N/A"),
     ],
 )
 def test_a_row_whose_figures_say_no_data_is_listed_not_measured_and_not_rejected(
@@ -403,13 +412,16 @@ def test_no_data_phrase_in_nfd(tmp_path, catalogue):
     assert (len(result.no_data), result.accepted, result.rejected) == (1, [], [])
 
 
-def test_zero_words_beside_a_real_denominator_stay_a_zero(tmp_path, catalogue):
-    # "không có" households covered out of 12 000 is 0 of 12 000, a reported 0 %.
-    result = validate(
-        read_upload(upload(tmp_path, [row(numerator="không có", denominator=12000)])), catalogue, "2025S1"
+@pytest.mark.parametrize("word", ["không có", "Không", "-", "x", "N/A"])
+def test_a_no_data_word_beside_a_real_denominator_is_refused_not_read_as_zero(tmp_path, catalogue, word):
+    # Issue 14: "không có" households out of 12 000 used to be 0 of 12 000 (0 %); a no-data word
+    # beside a real figure is now refused, and the unit is told to write 0 for a zero.
+    rejection = check(tmp_path, catalogue, row(numerator=word, denominator=12000))
+    assert rejection.reason_code == "not_a_number"
+    assert rejection.reason_vi == (
+        f"Tử số: '{word}' chỉ dùng khi cả dòng không có số liệu: hãy ghi như vậy ở cả tử số và mẫu số "
+        "(hoặc ở ô Giá trị của chỉ tiêu đạt/chưa đạt), hoặc nhập số (số 0 thì nhập 0)"
     )
-    assert result.no_data == []
-    assert [(o.numerator, o.denominator, o.value) for o in result.accepted] == [(0, 12000, 0)]
 
 
 def test_digit_zeros_are_a_report_of_zero_over_zero(tmp_path, catalogue):
@@ -432,6 +444,16 @@ def test_yes_no_indicator_no_means_not_achieved_and_only_the_phrase_means_no_dat
     result = validate(read_upload(upload(tmp_path, rows)), catalogue, "2025S1")
     assert [(o.unit_code, o.value) for o in result.accepted] == [("024", 0)]
     assert [n.unit_code for n in result.no_data] == ["026"]
+
+
+def test_an_x_in_a_yes_no_cell_is_refused_as_neither_answer(tmp_path, catalogue):
+    # "x" often ticks a box: in a yes/no cell it says neither "đạt" nor "chưa đạt" for sure.
+    rejection = check(tmp_path, catalogue, row(indicator="DIST_MOBILE_UNIVERSAL", value="x"))
+    assert (rejection.reason_code, rejection.reason_vi) == (
+        "not_a_number",
+        "Giá trị (%): 'x' không cho biết đạt hay chưa đạt: hãy nhập 1 (đạt), 0 (chưa đạt) hoặc "
+        "'không có số liệu'",
+    )
 
 
 def test_no_data_rows_are_still_checked_for_unit_and_indicator(tmp_path, catalogue):

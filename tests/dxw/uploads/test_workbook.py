@@ -72,7 +72,8 @@ def test_messy_workbook_is_read_and_accepted_with_the_right_numbers(tmp_path, ca
         ["(1)", "(2)", "(3)", "(4)", "(5)", "(6)", "(7)"],
         ["024", "Thành phố Hà Giang", "DIST_HOUSEHOLD_BROADBAND", "Hộ gia đình", "1.234", "1.500", "82,27 %"],
         # 8 communes: TP Hà Giang's commune-level units in units.csv (see test_validate).
-        [None, None, "dist_commune_broadband", "Xã có băng rộng", nfd("không có"), "8"],
+        # Issue 14: "không có" in NFD in both figures is a "no data" answer, never 0 of 8.
+        [None, None, "dist_commune_broadband", "Xã có băng rộng", nfd("không có"), nfd("Không có")],
         [],
         [None, None, "DIST_ECOMMERCE_PRODUCTS", "Sản phẩm", 1234, "1 500", None],
         [None, None, "DIST_DIGITAL_BUSINESSES", "Doanh nghiệp", "855", "1.000", "85,5%"],
@@ -112,12 +113,14 @@ def test_messy_workbook_is_read_and_accepted_with_the_right_numbers(tmp_path, ca
     assert result.rejected == []
     assert numbers(result) == {
         ("024", "DIST_HOUSEHOLD_BROADBAND"): (1234, 1500, Decimal("82.2667"), "Báo cáo", 6),
-        ("024", "DIST_COMMUNE_BROADBAND"): (0, 8, 0, "Báo cáo", 7),
         ("024", "DIST_ECOMMERCE_PRODUCTS"): (1234, 1500, Decimal("82.2667"), "Báo cáo", 9),
         ("024", "DIST_DIGITAL_BUSINESSES"): (855, 1000, Decimal("85.5"), "Báo cáo", 10),
         ("024", "DIST_MOBILE_UNIVERSAL"): (1, 1, 1, "Báo cáo", 11),
         ("026", "DIST_EPAYMENT_ACCOUNTS"): (1234567, 2000000, Decimal("61.7284"), "Đồng Văn", 3),
     }
+    assert [(n.unit_code, n.indicator_code, n.row_no) for n in result.no_data] == [
+        ("024", "DIST_COMMUNE_BROADBAND", 7)
+    ]
     assert "Bỏ qua trang tính 'Hướng dẫn' vì không có bảng số liệu." in summary_vi(result)
 
 

@@ -46,6 +46,8 @@ applicable as (
         sum(denominator) as denominator,
         max(batch_id) as batch_id,
         max(loaded_at) as loaded_at,
+        -- Reported without a figure: every part said "no data" (a figure beside it counts alone).
+        bool_and(is_no_data) as is_no_data,
         bool_or(placement = 'mapped') as is_mapped,
         min(unit_days_in_period) as unit_days_in_period,
         min(period_days) as period_days
@@ -61,8 +63,9 @@ applicable as (
         kept_group
 ),
 
--- Precedence when sources disagree: system-measured before self-reported (lower precedence
--- number first), then the most recently loaded. Losing values stay here with is_official false.
+-- Precedence when sources disagree: a figure before a "no data" answer, then system-measured
+-- before self-reported (lower precedence number first), then the most recently loaded. Losing
+-- values stay here with is_official false.
 ranked as (
     select
         unit_code,
@@ -77,12 +80,13 @@ ranked as (
         {{ safe_ratio('numerator', 'denominator') }} as value,
         batch_id,
         loaded_at,
+        is_no_data,
         is_mapped,
         unit_days_in_period,
         unit_days_in_period = period_days as covers_whole_period,
         row_number() over (
             partition by unit_code, unit_structure, indicator_code, period_id
-            order by precedence asc, loaded_at desc, source_system asc
+            order by is_no_data asc, precedence asc, loaded_at desc, source_system asc
         ) = 1 as is_official
     from applicable
 ),

@@ -46,7 +46,12 @@ aggregated as (
         observations.period_id,
         sum(observations.numerator) as numerator,
         sum(observations.denominator) as denominator,
-        count(distinct observations.unit_code) as reporting_units,
+        count(distinct observations.unit_code) filter (
+            where observations.is_no_data is not true
+        ) as reporting_units,
+        -- Units that reported the indicator without a figure ("no data"): not measured, not 0/0.
+        count(distinct observations.unit_code) filter (where observations.is_no_data) as units_without_figure,
+        bool_and(observations.is_no_data) as is_without_figure,
         max(observations.loaded_at) as last_loaded_at,
         -- Which window the figures cover (macros/window_basis.sql): the portal's calendar months.
         min({{ window_basis('observations.source_system') }}) as lowest_window_basis,
@@ -178,6 +183,10 @@ final as (
         {{ indicator_assessment('assessed') }},
         assessed.value - previous.value as change_since_previous,
         assessed.reporting_units::integer as reporting_units,
+        case
+            when assessed.is_without_figure then 'reported_without_figure' else 'measured'
+        end as figure_status,
+        assessed.units_without_figure::integer as units_without_figure,
         coverage.coverage_level,
         coverage.units_at_level,
         coverage.units_with_data,

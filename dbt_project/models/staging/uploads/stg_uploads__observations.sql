@@ -1,5 +1,7 @@
 -- Each unit's latest accepted submission for a half-year: a resubmission replaces the whole
--- previous one (the batch ledger keeps the history).
+-- previous one (the batch ledger keeps the history). A row that answered "no data" (issue 14:
+-- "không có", "-", "N/A"... in its figure cells) is the unit's report without a figure:
+-- is_no_data, numerator and denominator null, never 0/0.
 with source as (
     select * from {{ source('raw_uploads', 'unit_upload_observations') }}
 ),
@@ -20,6 +22,8 @@ renamed as (
         source.numerator::bigint as numerator,
         source.denominator::bigint as denominator,
         source.value::numeric as value,
+        -- Rows landed before the flag existed are figures.
+        coalesce(source.no_data, false) as is_no_data,
         source.file_name,
         source.sheet,
         source.row_no,
