@@ -150,11 +150,12 @@ def test_no_data_is_reported_without_figure_in_the_marts_never_zero(no_data_buil
         ),
     ]
     # Compliance: the district submitted; of its own indicators, two were measured (broadband
-    # households and the yes/no answer "không"), the two "no data" answers were not.
+    # households and the yes/no answer "không"), the two "no data" answers were not: they are
+    # counted as reported without a figure (DIST_ECOMMERCE_PRODUCTS, DIST_DIGITAL_BUSINESSES).
     assert conn.execute(
-        "select submitted, indicators_reported from marts_build.mart_reporting_compliance "
-        "where unit_code = '024' and period_id = '2025S1'"
-    ).fetchone() == (True, 2)
+        "select submitted, indicators_reported, indicators_without_figure "
+        "from marts_build.mart_reporting_compliance where unit_code = '024' and period_id = '2025S1'"
+    ).fetchone() == (True, 2, 2)
 
 
 def test_a_raw_table_of_an_earlier_release_gets_the_no_data_column(tmp_path, conn, empty_warehouse):

@@ -69,7 +69,9 @@ unit_years as (
                 then max(halfyears.denominator) filter (where right(halfyears.period_id, 1) = '2')
             else sum(halfyears.denominator)
         end as denominator,
-        indicators.year_basis = 'year_end' or count(*) = 2 as covers_year,
+        -- A half-year answered "no data" (an upload's is_no_data) does not cover its half.
+        indicators.year_basis = 'year_end'
+        or count(*) filter (where halfyears.is_no_data is not true) = 2 as covers_year,
         max(halfyears.loaded_at) as last_loaded_at,
         min({{ window_basis('halfyears.source_system') }}) as lowest_window_basis,
         max({{ window_basis('halfyears.source_system') }}) as highest_window_basis

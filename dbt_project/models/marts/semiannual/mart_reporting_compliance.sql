@@ -87,13 +87,20 @@ own_reports as (
 ),
 
 -- Completeness counts the indicators the unit reports itself (uploads, reporting system) that
--- its report measured; an indicator it answered "no data" for is not measured.
+-- its report measured; an indicator it answered "no data" for is not measured, and is counted
+-- apart (submitted without a figure: the official row is the "no data" answer only when no
+-- source has a figure, fct_indicator_observation).
 measured as (
     select
         duty.unit_code,
         duty.period_id,
         count(distinct indicators.indicator_code)::integer as indicators_applicable,
-        count(distinct observations.indicator_code)::integer as indicators_reported
+        count(distinct observations.indicator_code) filter (
+            where observations.numerator is not null
+        )::integer as indicators_reported,
+        count(distinct observations.indicator_code) filter (
+            where observations.is_no_data and observations.is_official
+        )::integer as indicators_without_figure
     from duty
     inner join indicators
         on
@@ -106,7 +113,7 @@ measured as (
             and duty.period_id = observations.period_id
             and indicators.indicator_code = observations.indicator_code
             and observations.source_system in ('unit_upload', 'reporting_system')
-            and observations.numerator is not null
+            and (observations.numerator is not null or observations.is_no_data)
     group by duty.unit_code, duty.period_id
 ),
 
@@ -121,6 +128,7 @@ final as (
         own_reports.channels,
         coalesce(measured.indicators_applicable, 0) as indicators_applicable,
         coalesce(measured.indicators_reported, 0) as indicators_reported,
+        coalesce(measured.indicators_without_figure, 0) as indicators_without_figure,
         case
             when measured.indicators_applicable > 0
                 then round(100.0 * measured.indicators_reported / measured.indicators_applicable, 2)
