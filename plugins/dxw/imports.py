@@ -308,8 +308,9 @@ def import_upload(
         warnings=len(validation.warnings),
     )
     records = [
-        _upload_record(o, unit, name, catalogue.unit(o.unit_code, period)) for o in validation.accepted
-    ] + [_no_data_record(n, unit, name, catalogue.unit(n.unit_code, period)) for n in validation.no_data]
+        _upload_record(o, unit, name, catalogue.unit(o.unit_code, period))
+        for o in [*validation.accepted, *validation.no_data]
+    ]
     details = {
         "file": name,
         "accepted": outcome.accepted,
@@ -403,41 +404,26 @@ def _upload_unit(parsed: uploads.ParsedUpload, catalogue: uploads.Catalogue, per
 
 
 def _upload_record(
-    obs: uploads.Observation, submitter: str, file_name: str, version: uploads.UnitRef | None
+    obs: uploads.Observation | uploads.NoData,
+    submitter: str,
+    file_name: str,
+    version: uploads.UnitRef | None,
 ) -> dict:
+    """An accepted row as it lands; a "no data" answer (never 0/0) lands flagged, without figures."""
+    no_data = isinstance(obs, uploads.NoData)
     return {
         "submittedBy": submitter,
         "unitCode": obs.unit_code,
         "unitValidFrom": version.valid_from.isoformat() if version else None,
         "indicatorCode": obs.indicator_code,
-        "numerator": _number(obs.numerator),
-        "denominator": _number(obs.denominator),
-        "value": _number(obs.value),
+        "numerator": None if no_data else _number(obs.numerator),
+        "denominator": None if no_data else _number(obs.denominator),
+        "value": None if no_data else _number(obs.value),
         "comment": obs.comment,
         "sheet": obs.sheet,
         "rowNo": obs.row_no,
         "fileName": file_name,
-        "noData": False,
-    }
-
-
-def _no_data_record(
-    row: uploads.NoData, submitter: str, file_name: str, version: uploads.UnitRef | None
-) -> dict:
-    """A "no data" answer: the unit reported the indicator without a figure (never 0/0)."""
-    return {
-        "submittedBy": submitter,
-        "unitCode": row.unit_code,
-        "unitValidFrom": version.valid_from.isoformat() if version else None,
-        "indicatorCode": row.indicator_code,
-        "numerator": None,
-        "denominator": None,
-        "value": None,
-        "comment": row.comment,
-        "sheet": row.sheet,
-        "rowNo": row.row_no,
-        "fileName": file_name,
-        "noData": True,
+        "noData": no_data,
     }
 
 
