@@ -83,6 +83,27 @@ def test_values_that_need_quoting_land_exactly(conn, empty_warehouse):
     ]
 
 
+def test_a_lone_carriage_return_lands_as_text(conn, empty_warehouse):
+    # A comment typed with old Mac line ends ("\r" alone), one with "\r\n", and a plain row in
+    # the same chunk: each lands as its own row with its text unchanged (COPY would otherwise
+    # take the lone "\r" for the end of a line and find the row short of columns).
+    awkward = [
+        {"unitCode": "dòng 1\rdòng 2", "totalCount": 1, "ratio": 0.5},
+        {"unitCode": "a\r\nb\r", "totalCount": 2, "ratio": None},
+        {"unitCode": "024, trung tâm", "totalCount": 3, "ratio": 1.0},
+    ]
+    first = copy.land(conn, DATASET, "2025S1", awkward)
+    again = copy.land(conn, DATASET, "2025S1", list(awkward))
+    assert (first.status, first.rows, again.status) == ("loaded", 3, "unchanged")
+    assert conn.execute(
+        "select unit_code, total_count, ratio from raw.test_counts order by 2"
+    ).fetchall() == [
+        ("dòng 1\rdòng 2", 1, 0.5),
+        ("a\r\nb\r", 2, None),
+        ("024, trung tâm", 3, 1.0),
+    ]
+
+
 def test_large_batches_stream_in_chunks_and_land_whole(conn, empty_warehouse):
     many = [
         {"unitCode": f"{i:05d}", "totalCount": i, "ratio": i / 7} for i in range(copy.CHUNK_ROWS * 2 + 17)

@@ -327,7 +327,30 @@ def _csv_chunk(records: Sequence[Mapping[str, Any]], dataset: Dataset) -> bytes:
         buffer = io.StringIO()
         csv.writer(buffer, lineterminator="\n").writerows(values)
         text = buffer.getvalue()
+        if "\r" in text:
+            text = _quote_carriage_returns(values)
     return text.encode()
+
+
+def _quote_carriage_returns(values: Sequence[Sequence[Any]]) -> str:
+    """CSV lines in which a value holding a lone carriage return is quoted.
+
+    The ``csv`` writer quotes a value holding a character of its line terminator, and ours is
+    ``\\n``: a comment with a bare ``\\r`` (a DHIS2 comment typed on an old Mac, a portal name)
+    would go unquoted and COPY would end the line there. Rows without one are written as before,
+    so their checksum does not change.
+    """
+    buffer = io.StringIO()
+    plain, quoting = csv.writer(buffer, lineterminator="\n"), csv.writer(buffer, lineterminator="\r\n")
+    for row in values:
+        if any(isinstance(value, str) and "\r" in value for value in row):
+            quoting.writerow(row)
+            buffer.seek(buffer.tell() - 2)  # the "\r\n" just written becomes our "\n"
+            buffer.write("\n")
+            buffer.truncate()
+        else:
+            plain.writerow(row)
+    return buffer.getvalue()
 
 
 def _copy_rows(
