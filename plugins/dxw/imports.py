@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -94,7 +95,7 @@ class ImportSummary:
 _CURRENT_VALUES = """
 select distinct on (v.data_element, v.org_unit, v.category_option_combo, v.attribute_option_combo)
        v.data_element, v.org_unit, v.category_option_combo, v.attribute_option_combo,
-       coalesce(v.deleted, 'false') = 'true'
+       coalesce(v.deleted, 'false') = 'true', v.value, coalesce(v.comment, '')
 from raw.dhis2_data_values as v
 join raw.load_batch as b using (batch_id)
 where b.dataset = 'dhis2_data_values' and b.status = 'loaded' and b.period_id = %s
@@ -102,19 +103,25 @@ order by v.data_element, v.org_unit, v.category_option_combo, v.attribute_option
 """
 
 
-def _outcome(exists: bool, deletion: bool, strategy: dhis2.ImportStrategy) -> str:
+def _outcome(
+    held: tuple[str, str] | None, value: Mapping[str, str], deletion: bool, strategy: dhis2.ImportStrategy
+) -> str:
     """What DHIS2's import does with one placed value: imported, updated, deleted or ignored.
 
-    DHIS2 (``DefaultDataValueSetService.importDataValue``): a value the system holds is updated
-    (``CREATE_AND_UPDATE``, ``UPDATE``; deleted when the value is empty or marked deleted),
-    deleted (``DELETE``) or ignored (``CREATE``); a value it does not hold is imported
-    (``CREATE_AND_UPDATE``, ``CREATE``) or ignored (``UPDATE``, ``DELETE``). Sending the number
-    the system already holds counts as an update, as in DHIS2. dxw ignores a deletion of a value
-    it does not hold (DHIS2 would store a deleted value and count it imported).
+    DHIS2 (``DefaultDataValueSetService.importDataValue``): a value the system holds
+    (``held``: its number and comment) is updated (``CREATE_AND_UPDATE``, ``UPDATE``; deleted when
+    the value is empty or marked deleted), deleted (``DELETE``) or ignored (``CREATE``); a value it
+    does not hold is imported (``CREATE_AND_UPDATE``, ``CREATE``) or ignored (``UPDATE``,
+    ``DELETE``). A value sent with the number and comment the system holds changes nothing and is
+    ignored (current DHIS2: dhis2-core #15900, DHIS2-15254, December 2023, backported; earlier
+    versions counted it updated). dxw ignores a deletion of a value it does not hold (DHIS2
+    would store a deleted value and count it imported).
     """
-    if exists:
+    if held is not None:
         if strategy in ("CREATE_AND_UPDATE", "UPDATE"):
-            return "deleted" if deletion else "updated"
+            if deletion:
+                return "deleted"
+            return "ignored" if held == (value["value"], value["comment"]) else "updated"
         return "deleted" if strategy == "DELETE" else "ignored"
     if strategy in ("CREATE_AND_UPDATE", "CREATE") and not deletion:
         return "imported"
@@ -135,13 +142,15 @@ def import_dhis2_file(
     (:func:`_outcome`); the values that change something land as one staged batch per period
     that its raw gate promotes (a deletion lands as a value marked deleted). With ``dry_run``
     the summary is the same and nothing lands. The set's ``completeDate``, when it has one, is
-    recorded as when the org unit submitted it.
+    recorded as when the set's own org unit submitted its period (values of other org units in
+    the file land in a batch of their own, without it).
     """
     if import_strategy not in dhis2.STRATEGIES:
         raise ValueError(f"importStrategy {import_strategy!r}: one of {list(dhis2.STRATEGIES)}")
     settings = settings or get_settings()
     parsed, document = dhis2.read_file(Path(path))
     completed = dhis2.complete_date(document)
+    completes = dhis2.completed_unit(document, id_scheme) if completed else None
     period = parse(period_id) if period_id else None
     result = dhis2.resolve(parsed.values, id_scheme, period, strategy=import_strategy)
     summary = ImportSummary(
@@ -157,7 +166,11 @@ def import_dhis2_file(
     with database.connect(settings, autocommit=True) as conn:
         copy.ensure_tables(conn, [DHIS2_DATASET])
         for pid, period_values in sorted(by_period.items()):
-            live = {tuple(row[:4]) for row in conn.execute(_CURRENT_VALUES, (pid,)) if not row[4]}
+            held = {
+                tuple(row[:4]): (row[5], row[6])
+                for row in conn.execute(_CURRENT_VALUES, (pid,))
+                if not row[4]
+            }
             landing = []
             for value in period_values:
                 key = (
@@ -167,30 +180,37 @@ def import_dhis2_file(
                     value["attributeOptionCombo"],
                 )
                 deletion = dhis2.is_deletion(value, import_strategy)
-                outcome = _outcome(key in live, deletion, import_strategy)
+                outcome = _outcome(held.get(key), value, deletion, import_strategy)
                 setattr(summary, outcome, getattr(summary, outcome) + 1)
                 if outcome != "ignored":
                     landing.append({**value, "deleted": "true" if outcome == "deleted" else "false"})
             if dry_run or not landing:
                 continue
             landing.sort(key=lambda v: tuple(v[k] for k in dhis2.KEY))
-            landed = land_gated(
-                conn,
-                DHIS2_DATASET,
-                pid,
-                landing,
-                [document],
-                {
-                    "file": document.name,
-                    "id_scheme": id_scheme,
-                    "import_strategy": import_strategy,
-                    "conflicts": len(result.conflicts),
-                    **({"submitted_at_basis": "completeDate"} if completed else {}),
-                },
-                settings,
-                submitted_at=completed,
-            )
-            summary.batches[pid] = (landed.batch_id, landed.status)
+            # completeDate is the submission of the set's own org unit and period only: their
+            # values land in a batch that records it, any other org unit's in one that does not.
+            own = [v for v in landing if completed and completes == (v["orgUnit"], pid)]
+            others = [v for v in landing if not (completed and completes == (v["orgUnit"], pid))]
+            for part, submitted in ((own, completed), (others, None)):
+                if not part:
+                    continue
+                landed = land_gated(
+                    conn,
+                    DHIS2_DATASET,
+                    pid,
+                    part,
+                    [document],
+                    {
+                        "file": document.name,
+                        "id_scheme": id_scheme,
+                        "import_strategy": import_strategy,
+                        "conflicts": len(result.conflicts),
+                        **({"submitted_at_basis": "completeDate"} if submitted else {}),
+                    },
+                    settings,
+                    submitted_at=submitted,
+                )
+                summary.batches[pid] = (landed.batch_id, landed.status)
     for warning in parsed.warnings:
         log.warning("%s: %s", document.name, warning)
     log.info("%s: %s", document.name, summary.text().replace("\n", " | "))

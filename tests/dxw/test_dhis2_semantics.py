@@ -4,8 +4,9 @@ Every expected summary below is derived by hand from DHIS2's rules, stated next 
 importer (``DefaultDataValueSetService.importDataValue``) updates a value the system holds
 (CREATE_AND_UPDATE, UPDATE; deletes it when the value is empty or marked deleted), deletes it
 (DELETE) or ignores it (CREATE); it imports a value it does not hold (CREATE_AND_UPDATE, CREATE)
-or ignores it (UPDATE, DELETE); sending the number it already holds counts as an update; a
-value that cannot be placed is a conflict and counts as ignored; ``dryRun`` answers the same
+or ignores it (UPDATE, DELETE); a value sent with the number and comment it already holds
+changes nothing and is ignored (dhis2-core #15900, DHIS2-15254: unchanged values show as
+ignored); a value that cannot be placed is a conflict and counts as ignored; ``dryRun`` answers the same
 summary and writes nothing. dxw ignores a deletion of a value it does not hold.
 """
 
@@ -86,13 +87,14 @@ def test_corrections_delete_update_and_ignore_as_dhis2_counts_them(conn, empty_w
     summary = imports.import_dhis2_file(FIXTURES / "corrections-2025S1.json")
     # Against the 4 values now held for 02.STC:
     #   TSOkheuACkg deleted: true, held        -> deleted
-    #   LN9VTJBErqV same number, followup true -> updated (DHIS2 counts the same number as updated)
+    #   LN9VTJBErqV same number, no comment as held, followup true -> ignored (unchanged)
     #   t5A3hYWgmgm empty value, held          -> deleted
     #   Tw7QhgrG8UG 4 -> 5, held               -> updated
     #   TSOkheuACkg for 02.SXD deleted: true, never held -> ignored (no conflict: nothing is wrong)
-    assert counts(summary) == ("SUCCESS", 0, 2, 1, 2)
-    assert summary.as_dict()["importCount"] == {"imported": 0, "updated": 2, "ignored": 1, "deleted": 2}
-    assert batches(conn) == [("loaded", "2025S1", 4), ("loaded", "2025S1", 4)]
+    assert counts(summary) == ("SUCCESS", 0, 1, 2, 2)
+    assert summary.as_dict()["importCount"] == {"imported": 0, "updated": 1, "ignored": 2, "deleted": 2}
+    # What changes something lands: 2 deletions and 1 update.
+    assert batches(conn) == [("loaded", "2025S1", 4), ("loaded", "2025S1", 3)]
     assert current(conn, STC) == {REGIMES_TOTAL: "15", SYSTEMS_TOTAL: "5"}
     assert current(conn, SXD) == {}
     # The deletion of a value never held landed nothing for 02.SXD.
@@ -158,6 +160,38 @@ def test_csv_cells_land_under_their_columns(conn, empty_warehouse):
     assert combos == [("HllvX50cXC0", "HllvX50cXC0")]
 
 
+def test_complete_date_is_the_submission_of_the_sets_own_org_unit_only(conn, empty_warehouse):
+    summary = imports.import_dhis2_file(FIXTURES / "completed-with-other-unit-2024S2.json")
+    assert counts(summary) == ("SUCCESS", 4, 0, 0, 0)
+    # DHIS2 registers completeDate for the set's data set, period and org unit (02.STC): its
+    # values land with it (16:00 Hà Giang time = 09:00 UTC); 02.SXD's values in the same file are
+    # not completed by it and land without a submission time (its lastUpdated will tell).
+    landed = conn.execute(
+        "select v.org_unit, b.submitted_at, b.details ->> 'submitted_at_basis' "
+        "from raw.dhis2_data_values v join raw.load_batch b using (batch_id) "
+        "group by 1, 2, 3 order by 1"
+    ).fetchall()
+    assert landed == [
+        (SXD, None, None),
+        (STC, datetime(2024, 12, 12, 9, 0, tzinfo=UTC), "completeDate"),
+    ]
+
+
+def test_a_csv_with_old_mac_line_ends_is_read(conn, empty_warehouse, tmp_path):
+    # The legacy header and two values, every line ended by a lone carriage return (an export
+    # saved by an old Mac tool); a quoted comment holds one too.
+    path = tmp_path / "cr-only.csv"
+    path.write_bytes(
+        b"dataelement,period,orgunit,catoptcombo,attroptcombo,value,storedby,timestamp,comment,followup\r"
+        b"TSOkheuACkg,2024S2,xI3E9bbNxbi,HllvX50cXC0,,10,syt,2024-12-05,"
+        b'"d\xc3\xb2ng 1\rd\xc3\xb2ng 2",false\r'
+        b"LN9VTJBErqV,2024S2,xI3E9bbNxbi,HllvX50cXC0,,12,syt,2024-12-05,,false\r"
+    )
+    assert counts(imports.import_dhis2_file(path)) == ("SUCCESS", 2, 0, 0, 0)
+    rows = {row[1]: (row[2], row[7]) for row in raw_rows(conn, SYT, "2024S2")}
+    assert rows == {REGIMES_CONNECTED: ("10", "dòng 1\rdòng 2"), REGIMES_TOTAL: ("12", None)}
+
+
 def test_import_strategies_behave_as_in_dhis2(conn, empty_warehouse):
     path = FIXTURES / "set-2025S1.json"
     # UPDATE with nothing held: every value is new -> 4 ignored, nothing lands.
@@ -167,8 +201,9 @@ def test_import_strategies_behave_as_in_dhis2(conn, empty_warehouse):
     assert counts(imports.import_dhis2_file(path, import_strategy="CREATE")) == ("SUCCESS", 4, 0, 0, 0)
     assert counts(imports.import_dhis2_file(path, import_strategy="CREATE")) == ("SUCCESS", 0, 0, 4, 0)
     assert batches(conn) == [("loaded", "2025S1", 4)]
-    # UPDATE with all held -> 4 updated (the same numbers: DHIS2 counts them as updates).
-    assert counts(imports.import_dhis2_file(path, import_strategy="UPDATE")) == ("SUCCESS", 0, 4, 0, 0)
+    # UPDATE with all held, the same numbers and comments -> 4 ignored (unchanged), nothing lands.
+    assert counts(imports.import_dhis2_file(path, import_strategy="UPDATE")) == ("SUCCESS", 0, 0, 4, 0)
+    assert batches(conn) == [("loaded", "2025S1", 4)]
     # DELETE: every value of the payload that is held is deleted, whatever its number -> 4 deleted.
     assert counts(imports.import_dhis2_file(path, import_strategy="DELETE")) == ("SUCCESS", 0, 0, 0, 4)
     assert current(conn, STC) == {}
@@ -189,7 +224,7 @@ def test_a_dry_run_answers_the_same_summary_and_lands_nothing(conn, empty_wareho
     before = (batches(conn), current(conn, STC))
     dry = imports.import_dhis2_file(FIXTURES / "corrections-2025S1.json", dry_run=True)
     # The same counts as the real import in the test above, and nothing changed.
-    assert counts(dry) == ("SUCCESS", 0, 2, 1, 2)
+    assert counts(dry) == ("SUCCESS", 0, 1, 2, 2)
     assert dry.batches == {}
     assert (batches(conn), current(conn, STC)) == before
     real = imports.import_dhis2_file(FIXTURES / "corrections-2025S1.json")

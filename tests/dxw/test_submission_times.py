@@ -95,7 +95,11 @@ def test_an_upload_by_hand_takes_the_given_time_or_now(tmp_path, capsys, conn, e
 @pytest.mark.integration
 def test_a_data_value_set_is_submitted_at_its_complete_date(tmp_path, conn, empty_warehouse):
     document = dhis2_data.as_json(S1)
-    document["completeDate"] = "2025-06-17T10:00:00.000"
+    # One department's set, as its data entry completes it: DHIS2 records completeDate for the
+    # set's own org unit and period.
+    unit = document["dataValues"][0]["orgUnit"]
+    document["dataValues"] = [v for v in document["dataValues"] if v["orgUnit"] == unit]
+    document.update(orgUnit=unit, completeDate="2025-06-17T10:00:00.000")
     path = tmp_path / "h1.json"
     path.write_text(json.dumps(document))
     imports.import_dhis2_file(path)

@@ -182,8 +182,9 @@ def import_values(changes: Changes, body: Any, strategy: str, dry_run: bool) -> 
 
     Per value (DHIS2's documentation, *Import parameters*, and its importer): a value the
     system holds is updated (CREATE_AND_UPDATE, UPDATE; deleted when it is marked deleted or
-    empty), deleted (DELETE) or ignored (CREATE); a value it does not hold is imported
-    (CREATE_AND_UPDATE, CREATE) or ignored. ``dryRun`` answers the same and writes nothing.
+    empty; ignored when it brings the number and comment already held), deleted (DELETE) or
+    ignored (CREATE); a value it does not hold is imported (CREATE_AND_UPDATE, CREATE) or
+    ignored. ``dryRun`` answers the same and writes nothing.
     """
     if strategy not in STRATEGIES:
         raise ValueError(f"importStrategy must be one of {STRATEGIES}")
@@ -204,7 +205,12 @@ def import_values(changes: Changes, body: Any, strategy: str, dry_run: bool) -> 
         exists = held is not None and not held.get("deleted")
         deletion = value.get("deleted") is True or str(value.get("value") or "") == ""
         if exists and strategy in ("CREATE_AND_UPDATE", "UPDATE"):
-            outcome = "deleted" if deletion else "updated"
+            # The number and comment it holds already: nothing changes, the value is ignored.
+            same = (str(value.get("value")), value.get("comment") or "") == (
+                str(held.get("value")),
+                held.get("comment") or "",
+            )
+            outcome = "deleted" if deletion else ("ignored" if same else "updated")
         elif exists:
             outcome = "deleted" if strategy == "DELETE" else "ignored"
         else:

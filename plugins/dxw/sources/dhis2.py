@@ -215,7 +215,12 @@ def values_of(document: Any) -> list[dict[str, Any]]:
 
 
 def _parse_csv(text: str) -> Parsed:
-    rows = [row for row in csv.reader(io.StringIO(text)) if any(cell.strip() for cell in row)]
+    # newline="": the reader takes "\n", "\r\n" and a lone "\r" (old Mac exports) as line ends and
+    # keeps them inside quoted cells; a malformed file is a contract error, not a crash.
+    try:
+        rows = [row for row in csv.reader(io.StringIO(text, newline="")) if any(cell.strip() for cell in row)]
+    except csv.Error as exc:
+        raise ContractError(f"the CSV data value set cannot be read: {exc}") from exc
     if not rows:
         return Parsed([])
     names = [cell.strip().lower() for cell in rows[0]]
@@ -504,6 +509,28 @@ def complete_date(document: Document) -> datetime | None:
     except ValueError as exc:
         raise ContractError(f"{document.name}: completeDate {stamp!r} is not a date") from exc
     return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
+
+
+def completed_unit(document: Document, id_scheme: IdScheme = "uid") -> tuple[str, str] | None:
+    """The (org-unit UID, period id) whose submission a JSON set's ``completeDate`` records.
+
+    DHIS2 registers the completion of the set's data set for the set's own ``orgUnit`` and
+    ``period``: values of other org units or periods in the same file are not completed by it.
+    None when the set does not name both.
+    """
+    if document.media_type != "application/json":
+        return None
+    body = json.loads(document.content.decode("utf-8-sig"))
+    unit, period = body.get("orgUnit"), body.get("period")
+    if not (isinstance(unit, str) and unit.strip() and isinstance(period, str) and period.strip()):
+        return None
+    unit = unit.strip()
+    if id_scheme == "code":
+        unit = next((uid for uid, (code, _) in mapping().unit_by_uid.items() if code == unit), unit)
+    try:
+        return unit, _period(period.strip()).id
+    except PeriodError:
+        return None
 
 
 def read_file(path: Path) -> tuple[Parsed, Document]:
