@@ -108,10 +108,15 @@ def test_a_value_deleted_in_the_source_is_gone_after_the_next_pull(conn, empty_w
         "and period_id = '2025S1'",
         (victim["orgUnit"], indicator),
     ).fetchone()
-    figures = dict(zip(("numerator", "denominator", "value"), observed, strict=True))
-    # The deleted part is no figure any more, and without it there is no ratio.
-    assert figures[part] is None
-    assert figures["value"] is None
+    # The other data element of the pair is still held, but a ratio needs both: the unit's
+    # observation is gone, not left half there (a lone denominator would dilute the roll-ups).
+    sibling = conn.execute(
+        "select count(*) from staging.stg_dhis2__data_values where source_unit_id = %s "
+        "and indicator_code = %s and period_id = '2025S1' and part <> %s",
+        (victim["orgUnit"], indicator, part),
+    ).fetchone()
+    assert sibling == (1,)
+    assert observed is None
 
 
 def test_a_full_pull_stays_available_and_lands_the_whole_half_year(conn, empty_warehouse, sim):

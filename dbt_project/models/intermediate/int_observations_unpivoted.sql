@@ -155,6 +155,9 @@ reporting as (
         false as is_no_data
     from data_values
     group by source_unit_id, period_id, indicator_code
+    -- A ratio needs both its data elements: a lone part (one of the pair deleted in DHIS2, or not
+    -- entered yet) is no figure, and its denominator alone would dilute every roll-up.
+    having bool_or(part = 'numerator') and bool_or(part = 'denominator')
 ),
 
 -- A unit's figures may come from its own file and from its parent's: the latest file wins.
