@@ -22,10 +22,10 @@ How a table is found and read:
   legacy code pages Excel writes for "CSV (Comma delimited)": Windows-1258 (Vietnamese Windows;
   its tone marks are combining characters, so the text is NFC-normalised after decoding) and,
   where cp1258 cannot have written the text, Windows-1252. A file whose encoding cannot be
-  determined (UTF-16 without BOM, UTF-8 with broken bytes, bytes no code page defines) is refused
-  with code ``bad_encoding``; the delimiter (``,``, ``;`` or tab) is the one under which a header
-  row is recognised. A field may be as long as the file (the row check refuses a cell over
-  Excel's 32 767 characters, nothing is cut).
+  determined (UTF-16 without BOM, UTF-8 text mixed with other bytes, bytes no code page
+  defines) is refused with code ``bad_encoding``; the delimiter (``,``, ``;`` or tab) is the one
+  under which a header row is recognised. A field may be as long as the file (the row check
+  refuses a cell over Excel's 32 767 characters, nothing is cut).
 
 Row numbers are 1-based as Excel shows them (for CSV, the record number).
 """
@@ -388,6 +388,35 @@ def _foreign_letters(text: str) -> int:
     )
 
 
+# When a file is not valid UTF-8, its valid UTF-8 sequences tell a mixed file (UTF-8 text with
+# legacy bytes) from a legacy one only if the legacy code page cannot have written them. Any valid
+# pair can: cp1258 writes Â Ă Ê Ô Ơ Ư Đ and the grave, hook and tilde tone marks as 0xC2-0xDF,
+# and … “ ” – — NBSP ° as 0x80-0xBF, so "đủ…" holds D2 85 (U+0485) and "MÊ”" holds CA 94 (U+0294).
+# Only a sequence that decodes to a Vietnamese letter beyond ASCII, a Vietnamese tone mark or a
+# typographic mark of U+2000-U+206F (“ ” … – — as Word and Excel write them) counts as evidence:
+# UTF-8 Vietnamese text has one per accented letter, while cp1258 Vietnamese text makes one only
+# through a pairing its spelling never produces (Ă, always followed by a tone mark or a final
+# consonant, before a symbol such as NBSP or a quote; a grave tone mark before € ƒ ‰ £; á before
+# º or » and another symbol; â before €; Ä Å Æ, which Vietnamese lacks). One such accident is
+# tolerated; two or more sequences mean the file mixes encodings and it is refused.
+_VIETNAMESE_TONE_MARKS = frozenset("\u0300\u0301\u0303\u0309\u0323")
+_MIXING_EVIDENCE = 2
+
+
+def _utf8_vietnamese(data: bytes) -> int:
+    """How many valid UTF-8 sequences in ``data`` spell a Vietnamese letter, tone mark or “ ” … –."""
+    count = 0
+    for match in _UTF8_SEQUENCE.finditer(data):
+        try:
+            ch = match.group().decode("utf-8")
+        except UnicodeDecodeError:  # the pattern admits overlong forms and surrogates
+            continue
+        # A multi-byte sequence is never ASCII, so the plain vowels of _VIETNAMESE_LETTERS never match.
+        if ch in _VIETNAMESE_LETTERS or ch in _VIETNAMESE_TONE_MARKS or "\u2000" <= ch <= "\u206f":
+            count += 1
+    return count
+
+
 def decode_csv(data: bytes, name: str) -> tuple[str, str]:
     """The text of a CSV file (NFC) and the encoding it was read with; UploadError when undecidable."""
     if data.startswith(b"\xef\xbb\xbf"):
@@ -408,7 +437,7 @@ def decode_csv(data: bytes, name: str) -> tuple[str, str]:
             raise _encoding_error(
                 name, f"tệp có dấu BOM của {_BOM_NAMES[encoding]} nhưng có byte sai ở vị trí {exc.start}"
             ) from None
-        if _UTF8_SEQUENCE.search(data):
+        if _utf8_vietnamese(data) >= _MIXING_EVIDENCE:
             raise _encoding_error(
                 name,
                 f"tệp có cả ký tự UTF-8 và byte không hợp lệ trong UTF-8 (vị trí {exc.start}): "
