@@ -149,8 +149,9 @@ def import_dhis2_file(
         raise ValueError(f"importStrategy {import_strategy!r}: one of {list(dhis2.STRATEGIES)}")
     settings = settings or get_settings()
     parsed, document = dhis2.read_file(Path(path))
-    completed = dhis2.complete_date(document)
-    completes = dhis2.completed_unit(document, id_scheme) if completed else None
+    completion = dhis2.completion(document, id_scheme)
+    completed = completion.at if completion else None
+    completes = completion.unit_period if completion else None
     period = parse(period_id) if period_id else None
     result = dhis2.resolve(parsed.values, id_scheme, period, strategy=import_strategy)
     summary = ImportSummary(

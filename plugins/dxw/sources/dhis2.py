@@ -493,44 +493,43 @@ def _root_uids(period: Period) -> tuple[str, ...]:
     )
 
 
-def complete_date(document: Document) -> datetime | None:
-    """When a JSON data value set was completed (``completeDate``): the org unit's submission.
+@dataclass(frozen=True)
+class Completion:
+    """A JSON set's ``completeDate`` and the (org-unit UID, period id) it completes."""
 
-    DHIS2 writes it for the set's org unit and period; a time without a zone is the server's,
-    a Vietnamese reporting system's local time (Asia/Ho_Chi_Minh). A CSV set carries none.
+    at: datetime
+    unit_period: tuple[str, str] | None  # None when the set does not name both
+
+
+def completion(document: Document, id_scheme: IdScheme = "uid") -> Completion | None:
+    """When a JSON data value set was completed (``completeDate``), and for which org unit.
+
+    DHIS2 registers the completion of the set's data set for the set's own ``orgUnit`` and
+    ``period`` only: values of other org units or periods in the same file are not completed by
+    it. A time without a zone is the server's, a Vietnamese reporting system's local time
+    (Asia/Ho_Chi_Minh). A CSV set carries none.
     """
     if document.media_type != "application/json":
         return None
-    stamp = json.loads(document.content.decode("utf-8-sig")).get("completeDate")
+    body = json.loads(document.content.decode("utf-8-sig"))
+    stamp = body.get("completeDate")
     if not isinstance(stamp, str) or not stamp.strip():
         return None
     try:
         moment = datetime.fromisoformat(stamp.strip())
     except ValueError as exc:
         raise ContractError(f"{document.name}: completeDate {stamp!r} is not a date") from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
-
-
-def completed_unit(document: Document, id_scheme: IdScheme = "uid") -> tuple[str, str] | None:
-    """The (org-unit UID, period id) whose submission a JSON set's ``completeDate`` records.
-
-    DHIS2 registers the completion of the set's data set for the set's own ``orgUnit`` and
-    ``period``: values of other org units or periods in the same file are not completed by it.
-    None when the set does not name both.
-    """
-    if document.media_type != "application/json":
-        return None
-    body = json.loads(document.content.decode("utf-8-sig"))
+    at = moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
     unit, period = body.get("orgUnit"), body.get("period")
     if not (isinstance(unit, str) and unit.strip() and isinstance(period, str) and period.strip()):
-        return None
+        return Completion(at, None)
     unit = unit.strip()
     if id_scheme == "code":
         unit = next((uid for uid, (code, _) in mapping().unit_by_uid.items() if code == unit), unit)
     try:
-        return unit, _period(period.strip()).id
+        return Completion(at, (unit, _period(period.strip()).id))
     except PeriodError:
-        return None
+        return Completion(at, None)
 
 
 def read_file(path: Path) -> tuple[Parsed, Document]:
