@@ -65,6 +65,10 @@ class Settings:
     # The reporting system's org units to pull the data set for, each with its children (one
     # request each, which keeps answers bounded); empty means the province's root org unit.
     reporting_org_units: tuple[str, ...] = ()
+    # Serving (dxw.locking, dxw.roles): how long one attempt at a lock may queue (readers queued
+    # behind it wait at most that long), and how long the pipeline retries before it gives up.
+    lock_timeout_ms: int = 1000
+    lock_wait_seconds: float = 300.0
 
     @property
     def dbt_project_dir(self) -> Path:
@@ -143,4 +147,6 @@ def get_settings() -> Settings:
         upload_max_bytes=int(_env("DXW_UPLOAD_MAX_BYTES", str(10 * 1024 * 1024))),
         upload_denominator_band=Decimal(_env("DXW_UPLOAD_DENOMINATOR_BAND", "0.20")),
         reporting_org_units=_env_list("DXW_REPORTING_ORG_UNITS"),
+        lock_timeout_ms=int(_env("DXW_LOCK_TIMEOUT_MS", "1000")),
+        lock_wait_seconds=float(_env("DXW_LOCK_WAIT_SECONDS", "300")),
     )
