@@ -23,6 +23,9 @@ if _configured.database_url:
     os.environ["DXW_DATABASE_URL"] = database._with_database(_configured.database_url, f"{_name}_test")
 else:
     os.environ["DXW_DATABASE_NAME"] = f"{_configured.database_name}_test"
+# BI and loader logins need passwords (the embedded server checks them): tests log in with these.
+os.environ.setdefault("DXW_BI_PASSWORD", "dxw-test-bi-password")
+os.environ.setdefault("DXW_LOADER_PASSWORD", "dxw-test-loader-password")
 # Uploads dropped by tests (and by the demo they run) go to a folder of their own.
 os.environ["DXW_UPLOAD_DIR"] = tempfile.mkdtemp(prefix="dxw-test-uploads-")
 get_settings.cache_clear()

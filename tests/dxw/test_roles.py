@@ -1,6 +1,6 @@
 """`dxw db grant`: the BI login reads the published marts and is refused everywhere else."""
 
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import psycopg
 import pytest
@@ -18,10 +18,20 @@ INTERNAL_TABLES = [
 ]
 
 
-def as_role(url: str, role: str) -> str:
+# Scoped logins made by tests get this password (dxw_bi and dxw_loader: tests/conftest.py).
+SCOPED_PASSWORD = "dxw-test-scoped-password"
+
+
+def as_role(url: str, role: str, password: str | None = None) -> str:
+    """``url`` for ``role``, with its test password (the embedded server checks passwords)."""
+    if password is None:
+        settings = get_settings()
+        password = {roles.BI: settings.bi_password, roles.LOADER: settings.loader_password}.get(
+            role, SCOPED_PASSWORD
+        )
     parts = urlsplit(url)
     host = parts.hostname + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=f"{role}@{host}"))
+    return urlunsplit(parts._replace(netloc=f"{quote(role)}:{quote(password or '')}@{host}"))
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import pytest
 
 from dxw import publish, roles
 from dxw.settings import get_settings
-from tests.dxw.test_roles import as_role
+from tests.dxw.test_roles import SCOPED_PASSWORD, as_role
 
 pytestmark = pytest.mark.integration
 
@@ -25,8 +25,8 @@ def scoped(conn, empty_warehouse):
     conn.execute("create table marts_build.mart_notes (note text)")
     conn.execute("insert into marts_build.mart_notes values ('no unit column')")
     roles.grant(conn, get_settings())
-    roles.scope(conn, "bi_test_024", "024")
-    roles.scope(conn, "bi_test_none", "02")
+    roles.scope(conn, "bi_test_024", "024", SCOPED_PASSWORD)
+    roles.scope(conn, "bi_test_none", "02", SCOPED_PASSWORD)
     conn.execute("delete from marts_security.unit_scope where login = 'bi_test_none'")
     publish.publish(conn)
 
