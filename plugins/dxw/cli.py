@@ -13,7 +13,8 @@ from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from dxw.settings import get_settings
+from dxw.secrets import mask_url, scrub
+from dxw.settings import ConfigurationError, get_settings
 
 log = logging.getLogger("dxw")
 
@@ -36,7 +37,8 @@ def cmd_db_url(args: argparse.Namespace) -> int:
 
     urls = database.resolve()
     database.ensure_databases(urls)
-    _say(urls.airflow if args.airflow else urls.warehouse)
+    url = urls.airflow if args.airflow else urls.warehouse
+    _say(url if args.show_password else mask_url(url))
     return 0
 
 
@@ -145,7 +147,7 @@ def _run_dags(runs: Sequence[tuple[str, dict]], quiet: bool = True) -> None:
 
     settings = get_settings()
     log_file = settings.home / "logs" / f"run-{datetime.now():%Y%m%d-%H%M%S}.log"
-    _say(f"  warehouse: {settings.database_url}   logs: {log_file}")
+    _say(f"  warehouse: {mask_url(settings.database_url or '')}   logs: {log_file}")
     with ExitStack() as stack:
         simulator_url = None
         for dag_id, conf in runs:
@@ -390,6 +392,12 @@ def cmd_units_write_seeds(args: argparse.Namespace) -> int:
     return 0
 
 
+# Commands that write nothing under DXW_HOME: they work whatever it is.
+WITHOUT_HOME = frozenset(
+    {cmd_period, cmd_manifest, cmd_units_write_seeds, cmd_upload_template, cmd_simulator_serve}
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dxw",
@@ -424,6 +432,11 @@ def build_parser() -> argparse.ArgumentParser:
         "url", cmd_db_url, "Print the warehouse URL (starts the embedded server if needed).", db_commands
     )
     url.add_argument("--airflow", action="store_true", help="print the Airflow metadata database URL instead")
+    url.add_argument(
+        "--show-password",
+        action="store_true",
+        help='print the password too (masked as *** by default), e.g. psql "$(dxw db url --show-password)"',
+    )
     add("start", cmd_db_start, "Start the embedded PostgreSQL (no-op with DXW_DATABASE_URL).", db_commands)
     add(
         "grant",
@@ -567,14 +580,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
+        if args.handler not in WITHOUT_HOME:
+            get_settings().writable_home()
         return args.handler(args)
     except KeyboardInterrupt:
         return 130
+    except ConfigurationError as exc:
+        print(f"dxw: {exc}", file=sys.stderr)
+        return 2
     except Exception as exc:
         if args.verbose:
             raise
-        print(f"dxw: error: {exc}", file=sys.stderr)
+        # Libraries quote what they were given (a connection string, a source URL): never a password.
+        message = scrub(str(exc), get_settings().database_url, *(_source_urls()))
+        print(f"dxw: error: {message}", file=sys.stderr)
         return 1
+
+
+def _source_urls() -> list[str | None]:
+    settings = get_settings()
+    return [getattr(settings, name) for name in INGEST_DAGS.values()]
 
 
 if __name__ == "__main__":

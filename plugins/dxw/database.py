@@ -14,7 +14,11 @@ import psycopg
 from psycopg import sql
 
 from dxw import embedded_pg
-from dxw.settings import Settings, get_settings
+from dxw.secrets import mask_url
+from dxw.settings import ConfigurationError, Settings, get_settings
+
+SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
+_ENCODE_HINT = "characters such as @ : / ? # and spaces in a password must be percent-encoded (%40 ...)"
 
 
 @dataclass(frozen=True)
@@ -40,12 +44,41 @@ def database_name(url: str) -> str:
     return urlsplit(url).path.lstrip("/")
 
 
+def check_url(url: str, variable: str = "DXW_DATABASE_URL") -> str:
+    """``url`` if dxw can use it; else a :class:`ConfigurationError` saying what is wrong.
+
+    The message shows the URL masked and never the part that failed to parse: with a password
+    holding an unencoded ``@`` or ``/``, that part is a piece of the password.
+    """
+    shown = f"{variable} ({mask_url(url)})"
+    if any(character.isspace() or ord(character) < 32 for character in url):
+        raise ConfigurationError(f"{shown} contains a space or a control character: {_ENCODE_HINT}")
+    parts = urlsplit(url)
+    if "@" in parts.netloc.rpartition("@")[0] or "@" in parts.path:
+        # libpq ends the user-info at the first "@": the rest of the password would become the host.
+        raise ConfigurationError(f"{shown} has more than one '@': {_ENCODE_HINT}")
+    if parts.scheme not in SCHEMES:
+        raise ConfigurationError(f"{shown} is not a PostgreSQL URL: it must start with postgresql://")
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port == 0:
+        raise ConfigurationError(f"{shown}: the port is not a number from 1 to 65535; {_ENCODE_HINT}")
+    if not database_name(url):
+        raise ConfigurationError(
+            f"{shown} names no database: end it with the database's name, e.g. postgresql://USER@HOST:5432/dxw"
+        )
+    return url
+
+
 def resolve(settings: Settings | None = None) -> DatabaseUrls:
     """The URLs in use; starts the embedded server when it is the one configured."""
     settings = settings or get_settings()
     if settings.database_url:
-        warehouse = settings.database_url.replace("postgresql+psycopg://", "postgresql://", 1)
+        warehouse = check_url(settings.database_url).replace("postgresql+psycopg://", "postgresql://", 1)
     else:
+        settings.writable_home()
         warehouse = embedded_pg.start(settings).url(settings.database_name)
     name = database_name(warehouse)
     airflow = _with_database(warehouse, settings.airflow_database_name or f"{name}_airflow")

@@ -131,12 +131,12 @@ def uploads_table(period_id: str) -> str:
 
 def next_steps() -> list[str]:
     settings = get_settings()
-    urls = database.resolve(settings)
     from dxw import quality
 
     return [
         "dxw status                     latest batches, quality gates, publishes",
-        f"psql {urls.warehouse}   (schema marts: the published marts)",
+        # The command rather than the URL: the URL may carry a password, never printed.
+        'psql "$(dxw db url --show-password)"   (schema marts: the published marts)',
         f"{quality.data_docs_index(settings)}   Great Expectations Data Docs",
         f"{settings.uploads_dir / 'outbox'}   rejection reports for the units (Vietnamese)",
         "dxw upload template --unit 024 --period 2025S1   a unit's xlsx form",

@@ -16,6 +16,10 @@ from pathlib import Path
 PROJECT_DIR_DEFAULT = Path(__file__).resolve().parents[2]
 
 
+class ConfigurationError(ValueError):
+    """A ``DXW_*`` variable holds something dxw cannot work with; the message names it (never a secret)."""
+
+
 def _env(name: str, default: str) -> str:
     value = os.environ.get(name, "").strip()
     return value or default
@@ -110,6 +114,25 @@ class Settings:
     @property
     def uses_embedded_database(self) -> bool:
         return self.database_url is None
+
+    def writable_home(self) -> Path:
+        """``home``, created if missing; a :class:`ConfigurationError` when it cannot be written.
+
+        ``os.access`` rather than a test write: as root a mode without write bits does not stop
+        writes, but a read-only file system or a path through a regular file still do.
+        """
+        try:
+            self.home.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigurationError(
+                f"DXW_HOME={self.home} cannot be created ({exc.strerror or exc}): "
+                "point DXW_HOME at a folder dxw may write"
+            ) from exc
+        if not os.access(self.home, os.W_OK | os.X_OK):
+            raise ConfigurationError(
+                f"DXW_HOME={self.home} is not writable by this user: point DXW_HOME at a folder dxw may write"
+            )
+        return self.home
 
 
 @cache
