@@ -104,6 +104,60 @@ def test_a_lone_carriage_return_lands_as_text(conn, empty_warehouse):
     ]
 
 
+# Every control character, the CSV and COPY specials, and line ends of all three kinds.
+AWKWARD_TEXTS = [
+    *(chr(code) for code in range(0x01, 0x20)),
+    "\x7f",
+    "\\",
+    '"',
+    "'",
+    ",",
+    "\r\n",
+    "\r",
+    "\n",
+    "\\.",
+    "a\n\\.\nb",
+    "\\N",
+    "NULL",
+    "None",
+    " ",
+    'x\r"y",\x07z\\',
+]
+TEXTS = copy.Dataset("test_source", "test_texts", {"rowNo": int, "text": str}, key=("rowNo",))
+LINES = copy.Dataset("test_source", "test_lines", {"text": str})
+
+
+def test_every_control_character_round_trips_through_land(conn, empty_warehouse):
+    # Expected: what was sent, character for character. Each value lands twice, once in a batch
+    # of its own (the fast path sees only that value) and once in one batch with all the others.
+    alone = [copy.land(conn, TEXTS, f"P{n}", [{"rowNo": n, "text": t}]) for n, t in enumerate(AWKWARD_TEXTS)]
+    together = copy.land(conn, TEXTS, "ALL", [{"rowNo": n, "text": t} for n, t in enumerate(AWKWARD_TEXTS)])
+    assert [r.rows for r in alone] == [1] * len(AWKWARD_TEXTS)
+    assert together.rows == len(AWKWARD_TEXTS)
+    for batch_ids in ([r.batch_id for r in alone], [together.batch_id]):
+        landed = conn.execute(
+            "select text from raw.test_texts where batch_id = any(%s) order by row_no", (batch_ids,)
+        ).fetchall()
+        assert [text for (text,) in landed] == AWKWARD_TEXTS
+
+
+def test_a_value_that_is_copys_end_marker_does_not_end_the_batch(conn, empty_warehouse):
+    # "\." alone on a line ends COPY's data: unquoted, the rows after it were dropped silently.
+    texts = ["avant", "\\.", "après"]
+    result = copy.land(conn, LINES, "2025S1", [{"text": t} for t in texts])
+    assert result.rows == 3
+    assert [t for (t,) in conn.execute("select text from raw.test_lines order by ctid")] == texts
+
+
+def test_nul_is_removed_from_text_with_a_warning_and_the_batch_lands(conn, empty_warehouse, caplog):
+    # PostgreSQL text cannot hold U+0000: the value lands without it (the source's document keeps
+    # it), and the log says how many went, rather than the whole batch failing on one comment.
+    result = copy.land(conn, TEXTS, "2025S1", [{"rowNo": 1, "text": "a\x00b\x00"}, {"rowNo": 2, "text": "c"}])
+    assert result.rows == 2
+    assert conn.execute("select text from raw.test_texts order by row_no").fetchall() == [("ab",), ("c",)]
+    assert "test_texts: 2 NUL character(s) removed" in caplog.text
+
+
 def test_large_batches_stream_in_chunks_and_land_whole(conn, empty_warehouse):
     many = [
         {"unitCode": f"{i:05d}", "totalCount": i, "ratio": i / 7} for i in range(copy.CHUNK_ROWS * 2 + 17)

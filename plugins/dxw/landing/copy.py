@@ -310,7 +310,9 @@ def _csv_chunk(records: Sequence[Mapping[str, Any]], dataset: Dataset) -> bytes:
 
     Plain ``%`` formatting of each record's values does it in C; when the counts of separators
     show that a value needed quoting (a comma, quote, newline, backslash) or one was ``None``,
-    the chunk goes through the ``csv`` writer instead.
+    the chunk goes through the ``csv`` writer instead. Every character but NUL lands as sent
+    (``tests/dxw/test_landing.py`` round-trips U+0001..U+001F and U+007F); an empty text lands
+    as null, as a missing value does: the models downstream read both alike.
     """
     fields = list(dataset.fields)
     values = list(map(itemgetter(*fields), records))
@@ -321,36 +323,60 @@ def _csv_chunk(records: Sequence[Mapping[str, Any]], dataset: Dataset) -> bytes:
     plain = (
         text.count(",") == len(records) * (len(fields) - 1)
         and text.count("\n") == len(records)
-        and not any(mark in text for mark in ('"', "\r", "\\", "None"))
+        and not any(mark in text for mark in ('"', "\r", "\\", "None", "\x00"))
     )
     if not plain:
         buffer = io.StringIO()
         csv.writer(buffer, lineterminator="\n").writerows(values)
         text = buffer.getvalue()
-        if "\r" in text:
-            text = _quote_carriage_returns(values)
+        if any(mark in text for mark in ("\r", "\\.", "\x00")):
+            text = _quote_rows(values, dataset)
     return text.encode()
 
 
-def _quote_carriage_returns(values: Sequence[Sequence[Any]]) -> str:
-    """CSV lines in which a value holding a lone carriage return is quoted.
+def _needs_care(value: Any) -> bool:
+    return isinstance(value, str) and ("\r" in value or "\x00" in value or value == "\\.")
 
-    The ``csv`` writer quotes a value holding a character of its line terminator, and ours is
-    ``\\n``: a comment with a bare ``\\r`` (a DHIS2 comment typed on an old Mac, a portal name)
-    would go unquoted and COPY would end the line there. Rows without one are written as before,
-    so their checksum does not change.
+
+def _quote_rows(values: Sequence[Sequence[Any]], dataset: Dataset) -> str:
+    """CSV lines in which the values the ``csv`` writer leaves unsafe for COPY are quoted.
+
+    The writer quotes a value holding a character of its line terminator, and ours is ``\\n``: a
+    comment with a bare ``\\r`` (a DHIS2 comment typed on an old Mac, a portal name) would go
+    unquoted and COPY would end the line there. A value ``\\.`` alone on a line is COPY's end of
+    data: unquoted, the rows after it would be dropped without an error. PostgreSQL text cannot
+    hold NUL (U+0000): it is removed with a warning (the source's document keeps it, byte for
+    byte, in ``raw.source_document``). Rows without any of these are written as before, and a row
+    with a ``\\r`` as it was since lone carriage returns were first quoted, so checksums hold.
     """
     buffer = io.StringIO()
-    plain, quoting = csv.writer(buffer, lineterminator="\n"), csv.writer(buffer, lineterminator="\r\n")
+    plain = csv.writer(buffer, lineterminator="\n")
+    removed = 0
     for row in values:
-        if any(isinstance(value, str) and "\r" in value for value in row):
-            quoting.writerow(row)
-            buffer.seek(buffer.tell() - 2)  # the "\r\n" just written becomes our "\n"
-            buffer.write("\n")
-            buffer.truncate()
-        else:
+        if not any(map(_needs_care, row)):
             plain.writerow(row)
+            continue
+        removed += sum(value.count("\x00") for value in row if isinstance(value, str))
+        buffer.write(",".join(map(_quoted_field, row)) + "\n")
+    if removed:
+        log.warning(
+            "%s: %d NUL character(s) removed from text values (PostgreSQL cannot store them)",
+            dataset.name,
+            removed,
+        )
     return buffer.getvalue()
+
+
+def _quoted_field(value: Any) -> str:
+    """One CSV field, quoted when it holds a separator, quote or line break, or is ``\\.``."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        return str(value)
+    value = value.replace("\x00", "")
+    if value == "\\." or any(mark in value for mark in (",", '"', "\r", "\n")):
+        return '"' + value.replace('"', '""') + '"'
+    return value
 
 
 def _copy_rows(
