@@ -461,6 +461,4 @@ def _refusal_report(report_dir: Path | None, name: str, reason_vi: str) -> Path 
     if report_dir is None:
         return None
     report_dir.mkdir(parents=True, exist_ok=True)
-    report = report_dir / f"{Path(name).stem}.tu-choi.csv"
-    report.write_text(f"Tệp,Lý do từ chối\n{name},{reason_vi.replace(',', ';')}\n", encoding="utf-8-sig")
-    return report
+    return uploads.write_refusal(report_dir / f"{Path(name).stem}.tu-choi.csv", name, reason_vi)

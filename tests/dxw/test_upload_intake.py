@@ -5,6 +5,7 @@ numbers the Vietnamese way, "no data" answers typed in the figure cells, the for
 deleted. Expected values are worked by hand in the comments.
 """
 
+import csv
 from decimal import Decimal
 
 import pytest
@@ -169,3 +170,21 @@ def test_a_raw_table_of_an_earlier_release_gets_the_no_data_column(tmp_path, con
     )
     assert main(["ingest", "upload", str(path), "--report-dir", str(tmp_path / "out")]) == 0
     assert [row[3:8] for row in uploaded(conn)] == [("DIST_ECOMMERCE_PRODUCTS", None, None, None, True)]
+
+
+def test_a_refused_file_named_like_a_formula_stays_one_inert_cell_in_the_refusal_report(
+    tmp_path, conn, empty_warehouse, capsys
+):
+    # A ".csv" holding NUL bytes is refused as a whole (dxw.uploads.safety); its report is the
+    # one-line CSV beside the file. Its name has a comma and starts with "=": written by hand it
+    # became a live formula and shifted the reason into a third column.
+    upload = tmp_path / "=HYPERLINK(1),x.csv"
+    upload.write_bytes(b"M\x00\x00a\x00 don vi\n")
+    assert main(["ingest", "upload", str(upload), "--report-dir", str(tmp_path / "out")]) == 1
+    report = tmp_path / "out" / "=HYPERLINK(1),x.tu-choi.csv"
+    rows = list(csv.reader(report.read_text(encoding="utf-8-sig").splitlines()))
+    assert rows[0] == ["Tệp", "Lý do từ chối"]
+    assert len(rows) == 2
+    assert len(rows[1]) == 2
+    assert rows[1][0] == "'=HYPERLINK(1),x.csv"
+    assert "không phải tệp văn bản" in rows[1][1]

@@ -14,7 +14,7 @@ No database and no Airflow here. The flow is::
 
 from dxw.uploads.catalogue import Catalogue, CatalogueError, Indicator, UnitRef, load_catalogue
 from dxw.uploads.cells import CellError, parse_number
-from dxw.uploads.rejections import summary_vi, write_rejections
+from dxw.uploads.rejections import summary_vi, write_refusal, write_rejections
 from dxw.uploads.safety import UnsafeUpload, UploadError, check_file, safe_filename
 from dxw.uploads.template import write_template
 from dxw.uploads.validate import (
@@ -54,6 +54,7 @@ __all__ = [
     "summary_vi",
     "unit_from_rows",
     "validate",
+    "write_refusal",
     "write_rejections",
     "write_template",
 ]

@@ -11,7 +11,10 @@ first 1 000 characters and a note saying how long it was: never cut without a wo
 
 Original cells are written back as inert text: a cell that held ``=HYPERLINK(...)`` or
 ``=cmd|...`` must not turn into a live formula in the report the clerk opens. In xlsx such a cell
-is stored as a string with Excel's quote prefix; in CSV it gets a leading apostrophe (OWASP advice).
+is stored as a string with Excel's quote prefix; in CSV it gets a leading apostrophe (OWASP advice),
+as does a cell starting with a tab or a carriage return. Every CSV a unit or an engineer gets is
+written by :func:`write_csv_rows`, quoted by the ``csv`` writer: a file named ``=HYPERLINK(1),x.csv``
+stays one plain cell.
 """
 
 from __future__ import annotations
@@ -191,20 +194,37 @@ def _write_table(sheet: Worksheet, headers: Sequence[str], rows: list[list[objec
 
 
 def _inert(value: object) -> object:
-    return f"'{value}" if isinstance(value, str) and is_formula(value) else value
+    """A cell a spreadsheet shows as text: formulas (``= + - @``) and tab/CR-led cells get a ``'``.
+
+    A signed number (``-5``) and a "no data" dash stay as they are: Excel runs neither.
+    """
+    if isinstance(value, str) and (is_formula(value) or value.startswith(("\t", "\r"))):
+        return f"'{value}"
+    return value
+
+
+def write_csv_rows(path: Path, rows: Sequence[Sequence[object]]) -> Path:
+    """A CSV report: UTF-8 with a BOM (Excel shows Vietnamese), quoted, every cell inert."""
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        csv.writer(handle).writerows([_inert(value) for value in row] for row in rows)
+    return path
+
+
+def write_refusal(path: Path, file_name: str, reason_vi: str) -> Path:
+    """The one-line report telling a unit why its whole file was refused."""
+    return write_csv_rows(path, [("Tệp", "Lý do từ chối"), (file_name, reason_vi)])
 
 
 def _write_csv(path: Path, validation: UploadValidation) -> None:
-    with path.open("w", encoding="utf-8-sig", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow([_inert(h) for h in (*REPORT_HEADERS, *_original_headers(validation))])
-        writer.writerows([_inert(v) for v in row] for row in _rejected_rows(validation))
-        for headers, rows in (
-            (NO_DATA_HEADERS, _no_data_rows(validation)),
-            (WARNING_HEADERS, _warning_rows(validation)),
-        ):
-            if rows:
-                writer.writerow([])
-                writer.writerows([headers, *rows])
-        writer.writerow([])
-        writer.writerows([_inert(label), _inert(value)] for label, value in _summary_rows(validation))
+    rows: list[Sequence[object]] = [
+        (*REPORT_HEADERS, *_original_headers(validation)),
+        *_rejected_rows(validation),
+    ]
+    for headers, extra in (
+        (NO_DATA_HEADERS, _no_data_rows(validation)),
+        (WARNING_HEADERS, _warning_rows(validation)),
+    ):
+        if extra:
+            rows += [(), headers, *extra]
+    rows += [(), *_summary_rows(validation)]
+    write_csv_rows(path, rows)

@@ -6,7 +6,7 @@ import openpyxl
 import pytest
 
 from dxw.uploads.catalogue import load_catalogue
-from dxw.uploads.rejections import summary_vi, write_rejections
+from dxw.uploads.rejections import summary_vi, write_csv_rows, write_rejections
 from dxw.uploads.validate import validate
 from dxw.uploads.workbook import read_upload
 
@@ -146,3 +146,12 @@ def test_report_lists_no_data_rows_and_warnings_apart_from_rejections(tmp_path):
     rows = list(csv.reader(write_rejections(tmp_path / "r.csv", result).read_text("utf-8-sig").splitlines()))
     assert ["bao_cao.csv", "3", "024", "DIST_EPAYMENT_ACCOUNTS", "Không có số liệu"] in rows
     assert ["Số cảnh báo", "1"] in rows
+
+
+def test_csv_cells_led_by_a_tab_or_carriage_return_are_made_inert_and_numbers_stay(tmp_path):
+    # OWASP's list: = + - @, tab and carriage return; a signed number and the "no data" dash are
+    # not formulas to Excel and are written as they are.
+    path = write_csv_rows(tmp_path / "r.csv", [["\t=1+1", "\rx", "@SUM(A1)", "+1+1", "-5", "-", "ok"]])
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert rows == [["'\t=1+1", "'\rx", "'@SUM(A1)", "'+1+1", "-5", "-", "ok"]]
