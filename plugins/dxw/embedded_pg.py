@@ -4,6 +4,13 @@ The server binaries come from the ``pgserver`` wheel (PostgreSQL 16); dxw drives
 that the server listens on 127.0.0.1 at a port remembered between runs (TCP, not a socket:
 Great Expectations and Airflow both accept a plain ``host:port`` URL). The server is started
 on demand, reused by later commands and stopped by ``dxw db stop``.
+
+Authentication: every login needs a password (scram-sha-256) except the superuser dxw itself
+connects as, from 127.0.0.1 (:data:`PG_HBA`). So a password given to ``dxw_bi`` or a scoped
+login is checked on the default install too. The owner's trust is what keeps the embedded
+default password-free for dxw, Airflow, dbt and GX; it means that anyone who can open a TCP
+connection on this machine can be the superuser: the embedded server is for one person's laptop
+or a single-user host, and a shared server is configured with ``DXW_DATABASE_URL``.
 """
 
 from __future__ import annotations
@@ -28,6 +35,16 @@ log = logging.getLogger(__name__)
 SUPERUSER = "postgres"
 # initdb and postgres refuse to run as root; as root we run them as this system user.
 SYSTEM_USER = "pgserver"
+
+
+# The whole pg_hba.conf of the embedded server. Only 127.0.0.1 is listened on and there is no
+# unix socket; replication and every other address match no line, so they are refused.
+PG_HBA = f"""\
+# Written by dxw (dxw/embedded_pg.py) at every start; edits here are replaced.
+# TYPE  DATABASE  USER  ADDRESS  METHOD
+host    all       {SUPERUSER}  127.0.0.1/32  trust
+host    all       all       127.0.0.1/32  scram-sha-256
+"""
 
 
 class EmbeddedServerError(RuntimeError):
@@ -130,6 +147,22 @@ def _pg_ctl(data_dir: Path, *args: str, check: bool = True) -> subprocess.Comple
     )
 
 
+def _require_passwords(data_dir: Path) -> bool:
+    """Write :data:`PG_HBA` over the data directory's pg_hba.conf; True when it changed.
+
+    Data directories of earlier releases were initialised with ``--auth=trust`` for everyone:
+    they get the same file at their next start. Written in place, so the file keeps the owner
+    and mode the server reads it with.
+    """
+    hba = data_dir / "pg_hba.conf"
+    if hba.read_text() == PG_HBA:
+        return False
+    with hba.open("r+") as handle:
+        handle.write(PG_HBA)
+        handle.truncate()
+    return True
+
+
 def _running_port(data_dir: Path) -> int | None:
     """Port of the server running on ``data_dir``, or None when it is not running."""
     if _pg_ctl(data_dir, "status", check=False).returncode != 0:
@@ -173,8 +206,13 @@ def start(settings: Settings) -> EmbeddedServer:
                 timeout=300,
                 **_run_as(),
             )
+        changed = _require_passwords(data_dir)
         port = _running_port(data_dir)
         if port:
+            if changed:
+                # A server of an earlier release still trusting everyone: it re-reads the file.
+                _pg_ctl(data_dir, "reload")
+                log.info("embedded PostgreSQL now requires passwords (pg_hba.conf rewritten, reloaded)")
             return EmbeddedServer(port, data_dir)
         port_file = root / "port"
         port = int(port_file.read_text()) if port_file.exists() else 0
@@ -184,7 +222,8 @@ def start(settings: Settings) -> EmbeddedServer:
         _prepare_for_system_user(root)
         options = (
             f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' "
-            "-c max_connections=200 -c shared_buffers=256MB -c fsync=on"
+            "-c max_connections=200 -c shared_buffers=256MB -c fsync=on "
+            "-c password_encryption=scram-sha-256"
         )
         started = time.monotonic()
         result = _pg_ctl(
