@@ -16,6 +16,7 @@ import psycopg
 from dxw import database
 from dxw.landing import copy
 from dxw.periods import Period, parse
+from dxw.secrets import mask_url
 from dxw.settings import Settings, get_settings
 from dxw.sources import dhis2, dms, portal
 from dxw.sources.contract import Delivery, SourceError
@@ -117,11 +118,15 @@ def ingest(
             else:
                 delivery = feed.fetch(settings, base_url, period, since=since)
         except SourceError as exc:
-            copy.record_source_failure(conn, feed.dataset, period.id, exc, time.monotonic() - started)
+            copy.record_source_failure(
+                conn, feed.dataset, period.id, exc, time.monotonic() - started, {"url": mask_url(base_url)}
+            )
             raise
         # Sources page in an order of their own; in key order the same content has the same checksum.
         delivery.records.sort(key=itemgetter(*feed.dataset.key))
-        details: dict[str, Any] = {"url": base_url, "fetch_seconds": round(time.monotonic() - started, 3)}
+        # The ledger is read by every engineer: the source's address without its credentials.
+        fetch_seconds = round(time.monotonic() - started, 3)
+        details: dict[str, Any] = {"url": mask_url(base_url), "fetch_seconds": fetch_seconds}
         if feed.watermark is not None:
             details.update(
                 pull="changes" if since else "full",

@@ -9,6 +9,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from dxw.landing.copy import Document
+from dxw.secrets import mask_url, scrub
 from dxw.settings import Settings
 from dxw.sources.contract import ContractError, SourceError
 
@@ -51,16 +52,22 @@ def fetch_page(
     url: str,
     **kwargs: Any,
 ) -> tuple[Any, Document]:
-    """One page of a paged source, parsed and verbatim; transport, HTTP and JSON failures raise."""
+    """One page of a paged source, parsed and verbatim; transport, HTTP and JSON failures raise.
+
+    Errors and document names carry the URL masked: requests quotes the query (a token) in its
+    errors, and the URL may hold a user's password.
+    """
     try:
         response = session.request(method, url, timeout=timeout(settings), **kwargs)
     except requests.RequestException as exc:
-        raise SourceError(f"{source}: request for page {page} failed: {exc}") from exc
+        # Not chained: the traceback of requests' exception would print the URL whole in the task log.
+        raise SourceError(f"{source}: request for page {page} failed: {scrub(str(exc), url)}") from None
     if response.status_code != 200:
-        raise SourceError(f"{source}: HTTP {response.status_code} for page {page}: {response.text[:300]}")
+        answer = scrub(response.text[:300], url)
+        raise SourceError(f"{source}: HTTP {response.status_code} for page {page}: {answer}")
     try:
         parsed = response.json()
     except ValueError as exc:
         raise ContractError(f"{source}: page {page} is not JSON ({exc!s}): {response.text[:200]}") from exc
     media_type = response.headers.get("Content-Type", "application/json").split(";")[0]
-    return parsed, Document(f"{method} {response.url} page {page}", media_type, response.content)
+    return parsed, Document(f"{method} {mask_url(response.url)} page {page}", media_type, response.content)
