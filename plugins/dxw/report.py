@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from urllib.parse import urlsplit
 
 from dxw import database, publish
 from dxw.periods import parse
@@ -133,10 +134,19 @@ def next_steps() -> list[str]:
     settings = get_settings()
     from dxw import quality
 
+    where = urlsplit(database.resolve(settings).warehouse)
+    # The embedded server checks every password but dxw's own: dxw_bi without one cannot log in.
+    bi = (
+        f"BI tools: user dxw_bi, password DXW_BI_PASSWORD, {where.hostname}:{where.port}, "
+        f"database {where.path.lstrip('/')}, schema marts"
+        if settings.bi_password
+        else "BI tools: set DXW_BI_PASSWORD, then `dxw db grant`: until then dxw_bi cannot log in"
+    )
     return [
         "dxw status                     latest batches, quality gates, publishes",
         # The command rather than the URL: the URL may carry a password, never printed.
         'psql "$(dxw db url --show-password)"   (schema marts: the published marts)',
+        bi,
         f"{quality.data_docs_index(settings)}   Great Expectations Data Docs",
         f"{settings.uploads_dir / 'outbox'}   rejection reports for the units (Vietnamese)",
         "dxw upload template --unit 024 --period 2025S1   a unit's xlsx form",
