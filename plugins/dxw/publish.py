@@ -233,7 +233,7 @@ def publish(
         try:
             row_security.apply(conn)
         except row_security.RowSecurityError as exc:
-            raise PublishError(str(exc)) from exc
+            raise PublishError(f"{exc}: nothing published") from exc
         conn.execute(
             "insert into marts_audit.publish_log (run_id, period_id, gate_run_id, tables) "
             "values (%s, %s, %s, %s)",

@@ -75,7 +75,7 @@ def grant(conn: psycopg.Connection, settings: Settings) -> list[str]:
         )
         conn.execute(sql.SQL("grant usage on schema marts to {}").format(sql.Identifier(SCOPED)))
         row_security.setup(conn)
-        row_security.apply(conn)
+        row_security.apply(conn, refuse=False)
         # Nothing else: revoke whatever a previous grant or PUBLIC may have given.
         for schema in INTERNAL_SCHEMAS:
             conn.execute(

@@ -248,15 +248,17 @@ def _policy_expression(
     raise RowSecurityError(
         f"{PUBLISHED_SCHEMA}.{table} cannot be protected by unit: it has no unit_code with unit_structure "
         "or cutoff_date, so a scoped login would read it whole or nothing. Give the model those columns "
-        "(or keep it out of the published marts); nothing was published"
+        "(or keep it out of the published marts)"
     )
 
 
-def apply(conn: psycopg.Connection) -> list[str]:
+def apply(conn: psycopg.Connection, refuse: bool = True) -> list[str]:
     """Deny-by-default row security on every relation in ``marts``; returns the protected tables.
 
     Runs inside the caller's transaction (the publish's, before the swap is visible): a table that
     cannot be protected raises RowSecurityError and the caller's transaction publishes nothing.
+    With ``refuse=False`` (``dxw db grant``, which must not fail on what an earlier publish left)
+    such a table is only made unreadable to the scoped group, with a warning.
     DDL runs only where a table is not already as it should be.
     """
     granted, current = conn.execute(
@@ -290,7 +292,17 @@ def apply(conn: psycopg.Connection) -> list[str]:
                     sql.SQL("revoke all on {} from public, {}").format(relation, sql.Identifier(SCOPED))
                 )
             continue
-        expression = _policy_expression(conn, name)
+        try:
+            expression = _policy_expression(conn, name)
+        except RowSecurityError as exc:
+            if refuse:
+                raise
+            log.warning("%s; scoped logins cannot read it", exc)
+            if readable:
+                conn.execute(
+                    sql.SQL("revoke all on {} from public, {}").format(relation, sql.Identifier(SCOPED))
+                )
+            continue
         protected.append(name)
         if secured and policies == sorted([ALL_ROWS_POLICY, SCOPE_POLICY]) and readable:
             continue
