@@ -287,6 +287,11 @@ def test_every_published_mart_has_row_security_for_the_scoped_group(published, c
     from tests.conftest import URLS
     from tests.dxw.test_roles import SCOPED_PASSWORD, as_role
 
+    # As deployed: the roles are granted (dxw db grant) before a publish; the fixture's reset
+    # dropped them, so grant, then publish the audited half-year again.
+    roles.grant(conn, get_settings())
+    latest = next(p for p in publish.published_periods(conn) if p.period_id == "2025S1")
+    publish.publish(conn, run_id="rls", gate_run_id=latest.gate_run_id, period_id="2025S1")
     relations = conn.execute(
         "select c.relname, c.relkind, c.relrowsecurity, "
         "has_table_privilege('dxw_bi_scoped', c.oid, 'select'), "
