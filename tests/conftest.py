@@ -40,6 +40,7 @@ WAREHOUSE_SCHEMAS = (
     "marts_build",
     "marts",
     "marts_audit",
+    "marts_security",
 )
 
 

@@ -55,16 +55,36 @@ def cmd_db_grant(args: argparse.Namespace) -> int:
 
 
 def cmd_db_scope(args: argparse.Namespace) -> int:
-    from dxw import database, roles
+    from dxw import database, roles, row_security
 
     settings = get_settings()
     urls = database.resolve(settings)
     database.ensure_databases(urls)
-    password = os.environ.get(args.password_env) if args.password_env else None
+    password = None
+    if args.password_env:
+        password = os.environ.get(args.password_env)
+        if not password:
+            _say(f"refused: environment variable {args.password_env} is not set or empty")
+            return 2
+    as_of = date.fromisoformat(args.as_of) if args.as_of else None
     with database.connect(settings, autocommit=True) as conn:
         for line in roles.grant(conn, settings):
             _say(line)
-        _say(roles.scope(conn, args.login, args.unit, password))
+        try:
+            lines = row_security.scope(
+                conn,
+                args.login,
+                args.unit,
+                as_of=as_of,
+                password=password,
+                reset_password=args.reset_password,
+                own_roles=(roles.OWNER, roles.LOADER),
+            )
+        except row_security.RowSecurityError as exc:
+            _say(f"refused: {exc}")
+            return 2
+        for line in lines:
+            _say(line)
     return 0
 
 
@@ -448,12 +468,22 @@ def build_parser() -> argparse.ArgumentParser:
     scoped = add(
         "scope",
         cmd_db_scope,
-        "Create a BI login that sees only one unit's rows and those of the units under it (RLS).",
+        "Create a BI login that sees one unit version's rows and what follows from it (RLS; README).",
         db_commands,
     )
     scoped.add_argument("login", help="the login to create or re-scope, e.g. bi_huyen_024")
     scoped.add_argument("--unit", required=True, help="the unit it may see, e.g. 024 (a district)")
+    scoped.add_argument(
+        "--as-of",
+        help="the day the unit is meant as (YYYY-MM-DD; codes were reused on 1 July 2025); "
+        "default: its version valid today, else its latest",
+    )
     scoped.add_argument("--password-env", help="environment variable holding the login's password")
+    scoped.add_argument(
+        "--reset-password",
+        action="store_true",
+        help="allow --password-env to change the password of a login that exists already",
+    )
 
     simulator = commands.add_parser(
         "simulator",

@@ -26,7 +26,7 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from dxw import roles
+from dxw import row_security
 
 log = logging.getLogger(__name__)
 
@@ -230,7 +230,10 @@ def publish(
             rows, digest = table_checksum(conn, PUBLISHED_SCHEMA, table, scope)
             published.append(PublishedTable(table, rows, digest, scope))
         # Re-created tables get their row-level security before the swap is visible.
-        roles.apply_row_security(conn)
+        try:
+            row_security.apply(conn)
+        except row_security.RowSecurityError as exc:
+            raise PublishError(f"{exc}: nothing published") from exc
         conn.execute(
             "insert into marts_audit.publish_log (run_id, period_id, gate_run_id, tables) "
             "values (%s, %s, %s, %s)",

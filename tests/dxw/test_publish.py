@@ -215,18 +215,17 @@ def test_a_new_column_reaches_the_periods_published_before_as_null(conn, empty_w
     assert publish.table_checksum(conn, "marts", "mart_periods") == before
 
 
-def test_row_security_covers_a_table_published_by_period(conn, empty_warehouse):
+def test_a_table_whose_rows_name_no_unit_version_is_refused_and_nothing_published(conn, empty_warehouse):
     from dxw import roles
     from dxw.settings import get_settings
 
     roles.grant(conn, get_settings())
+    # unit_code without unit_structure or cutoff_date: a reused code names two units.
     build_periods(conn, {"2025S1": 2})
-    publish.publish(conn, gate_run_id=gate_run(conn, "2025S1"), period_id="2025S1")
-    policies = conn.execute(
-        "select policyname from pg_policies where schemaname = 'marts' and tablename = 'mart_periods' "
-        "order by 1"
-    ).fetchall()
-    assert policies == [("dxw_bi_all_rows",), ("dxw_unit_scope",)]
+    with pytest.raises(publish.PublishError, match=r"marts\.mart_periods cannot be protected by unit"):
+        publish.publish(conn, gate_run_id=gate_run(conn, "2025S1"), period_id="2025S1")
+    assert conn.execute("select to_regclass('marts.mart_periods')").fetchone() == (None,)
+    assert publish.published_periods(conn) == []
 
 
 def test_publishes_wait_for_each_other(conn, urls, empty_warehouse):

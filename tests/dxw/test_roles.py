@@ -41,7 +41,11 @@ def granted(conn, empty_warehouse):
     conn.execute("create schema if not exists staging")
     conn.execute("create view staging.probe_view as select 1 as x")
     conn.execute("create schema if not exists marts_build")
-    conn.execute("create table marts_build.mart_probe as select 1 as x")
+    # A unit version on every row: row security refuses to publish a mart without one.
+    conn.execute(
+        "create table marts_build.mart_probe as "
+        "select 'before_2025' as unit_structure, '024' as unit_code, 1 as x"
+    )
     roles.grant(conn, get_settings())
     roles.grant(conn, get_settings())  # idempotent
     publish.publish(conn)  # creates marts.mart_probe after the grant: default privileges apply

@@ -2,6 +2,7 @@
 
 import shutil
 
+import psycopg
 import pytest
 
 from dxw import dagrun, publish, upload_folder
@@ -279,3 +280,46 @@ def test_failing_expectation_blocks_publishing(published, conn, simulator):
     for rows in checks.values():
         assert '"unit_code": "00715"' in rows
         assert '"indicator_code": "PS_FULL_ONLINE"' in rows
+
+
+def test_every_published_mart_has_row_security_for_the_scoped_group(published, conn):
+    from dxw import roles, row_security
+    from tests.conftest import URLS
+    from tests.dxw.test_roles import SCOPED_PASSWORD, as_role
+
+    # As deployed: the roles are granted (dxw db grant) before a publish; the fixture's reset
+    # dropped them, so grant, then publish the audited half-year again.
+    roles.grant(conn, get_settings())
+    latest = next(p for p in publish.published_periods(conn) if p.period_id == "2025S1")
+    publish.publish(conn, run_id="rls", gate_run_id=latest.gate_run_id, period_id="2025S1")
+    relations = conn.execute(
+        "select c.relname, c.relkind, c.relrowsecurity, "
+        "has_table_privilege('dxw_bi_scoped', c.oid, 'select'), "
+        "array(select p.polname::text from pg_policy p where p.polrelid = c.oid "
+        "and 'dxw_bi_scoped'::regrole = any(p.polroles)) "
+        "from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+        "where n.nspname = 'marts' and c.relkind in ('r', 'p', 'v', 'm', 'f') order by 1"
+    ).fetchall()
+    assert {name for name, *_ in relations} >= {
+        "mart_semiannual_indicator",
+        "mart_unit_scorecard",
+        "mart_reporting_compliance",
+    }
+    for name, kind, secured, readable, policies in relations:
+        # A table: row security with the scoped group's policy; anything else: not readable.
+        assert (kind in ("r", "p") and secured and policies == [row_security.SCOPE_POLICY]) or not readable, (
+            name
+        )
+    # Computed once per query on the real mart, not once per row.
+    row_security.scope(
+        conn, "bi_test_024", "024", password=SCOPED_PASSWORD, reset_password=True, own_roles=(roles.OWNER,)
+    )
+    with psycopg.connect(as_role(URLS.warehouse, "bi_test_024")) as reader:
+        plan = "\n".join(
+            line
+            for (line,) in reader.execute(
+                "explain (analyze, costs off, timing off) select * from marts.mart_semiannual_indicator"
+            )
+        )
+    assert "hashed SubPlan" in plan, plan
+    assert "loops=1)" in plan.split("Function Scan on visible_unit_versions")[1].splitlines()[0], plan
