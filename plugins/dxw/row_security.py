@@ -126,7 +126,9 @@ returns table (unit_key text, unit_structure text, unit_code text, valid_from da
 language sql stable security definer set search_path = pg_catalog, pg_temp as $$
     select * from marts_security.scope_versions(session_user)
 $$;
-drop function if exists marts_security.visible_units();
+-- An earlier release's function and the policies that call it (cascade: the tables keep row security
+-- on, so scoped logins read nothing of them until apply() gives them this release's policy).
+drop function if exists marts_security.visible_units() cascade;
 revoke all on function marts_security.scope_versions(text) from public;
 revoke all on function marts_security.visible_unit_versions() from public;
 revoke all on schema marts_security from public;

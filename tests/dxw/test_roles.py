@@ -79,3 +79,28 @@ def test_loader_writes_raw_but_cannot_read_marts(granted, urls):
         loader.execute("insert into raw.load_batch values (1)")
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             loader.execute("select * from marts.mart_probe")
+
+
+def test_a_warehouse_of_the_previous_release_is_upgraded_by_grant(conn, empty_warehouse, urls):
+    # The previous release's scope function and the policy calling it, as its `dxw db grant` and
+    # publish left them (its SCOPE_DDL and apply_row_security): dropping the function without
+    # its policy failed every run's start ("other objects depend on it").
+    conn.execute("create schema marts_security")
+    conn.execute("create table marts_security.unit_scope (login text primary key, unit_code text not null)")
+    conn.execute(
+        "create function marts_security.visible_units() returns setof text language sql stable "
+        "as $$ select unit_code from marts_security.unit_scope where login = session_user $$"
+    )
+    conn.execute("create schema marts")
+    conn.execute("create table marts.mart_probe (unit_structure text, unit_code text)")
+    conn.execute("alter table marts.mart_probe enable row level security")
+    conn.execute(
+        "create policy dxw_unit_scope on marts.mart_probe for select "
+        "using (unit_code in (select marts_security.visible_units()))"
+    )
+    roles.grant(conn, get_settings())
+    policies = conn.execute(
+        "select policyname from pg_policies where schemaname = 'marts' and tablename = 'mart_probe' order by 1"
+    ).fetchall()
+    assert "dxw_unit_scope" not in {name for (name,) in policies}
+    assert conn.execute("select to_regprocedure('marts_security.visible_units()')").fetchone()[0] is None
