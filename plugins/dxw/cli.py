@@ -79,6 +79,7 @@ def cmd_db_scope(args: argparse.Namespace) -> int:
                 password=password,
                 reset_password=args.reset_password,
                 own_roles=(roles.OWNER, roles.LOADER),
+                settings=settings,
             )
         except row_security.RowSecurityError as exc:
             _say(f"refused: {exc}")
@@ -140,12 +141,20 @@ def _output_to(path: Path) -> Iterator[None]:
     sys.stdout.flush()
     sys.stderr.flush()
     saved = os.dup(1), os.dup(2)
+    # What the pipeline waits for (a BI session holding a mart, dxw.locking) stays on the terminal.
+    terminal = os.fdopen(os.dup(saved[1]), "w", buffering=1)
+    waits = logging.StreamHandler(terminal)
+    waits.setLevel(logging.WARNING)
+    waits.setFormatter(logging.Formatter("  %(message)s"))
+    logging.getLogger("dxw.locking").addHandler(waits)
     with path.open("ab") as handle:
         os.dup2(handle.fileno(), 1)
         os.dup2(handle.fileno(), 2)
         try:
             yield
         finally:
+            logging.getLogger("dxw.locking").removeHandler(waits)
+            terminal.close()
             sys.stdout.flush()
             sys.stderr.flush()
             os.dup2(saved[0], 1)

@@ -7,7 +7,10 @@ the scheduler. Call :func:`dxw.airflow_env.apply` before this module's functions
 from __future__ import annotations
 
 import logging
+import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +18,36 @@ from dxw.periods import parse
 from dxw.settings import get_settings
 
 log = logging.getLogger(__name__)
+
+
+class RunInProgress(RuntimeError):
+    """Another ``dxw run`` of the same DAG holds the run lock."""
+
+
+@contextmanager
+def run_lock(dag_id: str) -> Iterator[None]:
+    """Hold the warehouse's session lock of ``dag_id`` for a run; refuse when another run holds it.
+
+    Two runs of one DAG would land, build and publish the same periods over each other. The lock
+    belongs to a connection of its own, so it ends with the process however the run ends.
+    """
+    from dxw import database
+
+    name = f"dxw run {dag_id} (pid {os.getpid()})"
+    with database.connect(autocommit=True, application_name=name[:63]) as conn:
+        key = f"dxw.run|{dag_id}"
+        if not conn.execute("select pg_try_advisory_lock(hashtextextended(%s, 0))", (key,)).fetchone()[0]:
+            holder = conn.execute(
+                "select activity.application_name from pg_locks as locks "
+                "join pg_stat_activity as activity on activity.pid = locks.pid "
+                "where locks.locktype = 'advisory' and locks.granted and locks.objsubid = 1 "
+                "and (locks.classid::bigint << 32) + locks.objid::bigint "
+                "= hashtextextended(%s, 0)",
+                (key,),
+            ).fetchone()
+            who = holder[0].removeprefix(f"dxw run {dag_id} ").strip("()") if holder else "pid unknown"
+            raise RunInProgress(f"another dxw run of {dag_id} is running ({who}); wait for it to end")
+        yield  # closing the connection gives the lock up
 
 
 class DagRunFailed(RuntimeError):
@@ -55,7 +88,15 @@ def load_dag(dag_id: str):
 
 
 def run(dag_id: str, conf: dict[str, Any] | None = None, logical_date: datetime | None = None) -> Any:
-    """Run one DAG run to completion; raises :class:`DagRunFailed` unless it succeeded."""
+    """Run one DAG run to completion; raises :class:`DagRunFailed` unless it succeeded.
+
+    Raises :class:`RunInProgress` when another run of the same DAG is under way.
+    """
+    with run_lock(dag_id):
+        return _run(dag_id, conf, logical_date)
+
+
+def _run(dag_id: str, conf: dict[str, Any] | None, logical_date: datetime | None) -> Any:
     ensure_metadata_db()
     dag = load_dag(dag_id)
     conf = conf or {}

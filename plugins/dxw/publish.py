@@ -8,12 +8,17 @@ stay as they were published, each after its own gate. A period that never passed
 in ``marts``: only the periods the publish log names are kept. A table without ``period_id`` is
 reference data and is published whole.
 
-Each table is rebuilt beside the published one and swapped in by rename, all inside one
-transaction: a BI query sees the previous marts or the new ones, never a half-built state; the
-swap holds an exclusive lock for the few milliseconds of the renames, and readers blocked on it
-resume on the new tables. Rebuilding (rather than deleting and inserting in place) takes the
-build's columns, constraints and comments, so a release that changes a mart's contract
-publishes its new shape; the other periods' rows are carried over by column name.
+A publish copies first, then swaps. Each table is rebuilt beside the published one
+(``marts.<table>__publishing``, unreadable by BI), reading the published table only to carry
+its other periods over: BI readers are not held. Then one short transaction swaps every table
+in by rename, in sorted order, dropping the published tables that are no longer built: a BI
+query sees the previous marts or the new ones, never a half-built state, and the exclusive locks
+last milliseconds. Both steps take their locks through :func:`dxw.locking.bounded`: a BI
+session left open on a mart delays the swap (said in the log, with the session) and, past
+``DXW_LOCK_WAIT_SECONDS``, fails it with the previous marts untouched and the staging tables
+dropped. Rebuilding (rather than deleting and inserting in place) takes the build's columns,
+constraints and comments, so a release that changes a mart's contract publishes its new shape;
+the other periods' rows are carried over by column name.
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from dxw import row_security
+from dxw import locking, roles, row_security
+from dxw.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -145,15 +151,27 @@ def _check_gate(conn: psycopg.Connection, gate_run_id: int | None, period_id: st
         raise PublishError(f"quality gate run {gate_run_id} failed for {period_id}: nothing published")
 
 
-def _replace_table(conn: psycopg.Connection, table: str, period_id: str | None) -> None:
-    """Rebuild ``marts.<table>`` from the build (one period's rows, or all) and swap it in."""
-    staged = sql.Identifier(PUBLISHED_SCHEMA, f"{table}__publishing")
+def _stage_table(conn: psycopg.Connection, table: str, period_id: str | None, readers: list[str]) -> None:
+    """Build ``marts.<table>__publishing`` from the build (one period's rows, or all), unreadable by BI.
+
+    The published table is only read (ACCESS SHARE, which BI readers share): a BI session left
+    open on it does not hold this step.
+    """
+    staged = sql.Identifier(PUBLISHED_SCHEMA, f"{table}{roles.STAGING_SUFFIX}")
     target = sql.Identifier(PUBLISHED_SCHEMA, table)
     build = sql.Identifier(BUILD_SCHEMA, table)
     period = sql.Identifier(PERIOD_COLUMN)
     conn.execute(sql.SQL("drop table if exists {}").format(staged))
     # LIKE ... INCLUDING ALL keeps the column types, constraints, indexes and comments (the docs).
     conn.execute(sql.SQL("create table {} (like {} including all)").format(staged, build))
+    if readers:
+        # The default privileges of `dxw db grant` gave BI this table as it was created; it gets
+        # it back at the swap, with its row-level security, not before.
+        conn.execute(
+            sql.SQL("revoke all on {} from {}").format(
+                staged, sql.SQL(", ").join(map(sql.Identifier, readers))
+            )
+        )
     if period_id is None:
         conn.execute(sql.SQL("insert into {} select * from {}").format(staged, build))
     else:
@@ -189,10 +207,103 @@ def _replace_table(conn: psycopg.Connection, table: str, period_id: str | None) 
     comment = conn.execute(
         "select obj_description(%s::regclass, 'pg_class')", (f"{BUILD_SCHEMA}.{table}",)
     ).fetchone()[0]
-    conn.execute(sql.SQL("drop table if exists {}").format(target))
-    conn.execute(sql.SQL("alter table {} rename to {}").format(staged, sql.Identifier(table)))
     if comment:
-        conn.execute(sql.SQL("comment on table {} is {}").format(target, sql.Literal(comment)))
+        conn.execute(sql.SQL("comment on table {} is {}").format(staged, sql.Literal(comment)))
+
+
+def _readers(conn: psycopg.Connection) -> list[str]:
+    """The BI roles that read the marts (none before `dxw db grant`)."""
+    rows = conn.execute(
+        "select rolname from pg_roles where rolname = any(%s) order by 1", ([roles.BI, roles.SCOPED],)
+    ).fetchall()
+    return [name for (name,) in rows]
+
+
+def _published_tables(conn: psycopg.Connection) -> list[str]:
+    """The base tables in ``marts``, staging tables of a publish left out."""
+    rows = conn.execute(
+        "select relname from pg_class where relnamespace = to_regnamespace(%s) and relkind in ('r', 'p') "
+        "and relname not like %s order by 1",
+        (PUBLISHED_SCHEMA, roles.STAGING_PATTERN),
+    ).fetchall()
+    return [name for (name,) in rows]
+
+
+def _swap(conn: psycopg.Connection, tables: list[str], readers: list[str], settings: Settings) -> list[str]:
+    """Swap every staged table in and drop the published tables no longer built; returns those.
+
+    Runs in the swap's own short transaction. The exclusive locks are taken in one fixed order
+    (sorted names) and given up within a wait shorter than the deadlock check: a BI query that
+    reads several marts while a publish swaps them waits a moment, and never deadlocks.
+    """
+    deadlock_ms = int(
+        conn.execute("select setting from pg_settings where name = 'deadlock_timeout'").fetchone()[0]
+    )
+    timeout = min(settings.lock_timeout_ms, max(deadlock_ms // 2, 10))
+    conn.execute("select set_config('lock_timeout', %s, true)", (f"{timeout}ms",))
+    live = _published_tables(conn)
+    gone = sorted(set(live) - set(tables))
+    in_order = sorted(set(live) | set(tables))
+    locked = [name for name in in_order if name in live]
+    if locked:
+        conn.execute(
+            sql.SQL("lock table {} in access exclusive mode").format(
+                sql.SQL(", ").join(sql.Identifier(PUBLISHED_SCHEMA, name) for name in locked)
+            )
+        )
+    for name in in_order:
+        target = sql.Identifier(PUBLISHED_SCHEMA, name)
+        conn.execute(sql.SQL("drop table if exists {}").format(target))
+        if name in gone:
+            log.warning(
+                "dropped %s.%s: it is no longer built (not in %s)", PUBLISHED_SCHEMA, name, BUILD_SCHEMA
+            )
+            continue
+        staged = sql.Identifier(PUBLISHED_SCHEMA, f"{name}{roles.STAGING_SUFFIX}")
+        conn.execute(sql.SQL("alter table {} rename to {}").format(staged, sql.Identifier(name)))
+        # dxw_bi reads every row; the scoped group gets SELECT from row_security.apply, once the
+        # table has its policy.
+        if roles.BI in readers:
+            conn.execute(sql.SQL("grant select on {} to {}").format(target, sql.Identifier(roles.BI)))
+    return gone
+
+
+def _drop_staged(conn: psycopg.Connection) -> None:
+    """Drop the staging tables a failed publish left in ``marts`` (the next publish would too)."""
+
+    def drop() -> None:
+        for (name,) in conn.execute(
+            "select relname from pg_class where relnamespace = to_regnamespace(%s) and relname like %s",
+            (PUBLISHED_SCHEMA, roles.STAGING_PATTERN),
+        ).fetchall():
+            conn.execute(sql.SQL("drop table if exists {}").format(sql.Identifier(PUBLISHED_SCHEMA, name)))
+
+    try:
+        if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            conn.rollback()
+        locking.bounded(conn, "publish: dropping the staging tables", drop)
+    except (psycopg.Error, locking.LockWaitTimeout) as exc:
+        log.warning(
+            "could not drop the staging tables of the failed publish (the next publish will): %s", exc
+        )
+
+
+def _ensure_audit(conn: psycopg.Connection, settings: Settings) -> None:
+    """The publish log and the published schema; DDL only when missing (every publish passes here)."""
+    current = conn.execute(
+        "select to_regnamespace(%s) is not null and exists (select 1 from pg_attribute "
+        "where attrelid = to_regclass('marts_audit.publish_log') and attname = 'period_id' "
+        "and not attisdropped)",
+        (PUBLISHED_SCHEMA,),
+    ).fetchone()[0]
+    if not current:
+
+        def create() -> None:
+            conn.execute("select pg_advisory_xact_lock(hashtextextended('dxw.publish.ddl', 0))")
+            conn.execute(AUDIT_DDL)
+            conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(PUBLISHED_SCHEMA)))
+
+        locking.bounded(conn, "publish: creating the publish log", create, settings)
 
 
 def publish(
@@ -200,45 +311,76 @@ def publish(
     run_id: str | None = None,
     gate_run_id: int | None = None,
     period_id: str | None = None,
+    settings: Settings | None = None,
 ) -> list[PublishedTable]:
     """Publish one period's audited rows into ``marts``, atomically, after its gate passed.
 
     Tables with a period column get the build's rows of ``period_id`` in place of their published
     rows of it; the other periods' published rows are kept. ``gate_run_id`` must be a quality gate
     run that passed for ``period_id``. Tables without a period column are published whole.
+    ``conn`` must be outside a transaction: the copy and the swap are transactions of their own.
     """
-    published: list[PublishedTable] = []
+    settings = settings or get_settings()
+    if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        raise PublishError("publish needs a connection outside a transaction (autocommit)")
+    # One publish at a time: two periods published at once would each carry over the other's
+    # old rows, and the later swap would silently undo the earlier publish. Held by the session
+    # from the copy to the swap (a crash ends the session, and the lock with it).
     with conn.transaction():
-        # One publish at a time: two periods published at once would each carry over the other's
-        # old rows, and the later swap would silently undo the earlier publish.
-        conn.execute("select pg_advisory_xact_lock(%s)", (PUBLISH_LOCK,))
-        conn.execute(AUDIT_DDL)
-        conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(PUBLISHED_SCHEMA)))
-        tables = build_tables(conn)
-        if not tables:
-            raise PublishError(f"nothing to publish: schema {BUILD_SCHEMA} has no tables (run dbt first)")
-        by_period = {table for table in tables if has_period_column(conn, BUILD_SCHEMA, table)}
-        if by_period:
-            if period_id is None:
-                raise PublishError(
-                    f"{', '.join(sorted(by_period))} hold periods: publish one period at a time (period_id)"
-                )
-            _check_gate(conn, gate_run_id, period_id)
-        for table in tables:
-            scope = period_id if table in by_period else None
-            _replace_table(conn, table, scope)
-            rows, digest = table_checksum(conn, PUBLISHED_SCHEMA, table, scope)
-            published.append(PublishedTable(table, rows, digest, scope))
-        # Re-created tables get their row-level security before the swap is visible.
+        conn.execute("select pg_advisory_lock(%s)", (PUBLISH_LOCK,))
+    try:
+        _ensure_audit(conn, settings)
+        readers = _readers(conn)
+
+        def copy() -> tuple[list[str], list[PublishedTable]]:
+            tables = build_tables(conn)
+            if not tables:
+                raise PublishError(f"nothing to publish: schema {BUILD_SCHEMA} has no tables (run dbt first)")
+            by_period = {table for table in tables if has_period_column(conn, BUILD_SCHEMA, table)}
+            if by_period:
+                if period_id is None:
+                    held = ", ".join(sorted(by_period))
+                    raise PublishError(f"{held} hold periods: publish one period at a time (period_id)")
+                _check_gate(conn, gate_run_id, period_id)
+            staged = []
+            for table in tables:
+                scope = period_id if table in by_period else None
+                _stage_table(conn, table, scope, readers)
+                rows, digest = table_checksum(conn, PUBLISHED_SCHEMA, f"{table}{roles.STAGING_SUFFIX}", scope)
+                staged.append(PublishedTable(table, rows, digest, scope))
+            return tables, staged
+
+        def swap() -> list[str]:
+            gone = _swap(conn, tables, readers, settings)
+            # Re-created tables get their row-level security before the swap is visible; a table
+            # whose rows name no unit version refuses the whole publish (deny by default).
+            try:
+                row_security.apply(conn)
+            except row_security.RowSecurityError as exc:
+                raise PublishError(f"{exc}: nothing published") from exc
+            conn.execute(
+                "insert into marts_audit.publish_log (run_id, period_id, gate_run_id, tables) "
+                "values (%s, %s, %s, %s)",
+                (run_id, period_id, gate_run_id, Jsonb([t.__dict__ for t in published])),
+            )
+            return gone
+
         try:
-            row_security.apply(conn)
-        except row_security.RowSecurityError as exc:
-            raise PublishError(f"{exc}: nothing published") from exc
-        conn.execute(
-            "insert into marts_audit.publish_log (run_id, period_id, gate_run_id, tables) "
-            "values (%s, %s, %s, %s)",
-            (run_id, period_id, gate_run_id, Jsonb([t.__dict__ for t in published])),
-        )
+            tables, published = locking.bounded(
+                conn, f"publish {period_id or 'whole tables'}: copying into marts", copy, settings
+            )
+            locking.bounded(
+                conn, f"publish {period_id or 'whole tables'}: swapping the marts", swap, settings
+            )
+        except BaseException:
+            _drop_staged(conn)
+            raise
+    finally:
+        try:
+            with conn.transaction():
+                conn.execute("select pg_advisory_unlock(%s)", (PUBLISH_LOCK,))
+        except psycopg.Error:  # a broken connection has lost the lock with its session
+            pass
     log.info(
         "published %s: %s",
         period_id or "whole tables",

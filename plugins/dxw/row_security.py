@@ -34,6 +34,8 @@ from datetime import date
 import psycopg
 from psycopg import sql
 
+from dxw.settings import Settings, get_settings
+
 log = logging.getLogger(__name__)
 
 BI, SCOPED = "dxw_bi", "dxw_bi_scoped"
@@ -254,6 +256,48 @@ def _policy_expression(
     )
 
 
+# The relations of marts as row security sees them; a publish's staging tables (dxw.publish) are
+# nobody's to read until their swap, which applies row security to them under their real name.
+_RELATIONS = """
+select c.relname, c.relkind, c.relrowsecurity,
+    coalesce((select array_agg(p.polname::text order by p.polname) from pg_policy as p
+              where p.polrelid = c.oid), '{}'),
+    has_table_privilege(%s, c.oid, 'select')
+from pg_class as c
+where c.relnamespace = to_regnamespace(%s) and c.relkind in ('r', 'p', 'v', 'm', 'f')
+    and c.relname not like '%%\\_\\_publishing'
+order by c.relname
+"""
+
+
+def _relations(conn: psycopg.Connection) -> list[tuple]:
+    return conn.execute(_RELATIONS, (SCOPED, PUBLISHED_SCHEMA)).fetchall()
+
+
+def pending(conn: psycopg.Connection) -> bool:
+    """Whether :func:`apply` would change anything (catalogue reads only: every run's set-up asks)."""
+    if not conn.execute(
+        "select to_regprocedure('marts_security.visible_unit_versions()') is not null "
+        "and (select count(*) from pg_roles where rolname = any(%s)) = 2",
+        ([BI, SCOPED],),
+    ).fetchone()[0]:
+        return False
+    for name, kind, secured, policies, readable in _relations(conn):
+        if kind not in ("r", "p"):
+            if readable:
+                return True
+            continue
+        try:
+            _policy_expression(conn, name)
+        except RowSecurityError:
+            if readable:
+                return True
+            continue
+        if not (secured and policies == sorted([ALL_ROWS_POLICY, SCOPE_POLICY]) and readable):
+            return True
+    return False
+
+
 def apply(conn: psycopg.Connection, refuse: bool = True) -> list[str]:
     """Deny-by-default row security on every relation in ``marts``; returns the protected tables.
 
@@ -275,15 +319,8 @@ def apply(conn: psycopg.Connection, refuse: bool = True) -> list[str]:
     if not current:
         setup(conn)  # granted by an earlier release: scoped logins must not keep its rights
     refresh_versions(conn)
-    relations = conn.execute(
-        "select c.relname, c.relkind, c.relrowsecurity, "
-        "coalesce((select array_agg(p.polname::text order by p.polname) from pg_policy p "
-        "where p.polrelid = c.oid), '{}'), has_table_privilege(%s, c.oid, 'select') "
-        "from pg_class c join pg_namespace n on n.oid = c.relnamespace "
-        "where n.nspname = %s and c.relkind in ('r', 'p', 'v', 'm', 'f') order by c.relname",
-        (SCOPED, PUBLISHED_SCHEMA),
-    ).fetchall()
     protected = []
+    relations = _relations(conn)
     for name, kind, secured, policies, readable in relations:
         relation = sql.Identifier(PUBLISHED_SCHEMA, name)
         if kind not in ("r", "p"):
@@ -425,6 +462,7 @@ def scope(
     password: str | None = None,
     reset_password: bool = False,
     own_roles: tuple[str, ...] = (),
+    settings: Settings | None = None,
 ) -> list[str]:
     """Create (or re-scope) a BI login that sees one unit version and what follows from it.
 
@@ -434,6 +472,8 @@ def scope(
     Then checks what the login sees, and rolls everything back if it could read rows outside its
     scope. Returns what it did and what the login sees.
     """
+    from dxw import roles  # roles.grant sets row security up: the import goes one way at load time
+
     with conn.transaction():
         reason = refusal(conn, login, own_roles)
         if reason:
@@ -450,8 +490,9 @@ def scope(
                 f"{login} exists already: its password is left as it is; to change it, add --reset-password"
             )
         if password:
-            conn.execute(sql.SQL("alter role {} password {}").format(role, sql.Literal(password)))
+            conn.execute(roles.set_password(conn, login, password))
         conn.execute(sql.SQL("grant {} to {}").format(sql.Identifier(SCOPED), role))
+        roles.limit_login(conn, login, settings or get_settings())
         conn.execute(
             "insert into marts_security.unit_scope (login, unit_code, valid_from) values (%s, %s, %s) "
             "on conflict (login) do update set unit_code = excluded.unit_code, "

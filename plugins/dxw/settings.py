@@ -73,6 +73,14 @@ class Settings:
     # behind it wait at most that long), and how long the pipeline retries before it gives up.
     lock_timeout_ms: int = 1000
     lock_wait_seconds: float = 300.0
+    # BI logins' limits (dxw.roles, set on dxw_bi and on every scoped login at `dxw db grant`).
+    # Both timeouts stay well below DXW_LOCK_WAIT_SECONDS: a BI session left idle in a transaction
+    # (or a runaway query) is ended by the server before the pipeline's bounded wait runs out, so
+    # on a default install it can delay a run but never fail it.
+    bi_statement_timeout_seconds: float = 120.0
+    bi_idle_in_transaction_seconds: float = 60.0
+    bi_temp_file_limit_mb: int = 1024
+    bi_connection_limit: int = 20
 
     @property
     def dbt_project_dir(self) -> Path:
@@ -172,4 +180,8 @@ def get_settings() -> Settings:
         reporting_org_units=_env_list("DXW_REPORTING_ORG_UNITS"),
         lock_timeout_ms=int(_env("DXW_LOCK_TIMEOUT_MS", "1000")),
         lock_wait_seconds=float(_env("DXW_LOCK_WAIT_SECONDS", "300")),
+        bi_statement_timeout_seconds=float(_env("DXW_BI_STATEMENT_TIMEOUT", "120")),
+        bi_idle_in_transaction_seconds=float(_env("DXW_BI_IDLE_IN_TRANSACTION_TIMEOUT", "60")),
+        bi_temp_file_limit_mb=int(_env("DXW_BI_TEMP_FILE_LIMIT_MB", "1024")),
+        bi_connection_limit=int(_env("DXW_BI_CONNECTION_LIMIT", "20")),
     )

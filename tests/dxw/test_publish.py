@@ -247,3 +247,14 @@ def test_publishes_wait_for_each_other(conn, urls, empty_warehouse):
     thread.join(timeout=30)
     assert done.is_set()
     assert published_periods(conn) == {"2025S1": 6}
+
+
+def test_a_table_no_longer_built_is_dropped_from_the_marts(conn, empty_warehouse):
+    build(conn, 1)
+    conn.execute("create table marts_build.mart_retired as select 1 as x")
+    publish.publish(conn)
+    conn.execute("drop table marts_build.mart_retired")
+    published = publish.publish(conn)
+    assert [t.name for t in published] == ["mart_probe"]
+    assert conn.execute("select to_regclass('marts.mart_retired')").fetchone() == (None,)
+    assert conn.execute("select count(*) from marts.mart_probe").fetchone() == (ROWS,)

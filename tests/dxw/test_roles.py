@@ -100,7 +100,7 @@ def test_a_warehouse_of_the_previous_release_is_upgraded_by_grant(conn, empty_wa
     )
     roles.grant(conn, get_settings())
     policies = conn.execute(
-        "select policyname from pg_policies where schemaname = 'marts' and tablename = 'mart_probe' order by 1"
+        "select policyname from pg_policies where schemaname = 'marts' and tablename = 'mart_probe'"
     ).fetchall()
     assert "dxw_unit_scope" not in {name for (name,) in policies}
     assert conn.execute("select to_regprocedure('marts_security.visible_units()')").fetchone()[0] is None

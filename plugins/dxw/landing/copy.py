@@ -35,6 +35,8 @@ from psycopg import sql
 from psycopg.copy import QueuedLibpqWriter
 from psycopg.types.json import Jsonb
 
+from dxw import locking
+
 log = logging.getLogger(__name__)
 
 RAW_SCHEMA = "raw"
@@ -131,34 +133,48 @@ select to_regclass('raw.source_document') is not null and exists (
 
 
 def ensure_tables(conn: psycopg.Connection, datasets: Sequence[Dataset]) -> None:
-    """Create the ledger and the datasets' raw tables when missing, in a transaction of its own."""
-    with conn.transaction():
-        # Concurrent first loads would race on the catalogue: one DDL writer at a time.
-        conn.execute("select pg_advisory_xact_lock(hashtextextended('dxw.raw.ddl', 0))")
-        # Every batch passes here: only a missing or older ledger gets DDL, whose table locks
-        # would otherwise queue behind (and block) the readers of the ledger.
-        if not conn.execute(_LEDGER_CURRENT).fetchone()[0]:
-            conn.execute(LEDGER_DDL)
-            # Ledgers of earlier releases had no scope (the submitting unit of an upload).
-            conn.execute("alter table raw.load_batch add column if not exists scope text not null default ''")
-            # Nor when the unit submitted (recorded at intake; null for batches loaded before).
-            conn.execute("alter table raw.load_batch add column if not exists submitted_at timestamptz")
-            conn.execute(
-                "comment on column raw.load_batch.submitted_at is 'When the unit submitted its own "
-                "report, recorded at intake (inbox arrival, completeDate); null for figures a system "
-                "measured. Never the load time.'"
-            )
-        for dataset in datasets:
-            table = sql.Identifier(RAW_SCHEMA, dataset.name)
-            typed = sql.SQL(", ").join(
-                sql.SQL("{} {}").format(sql.Identifier(snake(f)), sql.SQL(_PG_TYPES[kind]))
-                for f, kind in dataset.fields.items()
-            )
-            conn.execute(
-                sql.SQL("create table if not exists {} ({}, {})").format(table, _BATCH_COLUMNS, typed)
-            )
-            _upgrade(conn, dataset)
-            _ensure_batch_index(conn, dataset)
+    """Create the ledger and the datasets' raw tables when missing, in a transaction of its own.
+
+    Its lock waits are bounded (:func:`dxw.locking.bounded`) when ``conn`` is outside a
+    transaction: a session holding a raw table delays the DDL, said in the log, never silently.
+    """
+
+    def create() -> None:
+        _create_tables(conn, datasets)
+
+    if conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+        locking.bounded(conn, "creating the raw tables", create)
+    else:
+        with conn.transaction():
+            create()
+
+
+def _create_tables(conn: psycopg.Connection, datasets: Sequence[Dataset]) -> None:
+    """The body of :func:`ensure_tables`, inside its transaction."""
+    # Concurrent first loads would race on the catalogue: one DDL writer at a time.
+    conn.execute("select pg_advisory_xact_lock(hashtextextended('dxw.raw.ddl', 0))")
+    # Every batch passes here: only a missing or older ledger gets DDL, whose table locks
+    # would otherwise queue behind (and block) the readers of the ledger.
+    if not conn.execute(_LEDGER_CURRENT).fetchone()[0]:
+        conn.execute(LEDGER_DDL)
+        # Ledgers of earlier releases had no scope (the submitting unit of an upload).
+        conn.execute("alter table raw.load_batch add column if not exists scope text not null default ''")
+        # Nor when the unit submitted (recorded at intake; null for batches loaded before).
+        conn.execute("alter table raw.load_batch add column if not exists submitted_at timestamptz")
+        conn.execute(
+            "comment on column raw.load_batch.submitted_at is 'When the unit submitted its own "
+            "report, recorded at intake (inbox arrival, completeDate); null for figures a system "
+            "measured. Never the load time.'"
+        )
+    for dataset in datasets:
+        table = sql.Identifier(RAW_SCHEMA, dataset.name)
+        typed = sql.SQL(", ").join(
+            sql.SQL("{} {}").format(sql.Identifier(snake(f)), sql.SQL(_PG_TYPES[kind]))
+            for f, kind in dataset.fields.items()
+        )
+        conn.execute(sql.SQL("create table if not exists {} ({}, {})").format(table, _BATCH_COLUMNS, typed))
+        _upgrade(conn, dataset)
+        _ensure_batch_index(conn, dataset)
 
 
 # The batch columns are filled by the server from transaction settings, so the rows streamed by
@@ -261,9 +277,14 @@ def land(
         ensure_tables(conn, [dataset])
         with conn.transaction():
             # Serialise deliveries of the same dataset and period (a retry racing its original).
+            # A staged batch keeps the lock (session-level) until its gate promotes or rejects it:
+            # an identical delivery arriving meanwhile then compares with the batch as gated and
+            # is recorded unchanged, instead of landing a second copy beside the one under audit.
+            # A crashed run's session ends, and its lock with it.
+            lock = "pg_advisory_lock" if staged else "pg_advisory_xact_lock"
             conn.execute(
-                "select pg_advisory_xact_lock(hashtextextended(%s, 0))",
-                (f"{dataset.name}|{period_id}|{scope}",),
+                sql.SQL("select {}(hashtextextended(%s, 0))").format(sql.Identifier(lock)),
+                (_delivery_key(dataset.name, period_id, scope),),
             )
             latest = _latest_checksum(conn, dataset, period_id, scope)
             batch_id = conn.execute(
@@ -299,10 +320,33 @@ def land(
                 ),
             )
     except Exception as exc:
+        if staged:
+            _release_delivery(conn, dataset.name, period_id, scope)
         _record_failure(conn, dataset, period_id, digest, details, exc, time.monotonic() - started, scope)
         raise LoadError(f"{dataset.name} {period_id}: batch not landed: {exc}") from exc
+    if unchanged and staged:
+        _release_delivery(conn, dataset.name, period_id, scope)  # nothing to gate
     log.info("%s %s: batch %s %s, %d rows in %.2fs", dataset.name, period_id, batch_id, status, rows, elapsed)
     return LoadResult(batch_id, status, rows, elapsed, digest)
+
+
+def _delivery_key(dataset_name: str, period_id: str, scope: str) -> str:
+    return f"{dataset_name}|{period_id}|{scope}"
+
+
+def _release_delivery(conn: psycopg.Connection, dataset_name: str, period_id: str, scope: str) -> None:
+    """Give up the session lock a staged delivery holds (see :func:`land`); no-op if not held."""
+    try:
+        if conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR:
+            conn.rollback()
+        with conn.transaction():
+            while conn.execute(
+                "select pg_advisory_unlock(hashtextextended(%s, 0))",
+                (_delivery_key(dataset_name, period_id, scope),),
+            ).fetchone()[0]:
+                pass
+    except psycopg.Error as exc:  # a broken session has lost its locks anyway
+        log.debug("could not release the delivery lock: %s", exc)
 
 
 def _csv_chunk(records: Sequence[Mapping[str, Any]], dataset: Dataset) -> bytes:
@@ -489,14 +533,15 @@ def reject(conn: psycopg.Connection, batch_id: int, reason: str) -> None:
 
 
 def _finish_staged(conn: psycopg.Connection, batch_id: int, status: str, error: str | None) -> str:
-    """Move a staged batch to ``status``; return its dataset."""
+    """Move a staged batch to ``status``; return its dataset. Identical deliveries may land again."""
     updated = conn.execute(
         "update raw.load_batch set status = %s, error = %s where batch_id = %s and status = 'staged' "
-        "returning dataset",
+        "returning dataset, period_id, scope",
         (status, error, batch_id),
     ).fetchone()
     if updated is None:
         raise LoadError(f"batch {batch_id} is not staged: it cannot become {status}")
+    _release_delivery(conn, *updated)
     return updated[0]
 
 
