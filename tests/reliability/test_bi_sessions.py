@@ -6,8 +6,12 @@ a publish run, and read every mart in one transaction while publishes swap them.
 """
 
 import dataclasses
+import os
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -214,3 +218,26 @@ def test_the_bi_connection_limit_refuses_bi_but_not_the_loader(published, conn, 
                 assert loader.execute("select 1").fetchone() == (1,)
     finally:
         roles.grant(conn, get_settings())
+
+
+def test_a_real_dxw_run_goes_through_while_a_bi_transaction_sits_idle_on_a_mart(idle_bi, conn):
+    # What the attack found: `dxw run ingest_...` hung at its start on the role set-up's
+    # `alter table ... enable row level security` behind one idle BI transaction. The real CLI, in a
+    # process of its own (its own role set-up, Airflow run, landing), with a wait of 5 s: had it
+    # to wait for the idle session, it would fail naming it instead of succeeding.
+    env = {**os.environ, "DXW_LOCK_WAIT_SECONDS": "5", "DXW_LOCK_TIMEOUT_MS": "200"}
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "dxw"), "run", "ingest_document_management", "--period", "2025S1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "ingest_document_management: success" in result.stdout
+    landed = conn.execute(
+        "select count(*) from raw.load_batch where dataset = 'dms_work_dossiers' and period_id = '2025S1'"
+    ).fetchone()[0]
+    assert landed >= 1
+    # The BI session was never disturbed: still in its transaction.
+    assert idle_bi.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS
