@@ -180,6 +180,10 @@ def running(settings: Settings) -> EmbeddedServer | None:
     return EmbeddedServer(port, data_dir) if port else None
 
 
+# Connections the server keeps for dxw's own roles beside the superuser's (PostgreSQL 16+).
+RESERVED_CONNECTIONS = 10
+
+
 def start(settings: Settings) -> EmbeddedServer:
     """Initialise (first time) and start the embedded server; reuse it when already running."""
     root = settings.embedded_pg_dir
@@ -223,7 +227,10 @@ def start(settings: Settings) -> EmbeddedServer:
         options = (
             f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' "
             "-c max_connections=200 -c shared_buffers=256MB -c fsync=on "
-            "-c password_encryption=scram-sha-256"
+            "-c password_encryption=scram-sha-256 "
+            # Kept for members of pg_use_reserved_connections (dxw_owner and dxw_loader, given by
+            # `dxw db grant`): BI logins at their connection limits cannot lock the loader out.
+            f"-c reserved_connections={RESERVED_CONNECTIONS}"
         )
         started = time.monotonic()
         result = _pg_ctl(

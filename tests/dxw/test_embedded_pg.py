@@ -27,6 +27,9 @@ def test_start_reuse_stop_restart(tmp_path):
         assert again.port == first.port, "the port is remembered between runs"
         with psycopg.connect(again.url("postgres")) as conn:
             assert conn.execute("select x from kept").fetchone() == (42,)
+            # Connections kept for dxw's own roles (pg_use_reserved_connections), beside the
+            # superuser's: BI logins at their limits cannot take the loader's last slots.
+            assert conn.execute("show reserved_connections").fetchone() == ("10",)
     finally:
         embedded_pg.stop(settings)
 
