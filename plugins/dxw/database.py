@@ -53,7 +53,13 @@ def check_url(url: str, variable: str = "DXW_DATABASE_URL") -> str:
     shown = f"{variable} ({mask_url(url)})"
     if any(character.isspace() or ord(character) < 32 for character in url):
         raise ConfigurationError(f"{shown} contains a space or a control character: {_ENCODE_HINT}")
-    parts = urlsplit(url)
+    if "#" in url:
+        # urlsplit and libpq read the rest as a fragment: a password or a database name cut short.
+        raise ConfigurationError(f"{shown} holds a '#': {_ENCODE_HINT}")
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unclosed "[" (IPv6): the parser's message may quote the URL
+        raise ConfigurationError(f"{shown} is not a URL dxw can read: {_ENCODE_HINT}") from None
     if "@" in parts.netloc.rpartition("@")[0] or "@" in parts.path:
         # libpq ends the user-info at the first "@": the rest of the password would become the host.
         raise ConfigurationError(f"{shown} has more than one '@': {_ENCODE_HINT}")

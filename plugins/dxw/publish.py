@@ -229,6 +229,33 @@ def _published_tables(conn: psycopg.Connection) -> list[str]:
     return [name for (name,) in rows]
 
 
+# Views (and materialised views) in any schema built on a published table: the swap drops the
+# published tables, which PostgreSQL refuses while anything depends on them.
+_DEPENDENT_VIEWS = """
+select distinct format('%%I.%%I', dependent_ns.nspname, dependent.relname), source.relname
+from pg_depend as depend
+join pg_rewrite as rewrite on rewrite.oid = depend.objid
+join pg_class as dependent on dependent.oid = rewrite.ev_class
+join pg_namespace as dependent_ns on dependent_ns.oid = dependent.relnamespace
+join pg_class as source on source.oid = depend.refobjid
+where depend.classid = 'pg_rewrite'::regclass and depend.refclassid = 'pg_class'::regclass
+    and source.relnamespace = to_regnamespace(%s) and dependent.oid <> source.oid
+order by 1, 2
+"""
+
+
+def _refuse_dependent_views(conn: psycopg.Connection) -> None:
+    """PublishError when a view depends on a published table (before any lock is taken)."""
+    rows = conn.execute(_DEPENDENT_VIEWS, (PUBLISHED_SCHEMA,)).fetchall()
+    if rows:
+        views = "; ".join(f"{view} reads {PUBLISHED_SCHEMA}.{table}" for view, table in rows)
+        raise PublishError(
+            f"a publish re-creates the tables of {PUBLISHED_SCHEMA}, and views depend on them ({views}): "
+            "drop those views (build them as dbt marts, or as views in the BI tool) and publish again; "
+            "nothing published"
+        )
+
+
 def _swap(conn: psycopg.Connection, tables: list[str], readers: list[str], settings: Settings) -> list[str]:
     """Swap every staged table in and drop the published tables no longer built; returns those.
 
@@ -251,6 +278,8 @@ def _swap(conn: psycopg.Connection, tables: list[str], readers: list[str], setti
                 sql.SQL(", ").join(sql.Identifier(PUBLISHED_SCHEMA, name) for name in locked)
             )
         )
+    # Again, with the tables locked: a view made since the copy would fail the drops below.
+    _refuse_dependent_views(conn)
     for name in in_order:
         target = sql.Identifier(PUBLISHED_SCHEMA, name)
         conn.execute(sql.SQL("drop table if exists {}").format(target))
@@ -333,6 +362,7 @@ def publish(
         readers = _readers(conn)
 
         def copy() -> tuple[list[str], list[PublishedTable]]:
+            _refuse_dependent_views(conn)
             tables = build_tables(conn)
             if not tables:
                 raise PublishError(f"nothing to publish: schema {BUILD_SCHEMA} has no tables (run dbt first)")

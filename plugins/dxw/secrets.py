@@ -34,6 +34,10 @@ SECRET_PARAMETERS = frozenset(
 # "scheme://user:password@" in a text (an error message): the password runs to the last "@"
 # before a space, "?" or "#".
 _USERINFO = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/?#@\s]*:)(?P<password>[^\s?#]*)@")
+# "password=..." in a libpq key/value connection string (quoted, or up to the next space).
+_KEY_VALUE_PASSWORD = re.compile(
+    r"(?P<head>\bpassword\s*=\s*)(?P<value>'(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE
+)
 _QUERY_VALUE = re.compile(r"(?P<head>[?&;](?P<name>[A-Za-z0-9_.-]+)=)(?P<value>[^&;#\s]*)")
 
 
@@ -49,14 +53,27 @@ def mask_url(url: str) -> str:
     nothing is parsed that could fail, so masking never raises and never gives the URL back whole.
     """
     scheme, separator, rest = url.partition("://")
-    if separator:
-        # The user-info ends at the last "@" before the query: a password may hold "@" or "/".
-        before_query = re.split(r"[?#]", rest, maxsplit=1)[0]
-        userinfo, at, _ = before_query.rpartition("@")
-        user, colon, password = userinfo.partition(":")
-        if at and colon and password:
-            url = f"{scheme}://{user}:{MASK}{rest[len(userinfo) :]}"
+    if not separator:
+        # A key/value connection string ("host=... password=..."), or no URL at all.
+        return _KEY_VALUE_PASSWORD.sub(lambda m: f"{m['head']}{MASK}", _mask_query(url))
+    userinfo = _userinfo(rest)
+    user, colon, password = userinfo.partition(":")
+    if colon and password:
+        url = f"{scheme}://{user}:{MASK}{rest[len(userinfo) :]}"
     return _mask_query(url)
+
+
+def _userinfo(rest: str) -> str:
+    """The user-info of a URL's part after ``scheme://``, for masking: rather too much than too little.
+
+    It ends at the last "@" before the query (a password may hold "@" or "/"); with no "@" there,
+    at the last "@" at all: an unencoded "?" or "#" in the password starts the "query" early.
+    """
+    before_query = re.split(r"[?#]", rest, maxsplit=1)[0]
+    userinfo, at, _ = before_query.rpartition("@")
+    if not at:
+        userinfo = rest.rpartition("@")[0]
+    return userinfo
 
 
 def _mask_query(text: str) -> str:
@@ -71,9 +88,11 @@ def secrets_in(url: str | None) -> list[str]:
         return []
     found: list[str] = []
     _, separator, rest = url.partition("://")
-    userinfo = re.split(r"[?#]", rest, maxsplit=1)[0].rpartition("@")[0] if separator else ""
+    userinfo = _userinfo(rest) if separator else ""
     if ":" in userinfo:
         found.append(userinfo.partition(":")[2])
+    if not separator:
+        found += [m["value"] for m in _KEY_VALUE_PASSWORD.finditer(url)]
     found += [m["value"] for m in _QUERY_VALUE.finditer(url) if _is_secret_parameter(m["name"])]
     decoded = [unquote(secret) for secret in found]
     # Longest first, so that a secret containing another is replaced whole.

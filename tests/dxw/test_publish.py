@@ -258,3 +258,25 @@ def test_a_table_no_longer_built_is_dropped_from_the_marts(conn, empty_warehouse
     assert [t.name for t in published] == ["mart_probe"]
     assert conn.execute("select to_regclass('marts.mart_retired')").fetchone() == (None,)
     assert conn.execute("select count(*) from marts.mart_probe").fetchone() == (ROWS,)
+
+
+@pytest.mark.parametrize("kind", ["view", "materialized view"])
+def test_a_view_on_a_published_mart_refuses_the_publish_by_name_and_keeps_the_marts(
+    conn, empty_warehouse, kind
+):
+    # Found by an outside attack: a hand-made view on a mart made every publish fail with
+    # "cannot drop table ... because other objects depend on it" from inside the swap.
+    build(conn, 1)
+    publish.publish(conn)
+    conn.execute("create schema if not exists bi_own")
+    conn.execute(f"create {kind} bi_own.probe_view as select id from marts.mart_probe")
+    build(conn, 2)
+    with pytest.raises(publish.PublishError, match=r"bi_own\.probe_view reads marts\.mart_probe"):
+        publish.publish(conn)
+    # The last good marts stand, and no staging table is left behind.
+    assert conn.execute("select distinct x from marts.mart_probe").fetchall() == [(1,)]
+    assert conn.execute("select to_regclass('marts.mart_probe__publishing')").fetchone() == (None,)
+    conn.execute(f"drop {kind} bi_own.probe_view")
+    conn.execute("drop schema bi_own")
+    publish.publish(conn)
+    assert conn.execute("select distinct x from marts.mart_probe").fetchall() == [(2,)]

@@ -32,6 +32,13 @@ TOKEN = "tok-9f8e7d"
         ("https://h/api?token=tok-9f8e7d&x=1&api_key=k", "https://h/api?token=***&x=1&api_key=***"),
         ("https://h/api?password=a%20b#top", "https://h/api?password=***#top"),
         ("postgresql://postgres@127.0.0.1:5432/dxw", "postgresql://postgres@127.0.0.1:5432/dxw"),
+        # Unencoded "#" or "?" in the password start a fragment or a query early (found by an
+        # outside attack: the whole password was shown).
+        ("postgresql://u:s3c#ret-Pw@host:5432/db", "postgresql://u:***@host:5432/db"),
+        ("postgresql://u:s3c?ret-Pw@host:5432/db", "postgresql://u:***@host:5432/db"),
+        # A libpq key/value connection string.
+        ("host=h password=s3cret-Pw dbname=db", "host=h password=*** dbname=db"),
+        ("host=h password='s3cret Pw' dbname=db", "host=h password=*** dbname=db"),
     ],
 )
 def test_mask_url(url, shown):
@@ -73,6 +80,11 @@ def _cli(environment, capsys, variables: dict[str, str], *argv: str) -> tuple[in
         ("postgresql://u:s3cret-Pw@host:notaport/db", "the port is not a number"),
         ("postgresql://u:s3cret Pw@host/db", "contains a space"),
         ("mysql://u:s3cret-Pw@host/db", "not a PostgreSQL URL"),
+        ("postgresql://u:s3cret#Pw@host:5432/db", "holds a '#'"),
+        ("postgresql://u:s3cret?Pw@host:5432/db", "the port is not a number"),
+        ("postgresql://u:s3cret-Pw@host:5432/db#frag", "holds a '#'"),
+        ("postgresql://u:s3cret-Pw@[::1/db", "is not a URL dxw can read"),
+        ("host=h password=s3cret-Pw dbname=db", "contains a space"),
     ],
 )
 def test_a_bad_database_url_is_one_line_naming_the_problem_without_the_password(
@@ -83,7 +95,7 @@ def test_a_bad_database_url_is_one_line_naming_the_problem_without_the_password(
     assert output.startswith("dxw: DXW_DATABASE_URL (")
     assert problem in output
     assert output.count("\n") == 1
-    for piece in ("s3cret", "Pw@", "cret Pw"):
+    for piece in ("s3cret", "Pw@", "cret Pw", "cret#Pw", "cret?Pw"):
         assert piece not in output
 
 
