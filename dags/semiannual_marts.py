@@ -62,9 +62,9 @@ to carry a correction forward.
 def semiannual_marts():
     @task
     def half_year() -> str:
-        from dxw.runtime import period_of_run
+        from dxw.runtime import period_to_build
 
-        return period_of_run(get_current_context())
+        return period_to_build(get_current_context())
 
     @task
     def quality_gate(period_id: str) -> int | None:
