@@ -35,7 +35,11 @@ The run of a second half-year (`2025S2`) also gates and publishes its year once 
 published: it rebuilds the award mart (`year_awards`: the 2021-2025 summary award reads the
 half-years as published), then `year_gate` and `publish_year`.
 
-**Schedule**: once per half-year, the day after its cut-off. **Re-run** (clear a run, `dxw run
+**Schedule**: once per half-year, the day after its cut-off. A half-year that has not ended, or
+has no rows in the core yet, is skipped (`half_year` and all after it), not failed at the gate.
+A manual run names its half-year: `--conf '{"period": "2025S1"}'` (`dxw run semiannual_marts
+--period 2025S1`); without it, a run whose logical date is not its data interval's half-year is
+refused (Airflow's CLI takes the interval from "now"). **Re-run** (clear a run, `dxw run
 semiannual_marts --period 2025S1`, `dxw backfill` or Airflow's backfill): rebuilds from the
 warehouse core; the same inputs give byte-identical marts. A failed gate leaves the half-year's
 published rows as they were and alerts the configured channels; so does a half-year whose marts

@@ -182,7 +182,7 @@ class DagRunDataIntervalEndDeadline(BaseDeadlineReference):
         deadline = row.data_interval_end + timedelta(days=get_settings().publish_deadline_days)
         if row.created_at is not None and row.created_at >= deadline:
             log.info(
-                "%s: no publish deadline for %s, created %s after its deadline %s (deployed or unpaused late)",
+                "%s: no publish deadline for %s, created %s after its deadline %s (deployed late)",
                 kwargs["dag_id"],
                 kwargs["run_id"],
                 row.created_at.isoformat(),

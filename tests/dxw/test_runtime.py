@@ -34,7 +34,8 @@ def test_cli_trigger_with_a_logical_date_is_refused_not_built_for_now():
     with pytest.raises(PeriodError) as refused:
         period_of_run(context)
     message = str(refused.value)
-    assert "half-year 2025S1" in message and "the data interval of 2026S1" in message
+    assert "half-year 2025S1" in message
+    assert "the data interval of 2026S1" in message
     assert """airflow dags trigger semiannual_marts --conf '{"period": "2025S1"}'""" in message
 
 
@@ -56,7 +57,7 @@ def test_manual_run_for_a_half_years_logical_date_and_scheduled_runs_are_accepte
 
 def test_a_half_year_is_not_built_before_its_cut_off():
     # 2026S2's Decree 09 window closes on 14 December 2026.
-    with pytest.raises(PeriodNotReady, match="2026S2 has not ended: .* closes on 2026-12-14"):
+    with pytest.raises(PeriodNotReady, match=r"2026S2 has not ended: .* closes on 2026-12-14"):
         check_ready("2026S2", datetime(2026, 12, 1, 1, tzinfo=UTC), 500, ZONE)
     # 14 Dec 17:00 UTC is midnight of 15 December in the province: ended.
     check_ready("2026S2", datetime(2026, 12, 14, 17, tzinfo=UTC), 500, ZONE)
@@ -66,7 +67,9 @@ def test_a_half_year_is_not_built_before_its_cut_off():
 
 def test_a_half_year_without_data_is_not_built():
     now = datetime(2026, 12, 1, tzinfo=UTC)
-    with pytest.raises(PeriodNotReady, match=r"2026S1 has no data yet \(the core has no rows.*--period 2026S1"):
+    with pytest.raises(
+        PeriodNotReady, match=r"2026S1 has no data yet \(the core has no rows.*--period 2026S1"
+    ):
         check_ready("2026S1", now, 0, ZONE)
     with pytest.raises(PeriodNotReady, match="core has not been built"):
         check_ready("2026S1", now, None, ZONE)

@@ -31,7 +31,9 @@ def settings():
 
 
 @pytest.mark.parametrize("period_id", ["2026S1", "2026S2"])
-def test_every_source_serves_the_half_years_a_scheduled_run_pulls(on_2026_12_01, settings, simulator, period_id):
+def test_every_source_serves_the_half_years_a_scheduled_run_pulls(
+    on_2026_12_01, settings, simulator, period_id
+):
     period = parse(period_id)
     progress = portal.fetch(settings, simulator.url, portal.ENDPOINTS[0], period).records
     dossiers = dms.fetch(settings, simulator.url, period).records
@@ -64,11 +66,13 @@ def test_a_half_year_that_has_not_begun_has_no_figures_yet(on_2026_12_01, settin
     answer = requests.get(
         f"{simulator.url}/api/dms/v1/work-dossier-stats", params={"period": "2027S1"}, timeout=5
     )
-    assert answer.status_code == 200 and answer.json()["total"] == 0
+    assert answer.status_code == 200
+    assert answer.json()["total"] == 0
     assert dhis2_data.data_values(future) == []
     body = {"timeType": "month", "year": 2027, "month": 1}
     answer = requests.post(f"{simulator.url}{_portal_path()}", json=body, timeout=5)
-    assert answer.status_code == 200 and answer.json()["data"]["totalElements"] == 0
+    assert answer.status_code == 200
+    assert answer.json()["data"]["totalElements"] == 0
 
 
 def test_years_before_the_programme_are_refused(simulator):
