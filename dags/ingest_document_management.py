@@ -20,7 +20,8 @@ expectation suite then promotes it to the current batch or rejects it.
 **Schedule**: daily at 02:30 Asia/Ho_Chi_Minh; a run pulls the current Decree-09 half-year and
 the previous one (late corrections); pass `period` (e.g. `2025S1`) for a single half-year.
 
-**Re-run**: safe. An identical delivery lands nothing; a changed one supersedes the previous
+**Re-run**: safe. An identical delivery lands nothing (its task is skipped and emits no asset
+event, so `transform_warehouse` does not run for it); a changed one supersedes the previous
 batch; a failed or rejected one never reaches staging.
 
 **Outlet**: `raw.dms_work_dossiers` (triggers `transform_warehouse`).
@@ -57,13 +58,13 @@ def ingest_document_management():
     @task(outlets=[DMS_ASSET], map_index_template="{{ period }}")
     def land_dms_work_dossiers(period: str) -> dict:
         from dxw.ingest import ingest
-        from dxw.runtime import source_url
+        from dxw.runtime import landed, source_url
         from dxw.settings import get_settings
         from dxw.sources import dms
 
         url = source_url(get_current_context()["params"], get_settings().dms_url, "DXW_DMS_URL")
         result = ingest(dms.DATASET, period, url)
-        return {"period": period, "batch_id": result.batch_id, "status": result.status, "rows": result.rows}
+        return landed(period, result)
 
     land_dms_work_dossiers.expand(period=periods_to_pull())
 

@@ -23,11 +23,13 @@ January-June or July-December, one record per agency and month; dbt staging asse
 half-year (counts summed, services offered from the last month). The marts say so
 (`window_basis = 'calendar_months'`, `window_start`, `window_end`).
 
-**Schedule**: daily at 02:00 Asia/Ho_Chi_Minh. A run pulls the current Decree-09 half-year and
-the previous one (late corrections), each as its calendar months; pass `period` (e.g. `2025S1`)
-to pull a single half-year.
+**Schedule**: daily at 02:00 Asia/Ho_Chi_Minh. A run pulls the current calendar half-year and
+the previous one (late corrections), each as its calendar months (from 15 December the Decree 09
+half-year is already next year's, whose months have no figures yet); pass `period` (e.g.
+`2025S1`) to pull a single half-year.
 
-**Re-run**: safe. A delivery identical to the latest loaded batch lands nothing (`unchanged`);
+**Re-run**: safe. A delivery identical to the latest loaded batch lands nothing (`unchanged`): its
+task is skipped and emits no asset event, so nothing is rebuilt for it;
 a changed one lands a new batch that supersedes the old one in staging. A failed fetch or
 load leaves no rows behind and is recorded as `failed`.
 
@@ -61,7 +63,7 @@ def ingest_public_service_portal():
         from dxw.runtime import periods_for_run
 
         context = get_current_context()
-        return periods_for_run(context["params"], context.get("logical_date"))
+        return periods_for_run(context["params"], context.get("logical_date"), convention="calendar")
 
     periods = periods_to_pull()
     for endpoint, asset in PORTAL_ASSETS.items():
@@ -73,17 +75,12 @@ def ingest_public_service_portal():
         )
         def land(period: str, endpoint: str = endpoint) -> dict:
             from dxw.ingest import ingest_portal
-            from dxw.runtime import source_url
+            from dxw.runtime import landed, source_url
             from dxw.settings import get_settings
 
             url = source_url(get_current_context()["params"], get_settings().portal_url, "DXW_PORTAL_URL")
             result = ingest_portal(endpoint, period, url)
-            return {
-                "period": period,
-                "batch_id": result.batch_id,
-                "status": result.status,
-                "rows": result.rows,
-            }
+            return landed(period, result)
 
         land.expand(period=periods)
 

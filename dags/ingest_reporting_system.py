@@ -30,7 +30,8 @@ pulls the whole half-year again.
 **Schedule**: daily at 02:45 Asia/Ho_Chi_Minh; a run pulls the current Decree-09 half-year and
 the previous one; pass `period` (e.g. `2025S1`) for a single half-year.
 
-**Re-run**: safe. An identical delivery lands nothing; a changed value supersedes the previous
+**Re-run**: safe. An identical delivery lands nothing (its task is skipped and emits no asset
+event, so `transform_warehouse` does not run for it); a changed value supersedes the previous
 one (the latest value of a data element, org unit and period wins, as in DHIS2); a re-run
 after a successful pull asks only for what changed since.
 
@@ -69,14 +70,14 @@ def ingest_reporting_system():
     @task(outlets=[REPORTING_ASSET], map_index_template="{{ period }}")
     def land_data_values(period: str) -> dict:
         from dxw.ingest import ingest
-        from dxw.runtime import source_url
+        from dxw.runtime import landed, source_url
         from dxw.settings import get_settings
         from dxw.sources import dhis2
 
         params = get_current_context()["params"]
         url = source_url(params, get_settings().reporting_url, "DXW_REPORTING_URL")
         result = ingest(dhis2.DATASET, period, url, full=bool(params.get("full_pull")))
-        return {"period": period, "batch_id": result.batch_id, "status": result.status, "rows": result.rows}
+        return landed(period, result)
 
     land_data_values.expand(period=periods_to_pull())
 

@@ -35,7 +35,11 @@ The run of a second half-year (`2025S2`) also gates and publishes its year once 
 published: it rebuilds the award mart (`year_awards`: the 2021-2025 summary award reads the
 half-years as published), then `year_gate` and `publish_year`.
 
-**Schedule**: once per half-year, the day after its cut-off. **Re-run** (clear a run, `dxw run
+**Schedule**: once per half-year, the day after its cut-off. A half-year that has not ended, or
+has no rows in the core yet, is skipped (`half_year` and all after it), not failed at the gate.
+A manual run names its half-year: `--conf '{"period": "2025S1"}'` (`dxw run semiannual_marts
+--period 2025S1`); without it, a run whose logical date is not its data interval's half-year is
+refused (Airflow's CLI takes the interval from "now"). **Re-run** (clear a run, `dxw run
 semiannual_marts --period 2025S1`, `dxw backfill` or Airflow's backfill): rebuilds from the
 warehouse core; the same inputs give byte-identical marts. A failed gate leaves the half-year's
 published rows as they were and alerts the configured channels; so does a half-year whose marts
@@ -62,9 +66,9 @@ to carry a correction forward.
 def semiannual_marts():
     @task
     def half_year() -> str:
-        from dxw.runtime import period_of_run
+        from dxw.runtime import period_to_build
 
-        return period_of_run(get_current_context())
+        return period_to_build(get_current_context())
 
     @task
     def quality_gate(period_id: str) -> int | None:

@@ -159,7 +159,9 @@ class DagRunDataIntervalEndDeadline(BaseDeadlineReference):
 
     Airflow 3.3 has no such built-in reference (only the logical date, which a timetable with real
     data intervals sets to the *start* of the period). Manual runs and backfills get no deadline:
-    re-running an old half-year must not page anyone for a cut-off long past.
+    re-running an old half-year must not page anyone for a cut-off long past. Nor does a scheduled
+    run created after its deadline had already passed: the DAG was deployed (or unpaused) after
+    it, so nobody could have published in time, and the alert would fire on day one.
     """
 
     required_kwargs = frozenset({"dag_id", "run_id"})
@@ -171,11 +173,21 @@ class DagRunDataIntervalEndDeadline(BaseDeadlineReference):
         from sqlalchemy import select
 
         row = session.execute(
-            select(DagRun.run_type, DagRun.data_interval_end).where(
+            select(DagRun.run_type, DagRun.data_interval_end, DagRun.created_at).where(
                 DagRun.dag_id == kwargs["dag_id"], DagRun.run_id == kwargs["run_id"]
             )
         ).one_or_none()
-        if row is None or row.run_type != DagRunType.SCHEDULED:
+        if row is None or row.run_type != DagRunType.SCHEDULED or row.data_interval_end is None:
+            return None
+        deadline = row.data_interval_end + timedelta(days=get_settings().publish_deadline_days)
+        if row.created_at is not None and row.created_at >= deadline:
+            log.info(
+                "%s: no publish deadline for %s, created %s after its deadline %s (deployed late)",
+                kwargs["dag_id"],
+                kwargs["run_id"],
+                row.created_at.isoformat(),
+                deadline.isoformat(),
+            )
             return None
         return row.data_interval_end
 

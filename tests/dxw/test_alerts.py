@@ -31,6 +31,8 @@ VN_ERROR = "Đơn vị 'Xã Lũng Cú' không có trong danh mục đơn vị h�
 INTERVAL_START = datetime(2024, 12, 14, 17, 0, tzinfo=UTC)
 INTERVAL_END = datetime(2025, 6, 14, 17, 0, tzinfo=UTC)
 RUN_ID = "scheduled__2025-06-14T17:00:00+00:00"
+LATE_RUN_ID = "scheduled__late"
+DELAYED_RUN_ID = "scheduled__delayed"
 
 
 # --- local servers -------------------------------------------------------------------------------
@@ -394,10 +396,14 @@ def dag_runs() -> Iterator[Session]:
     LogTemplate.__table__.create(engine)
     DagRun.__table__.create(engine)
     with Session(engine) as session:
-        for run_id, run_type in (
-            (RUN_ID, "scheduled"),
-            ("manual__rerun", "manual"),
-            ("backfill__old", "backfill"),
+        for run_id, run_type, created in (
+            (RUN_ID, "scheduled", INTERVAL_END),
+            ("manual__rerun", "manual", INTERVAL_END),
+            ("backfill__old", "backfill", INTERVAL_END),
+            # Unpaused on 1 December 2026: the latest closed half-year's run, 2025S1's deadline long past.
+            (LATE_RUN_ID, "scheduled", datetime(2026, 12, 1, 1, 0, tzinfo=UTC)),
+            # Created a day after the cut-off (the scheduler was down): the deadline still stands.
+            (DELAYED_RUN_ID, "scheduled", INTERVAL_END + timedelta(days=1)),
         ):
             session.execute(
                 sa.insert(DagRun.__table__).values(
@@ -406,10 +412,11 @@ def dag_runs() -> Iterator[Session]:
                     run_type=run_type,
                     state="running",
                     run_after=INTERVAL_END,
-                    logical_date=INTERVAL_START if run_type == "scheduled" else None,
+                    logical_date=INTERVAL_START if run_id == RUN_ID else None,
                     data_interval_start=INTERVAL_START,
                     data_interval_end=INTERVAL_END,
                     clear_number=0,
+                    created_at=created,
                 )
             )
         yield session
@@ -440,6 +447,8 @@ def test_deadline_is_the_cutoff_plus_interval_for_scheduled_runs_only(
         )
 
     assert deadline_of(RUN_ID) == INTERVAL_END + timedelta(days=15)
+    assert deadline_of(DELAYED_RUN_ID) == INTERVAL_END + timedelta(days=15)
+    assert deadline_of(LATE_RUN_ID) is None  # deployed after the deadline: no alert on day one
     assert deadline_of("manual__rerun") is None
     assert deadline_of("backfill__old") is None
     assert deadline_of("no_such_run") is None

@@ -38,7 +38,7 @@ from zoneinfo import ZoneInfo
 from dxw.periods import Period, parse
 from dxw.settings import get_settings
 from dxw.simulator import reorganisation, submissions
-from dxw.simulator.portal_data import FIRST_YEAR, LAST_YEAR, _rng, _step
+from dxw.simulator.portal_data import FIRST_YEAR, _rng, _step, holds
 from dxw.simulator.upload_data import figures as uploaded_figures
 from dxw.units import Unit, current_units, dhis2_uid, legacy_units
 
@@ -128,8 +128,10 @@ def data_values(
     (``orgUnit=<uid>&children=true``) only those of the org units below it. ``changes`` are the
     writes made through the API; ``since`` keeps the values changed at or after it (DHIS2's
     ``lastUpdated``); deleted values are left out unless ``include_deleted``."""
-    if period.kind != "halfyear" or not FIRST_YEAR <= period.year <= LAST_YEAR:
-        raise ValueError(f"the reporting system holds half-years {FIRST_YEAR}..{LAST_YEAR}")
+    if period.kind != "halfyear" or period.year < FIRST_YEAR:
+        raise ValueError(f"the reporting system holds half-years from {FIRST_YEAR}S1")
+    if not holds(period):
+        return []  # DHIS2 answers an empty set for a period nobody has reported yet
     if root is not None and root not in roots():
         raise ValueError(f"orgUnit {root} is not a province of the system")
     values = _data_values(period)

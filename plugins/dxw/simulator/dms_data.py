@@ -15,7 +15,7 @@ from typing import Any
 
 from dxw.periods import Period
 from dxw.simulator import reorganisation
-from dxw.simulator.portal_data import FIRST_YEAR, LAST_YEAR, _rng, _step
+from dxw.simulator.portal_data import FIRST_YEAR, _rng, _step, holds
 from dxw.units import Unit, current_units, legacy_units, reporting_area_2025
 
 _VOLUME = {"department": (900, 6000), "district": (2500, 9000), "commune": (300, 1800)}
@@ -56,8 +56,10 @@ def drawn_counts(unit: Unit, period: Period) -> dict[str, int]:
 
 def work_dossier_row(unit: Unit, period: Period) -> dict[str, Any] | None:
     """``work-dossier-stats``: one unit's work dossiers in a half-year (None: nothing to report)."""
-    if period.kind != "halfyear" or not FIRST_YEAR <= period.year <= LAST_YEAR:
-        raise ValueError(f"work-dossier statistics exist per half-year {FIRST_YEAR}..{LAST_YEAR}")
+    if period.kind != "halfyear" or period.year < FIRST_YEAR:
+        raise ValueError(f"work-dossier statistics exist per half-year from {FIRST_YEAR}S1")
+    if not holds(period):
+        return None  # a half-year that has not begun has nothing to report yet
     counts = reorganisation.reported_counts(unit, period, drawn_counts)
     if counts is None:
         return None

@@ -22,16 +22,21 @@ import hashlib
 import math
 import random
 import uuid
-from datetime import date
+from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from dxw.periods import Period
 from dxw.simulator import reorganisation
 from dxw.units import SEED_VALID_FROM, Unit, current_units, legacy_units, reporting_area_2025
 
 FIRST_YEAR = 2022
+# The programme's last year: figures improve until then and hold their level afterwards. Like a
+# real source, the simulator answers for any period up to today's (:func:`holds`).
 LAST_YEAR = 2025
+# The province's clock decides which periods have begun.
+_ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 _NAMESPACE = uuid.UUID("5d1c8f0e-6a0b-4f4e-9d55-86a2022dc0de")
 
 
@@ -45,11 +50,26 @@ def _rng(*parts: object) -> random.Random:
     return random.Random(int.from_bytes(digest[:8], "big"))
 
 
+def today() -> date:
+    """Today in the province (the simulated sources hold periods up to the current one)."""
+    return datetime.now(_ZONE).date()
+
+
+def holds(period: Period, on: date | None = None) -> bool:
+    """Whether a source holds figures for ``period``: from 2022 until the period that is under way.
+
+    A half-year has begun on the first day of its Decree 09 window (15 December for S1), a month,
+    quarter or year on its first calendar day; a period that has not begun has no figures yet.
+    """
+    convention = "decree09" if period.kind == "halfyear" else "calendar"
+    return period.year >= FIRST_YEAR and period.window(convention)[0] <= (on or today())
+
+
 def _step(period: Period) -> float:
     """Progress through the programme by half-year: 0.0 in 2022S1 .. 1.0 in 2025S2 (year = its
-    second half); the other simulated sources report per half-year."""
+    second half), then level; the other simulated sources report per half-year."""
     half = 2 if period.kind == "year" else period.number
-    return ((period.year - FIRST_YEAR) * 2 + half - 1) / ((LAST_YEAR - FIRST_YEAR) * 2 + 1)
+    return min(1.0, ((period.year - FIRST_YEAR) * 2 + half - 1) / ((LAST_YEAR - FIRST_YEAR) * 2 + 1))
 
 
 def portal_units(period: Period) -> list[Unit]:
@@ -84,7 +104,7 @@ def _node(unit: Unit) -> dict[str, Any]:
 _SCALE = {"department": (800, 12000), "district": (3000, 15000), "commune": (150, 2500)}
 _SERVICES = {"department": (40, 180), "district": (110, 160), "commune": (70, 110)}
 _NEW_COMMUNE_SERVICES = (70, 100)
-# Months from January 2022 to December 2025, the span the simulator answers for.
+# Months from January 2022 to December 2025, the programme's span.
 _MONTHS_SPAN = (LAST_YEAR - FIRST_YEAR + 1) * 12 - 1
 
 
@@ -94,8 +114,8 @@ def months_of(period: Period) -> list[Period]:
 
 
 def _month_step(month: Period) -> float:
-    """Progress through the programme by month: 0.0 in January 2022 .. 1.0 in December 2025."""
-    return ((month.year - FIRST_YEAR) * 12 + month.number - 1) / _MONTHS_SPAN
+    """Progress through the programme by month: 0.0 in January 2022 .. 1.0 in December 2025, then level."""
+    return min(1.0, ((month.year - FIRST_YEAR) * 12 + month.number - 1) / _MONTHS_SPAN)
 
 
 def exists_in_month(unit: Unit, month: Period) -> bool:

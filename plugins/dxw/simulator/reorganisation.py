@@ -102,6 +102,23 @@ def reported_counts(unit: Unit, period: Period, truth: Callable[[Unit, Period], 
         if 0 < old_days < _window_days(period) and exists_in(unit, period):
             drawn = truth(old, period)
             parts.append({k: v - round(v * old_days / _window_days(period)) for k, v in drawn.items()})
+    if not parts and days and unit.is_current:
+        # A window after the reorganisation: the new unit carries on its predecessors' business.
+        inherited = _inherited_truth(unit, period, truth)
+        if inherited:
+            parts.append({k: round(v * days / _window_days(period)) for k, v in inherited.items()})
+    if not parts:
+        return None
+    return {k: sum(part[k] for part in parts) for k in parts[0]}
+
+
+def _inherited_truth(unit: Unit, period: Period, truth: Callable[[Unit, Period], Counts]) -> Counts | None:
+    """A new unit's counts over a whole window: the sum of its predecessors' truths, recursively."""
+    parts = [
+        truth(old, period) if not old.is_current else _inherited_truth(old, period, truth)
+        for old in direct_predecessors(unit.code, unit.valid_from)
+    ]
+    parts = [part for part in parts if part]
     if not parts:
         return None
     return {k: sum(part[k] for part in parts) for k in parts[0]}

@@ -89,8 +89,8 @@ def _period_from_body(body: dict[str, Any]) -> Period:
     if time_type not in _PORTAL_TIME_TYPES:
         raise BadRequest(f"timeType {time_type!r} is not supported: use one of 'month', 'quarter', 'year'")
     year = body.get("year")
-    if not isinstance(year, int) or not portal_data.FIRST_YEAR <= year <= portal_data.LAST_YEAR:
-        raise BadRequest(f"year must be an integer in {portal_data.FIRST_YEAR}..{portal_data.LAST_YEAR}")
+    if not isinstance(year, int) or year < portal_data.FIRST_YEAR:
+        raise BadRequest(f"year must be an integer from {portal_data.FIRST_YEAR}")
     kind, field_name, count = _PORTAL_TIME_TYPES[time_type]
     if field_name is None:
         return Period(year, kind, 1)
@@ -112,7 +112,8 @@ def portal_page(endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
         raise BadRequest("currentPage must be an integer >= 1")
     if not isinstance(size, int) or not 1 <= size <= MAX_PAGE_SIZE:
         raise BadRequest(f"pageSize must be an integer in 1..{MAX_PAGE_SIZE}")
-    rows = portal_data.rows(endpoint, period)
+    # A period that has not begun is answered like one nobody has reported: no records.
+    rows = portal_data.rows(endpoint, period) if portal_data.holds(period) else []
     if root is not None:
         rows = [row for row in rows if _under(row, root)]
     return {
@@ -195,7 +196,7 @@ def dhis2_data_value_set(query: dict[str, list[str]], national: NationalWorld | 
     holds = (
         national.holds(period)
         if national
-        else period.kind == "halfyear" and portal_data.FIRST_YEAR <= period.year <= portal_data.LAST_YEAR
+        else period.kind == "halfyear" and period.year >= portal_data.FIRST_YEAR
     )
     if not holds:
         raise BadRequest("period must be a SixMonthly period the system holds (e.g. 2025S1)")
@@ -226,8 +227,11 @@ def _value_key(query: dict[str, list[str]]) -> dict[str, str]:
         period = parse(value["period"])
     except PeriodError as exc:
         raise BadRequest(f"Period not valid: {value['period']}") from exc
-    if period.kind != "halfyear" or not portal_data.FIRST_YEAR <= period.year <= portal_data.LAST_YEAR:
+    if period.kind != "halfyear" or period.year < portal_data.FIRST_YEAR:
         raise BadRequest(f"Period not valid: {value['period']}")
+    if not portal_data.holds(period):
+        # DHIS2 refuses writes to a period after the data set's latest open period.
+        raise BadRequest(f"Period: {value['period']} is after latest open future period")
     return {**value, "attributeOptionCombo": dhis2_data.DEFAULT_COMBO}
 
 
