@@ -13,10 +13,11 @@ DBT_SOURCES := $(shell find dbt_project -path dbt_project/target -prune -o -type
 export UV_PYTHON := $(PYTHON)
 
 CHROMIUM ?= /usr/bin/chromium
-.PHONY: help install demo test lint format manifest clean db-stop chromium
+REDIS_SERVER ?= /usr/bin/redis-server
+.PHONY: help install demo test lint format manifest clean db-stop chromium redis-server airflow airflow-stop
 
 help:  ## Show the targets
-	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 # uv is bootstrapped with pip into the interpreter when missing, and run as `python -m uv`.
 # Bytecode is compiled at install: Airflow imports (and so every DAG file parse) take a third of
@@ -35,6 +36,15 @@ install: $(STAMP) $(MANIFEST)  ## Create .venv from the lock file and parse the 
 
 demo: install  ## Run the whole pipeline on the bundled source simulator and show the results
 	$(BIN)/dxw demo
+
+# The Celery broker of `make airflow`: Debian's redis-server (a 2 MB package that installs in seconds
+# everywhere apt works), rather than a wheel that compiles Redis from source at install time.
+# Its own service is not used: dxw starts a redis-server of its own on 127.0.0.1 (DXW_REDIS_PORT).
+airflow: install redis-server  ## Run the real deployment (Celery worker, scheduler, UI on 127.0.0.1)
+	$(BIN)/dxw airflow up --show-password
+
+airflow-stop:  ## Stop the deployment `make airflow` started
+	@[ -x $(BIN)/dxw ] && $(BIN)/dxw airflow down || true
 
 lint: install  ## ruff (lint + format check) and sqlfluff on the dbt SQL
 	$(BIN)/ruff check .
@@ -56,8 +66,19 @@ chromium:  ## Install Debian's chromium when missing (the tests render the HTML 
 	fi; \
 	[ -x $(CHROMIUM) ] || { echo "make chromium: $(CHROMIUM) is still missing after apt-get install chromium" >&2; exit 1; }
 
+redis-server:  ## Install Debian's redis-server when missing (the deployment's Celery broker)
+	@if [ -n "$$DXW_CELERY_BROKER_URL" ]; then exit 0; fi; \
+	if [ ! -x $(REDIS_SERVER) ]; then \
+	  command -v apt-get >/dev/null || { echo "make redis-server: $(REDIS_SERVER) is missing and there is no apt-get: install Redis so that $(REDIS_SERVER) exists, or set DXW_CELERY_BROKER_URL" >&2; exit 1; }; \
+	  sudo=$$([ "$$(id -u)" -eq 0 ] || echo "sudo -n"); \
+	  echo "Installing Debian's redis-server with apt-get (the deployment's Celery broker) ..."; \
+	  { $$sudo apt-get update -q && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server; } >/dev/null \
+	    || { echo "make redis-server: apt-get could not install redis-server (run as root, or install Redis at $(REDIS_SERVER))" >&2; exit 1; }; \
+	fi; \
+	[ -x $(REDIS_SERVER) ] || { echo "make redis-server: $(REDIS_SERVER) is still missing after apt-get install redis-server" >&2; exit 1; }
+
 # pytest exits 5 when it collected no test: that is a failure here, not a pass.
-test: lint chromium  ## The whole test suite (lint, unit, integration, end-to-end) against real PostgreSQL
+test: lint chromium redis-server  ## The whole test suite (lint, unit, integration, end-to-end) against real PostgreSQL
 	$(BIN)/pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 

@@ -346,3 +346,18 @@ def test_check_lock_names_each_package_the_image_has_wrong(tmp_path):
     assert bad.returncode == 1
     assert f"pyyaml: {yaml_version} installed, uv.lock pins 0.0.1" in bad.stderr
     assert "dxw-missing-package: not installed" in bad.stderr
+
+
+def test_init_creates_the_pool_the_dbt_tasks_run_in(compose):
+    # A task whose pool does not exist is never scheduled: the init creates the one dxw.dbt_tasks
+    # names (DXW_DBT_POOL, default "dbt") with the slots every service is told (DXW_DBT_POOL_SLOTS).
+    from dxw.settings import Settings
+
+    default_pool = Settings.__dataclass_fields__["dbt_pool"].default
+    command = next(line.strip() for line in _init_script(compose).splitlines() if "airflow pools set" in line)
+    # ($$ is compose's escape: the shell in the container reads ${...}.)
+    pool, slots = f'"$${{DXW_DBT_POOL:-{default_pool}}}"', '"$${DXW_DBT_POOL_SLOTS:-2}"'
+    assert command.startswith(f"airflow pools set {pool} {slots}")
+    configured = {_resolve(_env(compose, s).get("DXW_DBT_POOL_SLOTS", "")) for s in AIRFLOW_SERVICES}
+    assert configured == {str(Settings.__dataclass_fields__["dbt_pool_slots"].default)}
+    assert "dxw manifest" in _init_script(compose).split("airflow pools set")[0]

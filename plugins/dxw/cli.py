@@ -133,6 +133,116 @@ def cmd_simulator_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- airflow (the deployment) ------------------------------------------------------------------
+def cmd_airflow_up(args: argparse.Namespace) -> int:
+    from dxw import deployment
+
+    settings = get_settings()
+    _say(f"dxw airflow up: starting the deployment from {settings.home} ...")
+    started = time.monotonic()
+    try:
+        running = deployment.start(settings, timeout=args.timeout)
+    except deployment.DeploymentError as exc:
+        _say(f"refused: {exc}")
+        return 1
+    # The password is shown only when asked for, as `dxw db url` does: terminals get logged.
+    password = running.admin_password if args.show_password else f"*** (in {running.secrets_file})"
+    _say(f"  Airflow UI: {running.url}   login: {running.admin_user} / {password}")
+    _say(f"  Celery broker: {mask_url(running.broker_url)}   worker slots: {settings.worker_concurrency}, "
+         f"dbt pool: {settings.dbt_pool_slots}")  # fmt: skip
+    if running.simulator_url:
+        _say(f"  sources: bundled simulator at {running.simulator_url} (set DXW_*_URL for real ones)")
+    _say(f"  processes: {', '.join(f'{name} ({pid})' for name, pid in running.pids.items())}")
+    _say(f"  their logs: {running.log_dir}")
+    _say(f"Healthy in {time.monotonic() - started:.0f} s. DAGs start paused: unpause them in the UI. "
+         "`dxw airflow down` stops everything.")  # fmt: skip
+    return 0
+
+
+def cmd_airflow_down(args: argparse.Namespace) -> int:
+    from dxw import deployment
+
+    stopped = deployment.stop(get_settings())
+    _say(f"stopped: {', '.join(stopped)}" if stopped else "no deployment was running.")
+    return 0
+
+
+def cmd_airflow_trigger(args: argparse.Namespace) -> int:
+    """Start a run through the deployment's REST API: the half-year is named, never taken from a date."""
+    from dxw import deployment
+    from dxw.airflow_api import AirflowApiError
+
+    conf: dict[str, str] = {}
+    if args.period:
+        from dxw.periods import parse
+
+        conf["period"] = parse(args.period).id
+    elif args.dag_id == "semiannual_marts":
+        _say("refused: semiannual_marts builds one half-year: name it with --period, e.g. --period 2025S1")
+        return 2
+    try:
+        api = deployment.api(get_settings())
+        dag = api.dag(args.dag_id)
+        if dag is None:
+            _say(f"refused: the deployment has no DAG {args.dag_id!r} (or the dag-processor is parsing it)")
+            return 1
+        if dag["is_paused"]:
+            if not args.unpause:
+                _say(
+                    f"refused: {args.dag_id} is paused, so its run would wait in the queue: unpause it in "
+                    "the UI or add --unpause (which also starts its schedule)"
+                )
+                return 1
+            api.set_paused(args.dag_id, False)
+            _say(f"{args.dag_id} unpaused (its schedule runs from now on)")
+        run_id = api.trigger(args.dag_id, conf=conf)
+        period = f" for {conf['period']}" if conf else ""
+        _say(f"{args.dag_id}: run {run_id} queued{period}; {api.url}/dags/{args.dag_id}/runs/{run_id}")
+        if not args.wait:
+            return 0
+        run = api.wait_for_run(args.dag_id, run_id, timeout=args.timeout)
+    except (deployment.DeploymentError, AirflowApiError) as exc:
+        _say(f"refused: {scrub(str(exc))}")
+        return 1
+    tasks = api.task_instances(args.dag_id, run_id)
+    failed = [ti["task_id"] for ti in tasks if ti["state"] == "failed"]
+    _say(f"{args.dag_id}: run {run_id} {run['state']}" + (f" (failed: {', '.join(failed)})" * bool(failed)))
+    # A task that skipped itself (an unchanged delivery, a half-year not ready) says why in its log.
+    for ti in tasks:
+        if ti["state"] == "skipped" and ti.get("start_date") and ti.get("try_number"):
+            log_text = api.task_log(args.dag_id, run_id, ti["task_id"], ti["try_number"], ti["map_index"])
+            reasons = [line.split("reason: ", 1)[1] for line in log_text.splitlines() if "reason: " in line]
+            _say(f"  {ti['task_id']} skipped: {reasons[-1] if reasons else 'see its log'}")
+    published = any(ti["task_id"] == "publish_marts" and ti["state"] == "success" for ti in tasks)
+    if run["state"] == "success" and args.dag_id == "semiannual_marts" and not published:
+        _say(f"  nothing was published for {conf['period']}")
+        return 1
+    return 0 if run["state"] == "success" else 1
+
+
+def cmd_airflow_worker(args: argparse.Namespace) -> int:
+    from dxw import deployment
+
+    settings = get_settings()
+    _say(f"dxw airflow worker: a Celery worker of the deployment at {settings.airflow_url or '?'} ...")
+    try:
+        deployment.worker(settings)
+    except deployment.DeploymentError as exc:
+        _say(f"refused: {exc}")
+        return 2
+    return 0  # not reached: the worker replaced this process
+
+
+def cmd_airflow_status(args: argparse.Namespace) -> int:
+    from dxw import deployment
+
+    running = deployment.status(get_settings())
+    for name, pid in running.items():
+        _say(f"  {name:<14} pid {pid}")
+    _say("" if running else "no deployment is running.")
+    return 0 if running else 1
+
+
 # --- run ----------------------------------------------------------------------------------------
 @contextmanager
 def _output_to(path: Path) -> Iterator[None]:
@@ -516,6 +626,40 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="serve the reporting system of a whole country (10,395 communes; see bench/national.py)",
     )
+
+    airflow = commands.add_parser(
+        "airflow",
+        help="The real Airflow deployment on this machine (Celery worker, scheduler, UI).",
+        description="The real Airflow deployment on this machine (Celery worker, scheduler, UI).",
+    )
+    airflow_commands = airflow.add_subparsers(dest="airflow_command", required=True, metavar="ACTION")
+    up = add(
+        "up",
+        cmd_airflow_up,
+        "Start Redis, the simulator, api-server, scheduler, dag-processor, triggerer and a Celery worker.",
+        airflow_commands,
+    )
+    up.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for health (default 180)")
+    up.add_argument("--show-password", action="store_true", help="print the admin password")
+    add("down", cmd_airflow_down, "Stop every process `dxw airflow up` started.", airflow_commands)
+    add("status", cmd_airflow_status, "List the deployment's running processes.", airflow_commands)
+    add(
+        "worker",
+        cmd_airflow_worker,
+        "Run a Celery worker of a deployment on another machine, in the foreground (README: more workers).",
+        airflow_commands,
+    )
+    trigger = add(
+        "trigger",
+        cmd_airflow_trigger,
+        "Start a DAG run through the deployment's REST API (the half-year by name: --period 2025S1).",
+        airflow_commands,
+    )
+    trigger.add_argument("dag_id", help="e.g. semiannual_marts, ingest_public_service_portal")
+    trigger.add_argument("--period", help="half-year to work on (required for semiannual_marts)")
+    trigger.add_argument("--unpause", action="store_true", help="unpause the DAG first (starts its schedule)")
+    trigger.add_argument("--wait", action="store_true", help="wait for the run; exit 1 unless it succeeded")
+    trigger.add_argument("--timeout", type=float, default=3600.0, help="seconds --wait waits (default 3600)")
 
     run = add("run", cmd_run, "Run one DAG to completion through Airflow (dag.test).")
     run.add_argument("dag_id", help="e.g. ingest_public_service_portal, transform_warehouse")

@@ -7,6 +7,7 @@ node, so a model's tests run right after it and stop what depends on it.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
@@ -50,7 +51,16 @@ def dbt_task_group(group_id: str, select: list[str] | None = None, exclude: list
             # Tests spanning several models (relationships, crosswalk coverage) run once all are built.
             should_detach_multiple_parents_tests=True,
         ),
-        # Lineage lives in dbt docs; per-model Airflow assets would only add noise here.
-        operator_args={"install_deps": False, "emit_datasets": False},
+        operator_args={
+            # Lineage lives in dbt docs; per-model Airflow assets would only add noise here.
+            "install_deps": False,
+            "emit_datasets": False,
+            # Each node is a dbt process on a core: the pool (created by `dxw airflow up`) bounds how
+            # many run at once, so a small worker still answers its heartbeats; a node that lost
+            # its heartbeat anyway is retried (dbt build of one node is idempotent).
+            "pool": settings.dbt_pool,
+            "retries": settings.dbt_task_retries,
+            "retry_delay": timedelta(seconds=30),
+        },
         **kwargs,
     )

@@ -81,6 +81,21 @@ class Settings:
     bi_idle_in_transaction_seconds: float = 60.0
     bi_temp_file_limit_mb: int = 1024
     bi_connection_limit: int = 20
+    # The deployment (dxw.deployment, `dxw airflow up`): where the api-server listens, the Celery
+    # broker (a Redis dxw starts on 127.0.0.1 unless a URL is given), the worker's task slots and the
+    # dbt pool that bounds how many Cosmos tasks run at once (each is a dbt process on a core).
+    airflow_host: str = "127.0.0.1"
+    airflow_port: int = 8080
+    airflow_url: str | None = None
+    airflow_admin_user: str = "admin"
+    airflow_log_level: str = "INFO"
+    celery_broker_url: str | None = None
+    redis_port: int = 6390
+    redis_server: str = "/usr/bin/redis-server"
+    worker_concurrency: int = 4
+    dbt_pool: str = "dbt"
+    dbt_pool_slots: int = 2
+    dbt_task_retries: int = 2
 
     @property
     def dbt_project_dir(self) -> Path:
@@ -184,4 +199,17 @@ def get_settings() -> Settings:
         bi_idle_in_transaction_seconds=float(_env("DXW_BI_IDLE_IN_TRANSACTION_TIMEOUT", "60")),
         bi_temp_file_limit_mb=int(_env("DXW_BI_TEMP_FILE_LIMIT_MB", "1024")),
         bi_connection_limit=int(_env("DXW_BI_CONNECTION_LIMIT", "20")),
+        airflow_host=_env("DXW_AIRFLOW_HOST", "127.0.0.1"),
+        airflow_port=int(_env("DXW_AIRFLOW_PORT", "8080")),
+        airflow_url=os.environ.get("DXW_AIRFLOW_URL", "").strip().rstrip("/") or None,
+        airflow_admin_user=_env("DXW_AIRFLOW_ADMIN_USER", "admin"),
+        airflow_log_level=_env("DXW_AIRFLOW_LOG_LEVEL", "INFO").upper(),
+        celery_broker_url=os.environ.get("DXW_CELERY_BROKER_URL", "").strip() or None,
+        redis_port=int(_env("DXW_REDIS_PORT", "6390")),
+        redis_server=_env("DXW_REDIS_SERVER", "/usr/bin/redis-server"),
+        # Two task slots per core: most tasks wait on the network or PostgreSQL, dbt's are pooled.
+        worker_concurrency=int(_env("DXW_WORKER_CONCURRENCY", str(2 * (os.cpu_count() or 1)))),
+        dbt_pool=_env("DXW_DBT_POOL", "dbt"),
+        dbt_pool_slots=int(_env("DXW_DBT_POOL_SLOTS", "2")),
+        dbt_task_retries=int(_env("DXW_DBT_TASK_RETRIES", "2")),
     )

@@ -29,6 +29,12 @@ COMMANDS = [
     ["upload", "template"],
     ["upload", "inbox"],
     ["report"],
+    ["airflow"],
+    ["airflow", "up"],
+    ["airflow", "down"],
+    ["airflow", "status"],
+    ["airflow", "trigger"],
+    ["airflow", "worker"],
 ]
 
 

@@ -1,0 +1,255 @@
+"""The pipeline under the real deployment `make airflow` starts, not under dag.test().
+
+`dxw airflow up` runs in a DXW_HOME of its own (its own embedded PostgreSQL, Redis, simulator,
+Airflow home and logs) on free ports, so it never meets the tests' in-process Airflow nor a
+deployment the user keeps running. Everything is driven the way an operator drives it: the
+`dxw airflow trigger` command and Airflow's REST API. The in-process run of the same half-year
+(`dxw.dagrun`, as `dxw run` does it) is the reference for the published marts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import psycopg
+import pytest
+
+from dxw import dagrun, publish, upload_folder
+from dxw.airflow_api import AirflowApi
+from dxw.settings import get_settings
+from dxw.simulator.upload_data import drop_uploads
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.deployment]
+
+PERIOD = "2025S1"
+LATER = "2025S2"  # a delivery that is new once 2025S1 has landed
+INGESTIONS = ("ingest_public_service_portal", "ingest_document_management", "ingest_reporting_system")
+DAGS = (*INGESTIONS, "ingest_unit_uploads", "transform_warehouse", "semiannual_marts")
+DXW = str(Path(sys.executable).parent / "dxw")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Deployment:
+    def __init__(self, home: Path):
+        self.home = home
+        # Only what an operator's shell would have: nothing of the test session's Airflow or dxw set-up.
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "DXW_", "DBT_"))}
+        env.update(
+            DXW_HOME=str(home),
+            DXW_AIRFLOW_PORT=str(_free_port()),
+            DXW_REDIS_PORT=str(_free_port()),
+            DXW_SIMULATOR_PORT=str(_free_port()),
+            DXW_BI_PASSWORD=os.environ["DXW_BI_PASSWORD"],
+            DXW_LOADER_PASSWORD=os.environ["DXW_LOADER_PASSWORD"],
+        )
+        self.env = env
+        self.output = ""
+
+    def dxw(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+        cwd = get_settings().project_dir
+        result = subprocess.run(
+            [DXW, *args], env=self.env, capture_output=True, text=True, timeout=timeout, cwd=cwd
+        )
+        self.output += f"$ dxw {' '.join(args)} -> {result.returncode}\n{result.stdout}{result.stderr}\n"
+        return result
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.env['DXW_AIRFLOW_PORT']}"
+
+    def api(self) -> AirflowApi:
+        password = json.loads((self.home / "deployment" / "secrets.json").read_text())["admin_password"]
+        return AirflowApi(self.url, "admin", password)
+
+    def warehouse(self) -> psycopg.Connection:
+        url = self.dxw("db", "url", "--show-password").stdout.strip().splitlines()[-1]
+        return psycopg.connect(url, autocommit=True)
+
+
+def _checksums(conn: psycopg.Connection) -> dict[str, tuple[int, str]]:
+    """Row count and checksum of the published half-year's rows of every mart."""
+    tables = conn.execute(
+        "select table_name from information_schema.columns where table_schema = 'marts' and column_name = %s "
+        "order by 1",
+        (publish.PERIOD_COLUMN,),
+    ).fetchall()
+    return {name: publish.table_checksum(conn, "marts", name, PERIOD) for (name,) in tables}
+
+
+@pytest.fixture(scope="module")
+def in_process_marts(simulator):
+    """The reference: the same deliveries run in-process (dag.test, as `dxw run` does)."""
+    from tests.conftest import URLS, reset_warehouse
+
+    reset_warehouse()
+    for dag_id in INGESTIONS:
+        dagrun.run(dag_id, {"period": PERIOD, "source_url": simulator.url})
+    dagrun.run("ingest_reporting_system", {"period": LATER, "source_url": simulator.url})
+    shutil.rmtree(get_settings().uploads_dir, ignore_errors=True)
+    drop_uploads(upload_folder.folders()["inbox"], PERIOD)
+    dagrun.run("ingest_unit_uploads")
+    dagrun.run("transform_warehouse")
+    dagrun.run("semiannual_marts", {"period": PERIOD})
+    with psycopg.connect(URLS.warehouse) as conn:
+        checksums = _checksums(conn)
+    assert checksums
+    assert all(rows for rows, _ in checksums.values()), checksums
+    return checksums
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory, in_process_marts):
+    deployment = Deployment(tmp_path_factory.mktemp("deployment-home"))
+    started = deployment.dxw("airflow", "up", "--timeout", "300", "--show-password")
+    try:
+        assert started.returncode == 0, deployment.output
+        yield deployment
+    finally:
+        stopped = deployment.dxw("airflow", "down")
+        deployment.dxw("db", "stop")
+        sys.stdout.write(deployment.output)  # shown by pytest when a test failed
+    assert stopped.returncode == 0, deployment.output
+    assert "stopped:" in stopped.stdout, deployment.output
+    assert deployment.dxw("airflow", "status").returncode == 1, deployment.output
+
+
+def test_one_command_starts_every_component_on_the_loopback(deployment):
+    # `dxw airflow up` prints the UI address and an admin login that the REST API accepts.
+    match = re.search(r"Airflow UI: (\S+)\s+login: (\S+) / (\S+)", deployment.output)
+    assert match, deployment.output
+    assert match[1] == deployment.url
+    api = AirflowApi(match[1], match[2], match[3])
+    api.wait_for_dags(list(DAGS))
+    health = api.request("GET", "/api/v2/monitor/health").json()
+    parts = ("metadatabase", "scheduler", "triggerer", "dag_processor")
+    assert {part: health[part]["status"] for part in parts} == dict.fromkeys(parts, "healthy")
+    status = deployment.dxw("airflow", "status").stdout
+    names = re.findall(r"^\s+(\S+)\s+pid (\d+)", status, re.MULTILINE)
+    assert [name for name, _ in names] == [
+        "redis", "simulator", "api-server", "scheduler", "dag-processor", "triggerer", "celery-worker",
+    ]  # fmt: skip
+    # Nothing of the deployment listens beyond 127.0.0.1 (Airflow's log servers would bind 0.0.0.0).
+    listening = []
+    for _, pid in names:
+        root = psutil.Process(int(pid))
+        for process in (root, *root.children(recursive=True)):
+            for sock in process.net_connections(kind="inet"):
+                if sock.status == psutil.CONN_LISTEN:
+                    listening.append((process.name(), sock.laddr.ip, sock.laddr.port))
+    assert {ip for _, ip, _ in listening} == {"127.0.0.1"}, listening
+    ports = {port for _, _, port in listening}
+    for variable in ("DXW_AIRFLOW_PORT", "DXW_REDIS_PORT", "DXW_SIMULATOR_PORT"):
+        assert int(deployment.env[variable]) in ports, (variable, listening)
+    # Without --show-password the password is not printed, only where it is kept.
+    again = deployment.dxw("airflow", "up")
+    assert again.returncode == 1, deployment.output
+    assert "already running" in again.stdout, deployment.output
+    assert match[3] not in again.stdout
+
+
+def _wait_all_finished(api: AirflowApi, dag_id: str, timeout: float = 600) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = api.runs(dag_id)
+        if runs and all(run["state"] in ("success", "failed") for run in runs):
+            return runs
+        time.sleep(2)
+    raise AssertionError(f"{dag_id}: runs not finished within {timeout:.0f} s: {api.runs(dag_id)}")
+
+
+def _states(api: AirflowApi, dag_id: str, run_id: str) -> dict[str, str]:
+    return {ti["task_id"]: ti["state"] for ti in api.task_instances(dag_id, run_id)}
+
+
+def test_the_pipeline_runs_under_the_deployment(deployment, in_process_marts):
+    api = deployment.api()
+    api.wait_for_dags(list(DAGS))
+
+    # Unpaused before any data, semiannual_marts runs its timetable's latest half-year (on 1
+    # December 2026, 2026S1, whose Decree 09 window closed on 14 June): it has no rows in the
+    # core, so the run skips instead of failing an empty gate.
+    api.set_paused("semiannual_marts", False)
+    scheduled = _wait_all_finished(api, "semiannual_marts")
+    assert [(run["run_type"], run["state"]) for run in scheduled] == [("scheduled", "success")]
+    states = _states(api, "semiannual_marts", scheduled[0]["dag_run_id"])
+    assert (states["half_year"], states["publish_marts"]) == ("skipped", "skipped"), states
+
+    # Every source delivers 2025S1 while the transform is paused (a paused DAG is sent no asset
+    # event). Unpaused, each ingestion DAG also runs its schedule's latest tick, which pulls the
+    # previous and the current half-year from the simulator: those runs succeed on any date.
+    inbox = deployment.home / "uploads" / "inbox"
+    inbox.mkdir(parents=True, exist_ok=True)
+    assert drop_uploads(inbox, PERIOD)
+    for dag_id in INGESTIONS:
+        result = deployment.dxw("airflow", "trigger", dag_id, "--period", PERIOD, "--unpause", "--wait")
+        assert result.returncode == 0, deployment.output
+    assert deployment.dxw("airflow", "trigger", "ingest_unit_uploads", "--unpause", "--wait").returncode == 0
+    for dag_id in (*INGESTIONS, "ingest_unit_uploads"):
+        runs = _wait_all_finished(api, dag_id)
+        assert {run["state"] for run in runs} == {"success"}, (dag_id, runs)
+        assert "scheduled" in {run["run_type"] for run in runs}, (dag_id, runs)
+    assert not list(inbox.rglob("*.xlsx")), "the district forms were not taken from the inbox"
+    assert api.runs("transform_warehouse") == []
+
+    # Unpaused, the transform waits for an asset event: a re-pull with nothing new emits none.
+    api.set_paused("transform_warehouse", False)
+    result = deployment.dxw("airflow", "trigger", "ingest_reporting_system", "--period", PERIOD, "--wait")
+    assert result.returncode == 0, deployment.output
+    assert f"land_data_values skipped: {PERIOD}: the source delivered nothing new" in result.stdout
+    time.sleep(10)  # asset-triggered runs are created within a scheduler loop (about a second)
+    assert api.runs("transform_warehouse") == []
+
+    # A new delivery (the reporting system's next half-year) starts the transform through its event.
+    result = deployment.dxw("airflow", "trigger", "ingest_reporting_system", "--period", LATER, "--wait")
+    assert result.returncode == 0, deployment.output
+    deadline = time.monotonic() + 60
+    while not (transforms := api.runs("transform_warehouse")) and time.monotonic() < deadline:
+        time.sleep(1)
+    assert [run["run_type"] for run in transforms] == ["asset_triggered"], transforms
+    transform = api.wait_for_run("transform_warehouse", transforms[0]["dag_run_id"], timeout=1800)
+    tasks = api.task_instances("transform_warehouse", transform["dag_run_id"])
+    assert transform["state"] == "success", [(ti["task_id"], ti["state"]) for ti in tasks]
+    # Cosmos' dbt nodes ran in the dbt pool, with retries (dxw.dbt_tasks), through the Celery worker.
+    dbt_tasks = [ti for ti in tasks if ti["task_id"].startswith("dbt.")]
+    assert len(dbt_tasks) > 10
+    assert {ti["pool"] for ti in dbt_tasks} == {"dbt"}
+    assert {ti["max_tries"] for ti in dbt_tasks} == {2}
+    assert {ti["executor"] or "CeleryExecutor" for ti in tasks} == {"CeleryExecutor"}
+
+    # The half-year by name, through the REST API, whatever today's date: the same marts as in-process.
+    result = deployment.dxw("airflow", "trigger", "semiannual_marts", "--period", PERIOD, "--wait")
+    assert result.returncode == 0, deployment.output
+    with deployment.warehouse() as conn:
+        assert _checksums(conn) == in_process_marts
+        published = conn.execute("select distinct period_id from marts_audit.publish_log").fetchall()
+    assert published == [(PERIOD,)]
+
+    # Every task's log is non-empty, at INFO, and readable through the API.
+    checked = 0
+    for dag_id in DAGS:
+        for run in api.runs(dag_id):
+            for ti in api.task_instances(dag_id, run["dag_run_id"]):
+                if not ti["start_date"] or not ti["try_number"]:
+                    continue  # skipped without running (downstream of a skip)
+                run_id, task_id = run["dag_run_id"], ti["task_id"]
+                text = api.task_log(dag_id, run_id, task_id, ti["try_number"], ti["map_index"])
+                assert re.search(r"^\S+ info ", text, re.MULTILINE), (dag_id, ti["task_id"], text[:500])
+                checked += 1
+    assert checked > 40
+    logs = list((deployment.home / "airflow" / "logs").rglob("*.log"))
+    assert logs
+    assert [path for path in logs if not path.stat().st_size] == []
