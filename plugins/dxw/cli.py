@@ -279,8 +279,15 @@ def _run_dags(runs: Sequence[tuple[str, dict]], quiet: bool = True) -> None:
     With ``quiet``, the runs' own logs go to ``$DXW_HOME/logs/`` and only progress is shown;
     the log's tail is shown when a run fails.
     """
-    from dxw import airflow_env
+    from dxw import airflow_env, deployment
 
+    running = deployment.status(get_settings())
+    if running:
+        # Its scheduler shares the metadata database and would take over the in-process run's tasks.
+        raise ConfigurationError(
+            f"a deployment runs from {get_settings().home} ({', '.join(running)}): start runs in it with "
+            "`dxw airflow trigger`, or stop it first (make airflow-stop)"
+        )
     airflow_env.apply()
     from dxw import dagrun
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -97,3 +98,15 @@ def test_down_without_a_deployment_stops_nothing(home, capsys):
     assert main(["airflow", "down"]) == 0
     assert "no deployment was running" in capsys.readouterr().out
     assert main(["airflow", "status"]) == 1
+
+
+def test_in_process_runs_refuse_while_a_deployment_runs_from_the_same_home(home, capsys):
+    # The deployment's scheduler shares the metadata database: it would take over a dag.test run.
+    pids = home / "deployment" / "pids.json"
+    pids.parent.mkdir(parents=True)
+    ours = {"pid": os.getpid(), "started": deployment._start_time(os.getpid())}
+    pids.write_text(json.dumps({"scheduler": ours}))
+    assert main(["run", "transform_warehouse"]) == 2
+    assert "dxw airflow trigger" in capsys.readouterr().err
+    pids.write_text(json.dumps({"scheduler": {"pid": os.getpid(), "started": "0"}}))  # a reused pid
+    assert deployment.status(get_settings()) == {}
