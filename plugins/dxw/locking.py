@@ -65,9 +65,9 @@ class Holder:
         )
 
 
-def holders(conn: psycopg.Connection, schemas: tuple[str, ...] = DXW_SCHEMAS) -> list[Holder]:
-    """Other sessions that hold a lock on a relation of ``schemas`` (outside a failed transaction)."""
-    return [Holder(*row) for row in conn.execute(_HOLDERS, (list(schemas),)).fetchall()]
+def holders(conn: psycopg.Connection) -> list[Holder]:
+    """Other sessions that hold a lock on a relation of dxw's schemas (outside a failed transaction)."""
+    return [Holder(*row) for row in conn.execute(_HOLDERS, (list(DXW_SCHEMAS),)).fetchall()]
 
 
 def bounded(
@@ -75,7 +75,6 @@ def bounded(
     what: str,
     work: Callable[[], T],
     settings: Settings | None = None,
-    schemas: tuple[str, ...] = DXW_SCHEMAS,
 ) -> T:
     """Run ``work`` in a transaction of its own whose lock waits are bounded; retry when refused.
 
@@ -96,7 +95,7 @@ def bounded(
                 conn.execute("select set_config('lock_timeout', %s, true)", (timeout,))
                 return work()
         except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected) as exc:
-            in_the_way = holders(conn, schemas)
+            in_the_way = holders(conn)
             left = deadline - time.monotonic()
             reason = "deadlock" if isinstance(exc, psycopg.errors.DeadlockDetected) else "lock busy"
             sessions = "; ".join(str(h) for h in in_the_way) or "no session holds a lock any more"

@@ -37,7 +37,7 @@ from dxw.settings import Settings, get_settings
 log = logging.getLogger(__name__)
 
 BUILD_SCHEMA = "marts_build"
-PUBLISHED_SCHEMA = "marts"
+PUBLISHED_SCHEMA = row_security.PUBLISHED_SCHEMA
 AUDIT_SCHEMA = "marts_audit"
 PERIOD_COLUMN = "period_id"
 # The advisory lock key that serialises publishes (any fixed bigint; its bytes spell "dxw-pub").

@@ -31,10 +31,11 @@ from dxw.settings import Settings
 
 log = logging.getLogger(__name__)
 
-OWNER, LOADER, BI, SCOPED = "dxw_owner", "dxw_loader", "dxw_bi", "dxw_bi_scoped"
-SECURITY_SCHEMA = "marts_security"
+OWNER, LOADER = "dxw_owner", "dxw_loader"
+# The BI roles and the schemas row security protects are defined once, where the policies are.
+BI, SCOPED = row_security.BI, row_security.SCOPED
+SECURITY_SCHEMA, PUBLISHED_SCHEMA = row_security.SECURITY_SCHEMA, row_security.PUBLISHED_SCHEMA
 INTERNAL_SCHEMAS = ("raw", "reference", "staging", "intermediate", "core", "marts_build", "marts_audit")
-PUBLISHED_SCHEMA = "marts"
 # Connections the loader and the pipeline (Airflow, dbt threads, the loader) need beside BI's.
 PIPELINE_CONNECTIONS = 10
 

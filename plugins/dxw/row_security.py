@@ -317,8 +317,11 @@ def apply(conn: psycopg.Connection, refuse: bool = True) -> list[str]:
         # dxw db grant never ran in this database: no BI role has any right on marts here.
         return []
     if not current:
-        setup(conn)  # granted by an earlier release: scoped logins must not keep its rights
-    refresh_versions(conn)
+        # Granted by an earlier release: scoped logins must not keep its rights. (setup also
+        # copies the unit history.)
+        setup(conn)
+    else:
+        refresh_versions(conn)
     protected = []
     relations = _relations(conn)
     for name, kind, secured, policies, readable in relations:

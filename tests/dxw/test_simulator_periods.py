@@ -40,8 +40,8 @@ def test_every_source_serves_the_half_years_a_scheduled_run_pulls(
     values = dhis2.fetch(settings, simulator.url, period).records
     # After the 1 July 2025 reorganisation the province reports its new bodies and communes: the
     # same units as in 2025S2's last months, every month of the half-year.
-    july_2025 = portal_data.rows(portal.ENDPOINTS[0].name, parse("202512"))
-    assert len(progress) == 6 * len(july_2025)
+    december_2025 = portal_data.rows(portal.ENDPOINTS[0].name, parse("202512"))
+    assert len(progress) == 6 * len(december_2025)
     assert {r["requestYear"] for r in progress} == {2026}
     new_units = {u.code for u in dms_data.dms_units(parse("2025S2")) if u.is_current}
     assert len(dossiers) == len(new_units) > 50
