@@ -13,7 +13,8 @@ DBT_SOURCES := $(shell find dbt_project -path dbt_project/target -prune -o -type
 export UV_PYTHON := $(PYTHON)
 
 CHROMIUM ?= /usr/bin/chromium
-REDIS_SERVER ?= /usr/bin/redis-server
+# The broker's binary: the one `make redis-server` checks is the one `dxw airflow up` starts.
+REDIS_SERVER ?= $(or $(DXW_REDIS_SERVER),/usr/bin/redis-server)
 .PHONY: help install demo test lint format manifest clean db-stop chromium redis-server airflow airflow-stop
 
 help:  ## Show the targets
@@ -41,7 +42,7 @@ demo: install  ## Run the whole pipeline on the bundled source simulator and sho
 # everywhere apt works), rather than a wheel that compiles Redis from source at install time.
 # Its own service is not used: dxw starts a redis-server of its own on 127.0.0.1 (DXW_REDIS_PORT).
 airflow: install redis-server  ## Run the real deployment (Celery worker, scheduler, UI on 127.0.0.1)
-	$(BIN)/dxw airflow up --show-password
+	DXW_REDIS_SERVER=$(REDIS_SERVER) $(BIN)/dxw airflow up --show-password
 
 airflow-stop:  ## Stop the deployment `make airflow` started
 	@[ -x $(BIN)/dxw ] && $(BIN)/dxw airflow down || true

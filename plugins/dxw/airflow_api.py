@@ -19,6 +19,10 @@ FINISHED = frozenset({"success", "failed"})
 class AirflowApiError(RuntimeError):
     """The API refused a request; the message carries Airflow's own detail."""
 
+    def __init__(self, message: str, status_code: int | None = None):
+        super().__init__(message)
+        self.status_code = status_code
+
 
 class AirflowApi:
     def __init__(self, url: str, username: str, password: str, timeout: float = 30.0):
@@ -55,7 +59,8 @@ class AirflowApi:
                 continue
             break
         if response.status_code >= 400:
-            raise AirflowApiError(f"{method} {path}: HTTP {response.status_code}: {response.text[:500]}")
+            detail = f"{method} {path}: HTTP {response.status_code}: {response.text[:500]}"
+            raise AirflowApiError(detail, response.status_code)
         return response
 
     def dag(self, dag_id: str) -> dict | None:
@@ -63,7 +68,7 @@ class AirflowApi:
         try:
             return self.request("GET", f"/api/v2/dags/{quote(dag_id)}").json()
         except AirflowApiError as exc:
-            if "HTTP 404" in str(exc):
+            if exc.status_code == 404:
                 return None
             raise
 

@@ -239,7 +239,8 @@ def cmd_airflow_status(args: argparse.Namespace) -> int:
     running = deployment.status(get_settings())
     for name, pid in running.items():
         _say(f"  {name:<14} pid {pid}")
-    _say("" if running else "no deployment is running.")
+    if not running:
+        _say("no deployment is running.")
     return 0 if running else 1
 
 

@@ -145,8 +145,9 @@ def environment(
     }
     if needs_simulator(settings):
         simulator = f"http://127.0.0.1:{simulator_port(settings)}"
-        for name in ("DXW_PORTAL_URL", "DXW_DMS_URL", "DXW_REPORTING_URL"):
-            env[name] = os.environ.get(name, "").strip() or simulator
+        env["DXW_PORTAL_URL"] = settings.portal_url or simulator
+        env["DXW_DMS_URL"] = settings.dms_url or simulator
+        env["DXW_REPORTING_URL"] = settings.reporting_url or simulator
     return env
 
 
