@@ -35,8 +35,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from dxw import catalogue
 from dxw.periods import Period, parse
-from dxw.settings import get_settings
 from dxw.simulator import reorganisation, submissions
 from dxw.simulator.portal_data import FIRST_YEAR, _rng, _step, holds
 from dxw.simulator.upload_data import figures as uploaded_figures
@@ -96,12 +96,10 @@ def data_set_uid() -> str:
 
 @cache
 def data_elements(seeds_dir: Path | None = None) -> tuple[DataElement, ...]:
-    folder = seeds_dir or get_settings().dbt_project_dir / "seeds"
-    with (folder / "dhis2_data_elements.csv").open(encoding="utf-8") as handle:
-        return tuple(
-            DataElement(row["data_element_uid"], row["data_element_code"], row["indicator_code"], row["part"])
-            for row in csv.DictReader(handle)
-        )
+    return tuple(
+        DataElement(row["data_element_uid"], row["data_element_code"], row["indicator_code"], row["part"])
+        for row in catalogue.rows("dhis2_data_elements", seeds_dir)
+    )
 
 
 def reporting_units(period: Period) -> list[Unit]:

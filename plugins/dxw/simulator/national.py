@@ -23,6 +23,7 @@ from dataclasses import astuple, dataclass
 from functools import cached_property
 from pathlib import Path
 
+from dxw import catalogue
 from dxw.periods import Period
 from dxw.simulator.dhis2_data import CSV_HEADER, DEFAULT_COMBO, DataElement, data_set_uid
 from dxw.units import dhis2_uid
@@ -234,8 +235,7 @@ class NationalWorld:
                 for uid, code, indicator, part in map(astuple, self.data_elements)
             ),
         )
-        with (seeds_dir / "indicators.csv").open(encoding="utf-8") as handle:
-            header = next(csv.reader(handle))
+        header = catalogue.header("indicators", seeds_dir)
         rows = []
         for number, code in enumerate(self.indicator_codes, start=1):
             row = dict.fromkeys(header, "")
@@ -261,8 +261,7 @@ class NationalWorld:
                 row["target_year"] = ""
             rows.append([row[column] for column in header])
         _write(seeds_dir / "indicators.csv", header, rows)
-        with (seeds_dir / "award_rules.csv").open(encoding="utf-8") as handle:
-            header = next(csv.reader(handle))
+        header = catalogue.header("award_rules", seeds_dir)
         award = {
             "award_code": "NATIONAL_CERTIFICATE",
             "award_name_vi": "Bằng khen",

@@ -34,9 +34,10 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from dxw import catalogue
 from dxw.landing.copy import Document
 from dxw.periods import Period, PeriodError, parse
-from dxw.settings import Settings, get_settings
+from dxw.settings import Settings
 from dxw.sources import http_session as http
 from dxw.sources.contract import ContractError, Delivery, SourceError
 
@@ -149,20 +150,16 @@ class Identifiers:
 @cache
 def mapping(seeds_dir: Path | None = None) -> Identifiers:
     """Data elements from the ``dhis2_data_elements`` seed, org units from the crosswalk seed."""
-    folder = seeds_dir or get_settings().dbt_project_dir / "seeds"
-    with (folder / "dhis2_data_elements.csv").open(encoding="utf-8") as handle:
-        elements = list(csv.DictReader(handle))
-    with (folder / "unit_crosswalk.csv").open(encoding="utf-8") as handle:
-        units = {
-            row["source_unit_id"]: (row["unit_code"], row["unit_valid_from"])
-            for row in csv.DictReader(handle)
-            if row["source"] == SOURCE
-        }
-    with (folder / "units.csv").open(encoding="utf-8") as handle:
-        valid_to = {
-            (row["code"], row["valid_from"]): date.fromisoformat(row["valid_to"]) if row["valid_to"] else None
-            for row in csv.DictReader(handle)
-        }
+    elements = catalogue.rows("dhis2_data_elements", seeds_dir)
+    units = {
+        row["source_unit_id"]: (row["unit_code"], row["unit_valid_from"])
+        for row in catalogue.rows("unit_crosswalk", seeds_dir)
+        if row["source"] == SOURCE
+    }
+    valid_to = {
+        (row["code"], row["valid_from"]): date.fromisoformat(row["valid_to"]) if row["valid_to"] else None
+        for row in catalogue.rows("units", seeds_dir)
+    }
     return Identifiers(
         {e["data_element_uid"]: e["data_element_code"] for e in elements},
         {e["data_element_code"]: e["data_element_uid"] for e in elements},

@@ -20,15 +20,13 @@ Rules:
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from dxw import catalogue_versions, periods
-from dxw.settings import get_settings
+from dxw import catalogue, catalogue_versions, periods
 
 UPLOAD_SOURCE = "unit_upload"
 LEVELS_VI = {
@@ -219,14 +217,8 @@ def _date(text: str) -> date | None:
     return date.fromisoformat(text) if text else None
 
 
-def _read_csv(path: Path) -> list[dict[str, str]]:
-    with path.open(encoding="utf-8", newline="") as handle:
-        return list(csv.DictReader(handle))
-
-
 def load_catalogue(seeds_dir: Path | None = None) -> Catalogue:
     """Load the indicator, unit and unit-succession seeds from ``seeds_dir`` (default: the dbt seeds)."""
-    folder = Path(seeds_dir) if seeds_dir else get_settings().dbt_project_dir / "seeds"
     indicators = tuple(
         Indicator(
             code=row["indicator_code"].strip(),
@@ -239,10 +231,10 @@ def load_catalogue(seeds_dir: Path | None = None) -> Catalogue:
             valid_from=_date(row.get("valid_from") or ""),
             catalogue_version=(row.get("catalogue_version") or "").strip(),
         )
-        for row in _read_csv(folder / "indicators.csv")
+        for row in catalogue.rows("indicators", seeds_dir)
     )
     units = []
-    for row in _read_csv(folder / "units.csv"):
+    for row in catalogue.rows("units", seeds_dir):
         valid_from = _date(row["valid_from"])
         if valid_from is None:
             raise CatalogueError(f"unit {row['code']!r} in units.csv has no valid_from")
@@ -263,6 +255,6 @@ def load_catalogue(seeds_dir: Path | None = None) -> Catalogue:
             is_primary=row["is_primary"].strip().lower() == "true",
             effective_date=date.fromisoformat(row["effective_date"].strip()),
         )
-        for row in _read_csv(folder / "unit_succession.csv")
+        for row in catalogue.rows("unit_succession", seeds_dir)
     )
     return Catalogue(indicators=indicators, units=tuple(units), successions=successions)
