@@ -49,7 +49,7 @@ def _met(met: bool | None, comparator: str | None, target: Decimal | None) -> st
 def attainment_table(period_id: str) -> str:
     """Province and district attainment for the public-service indicators of one half-year, in the
     unit structure the half-year is reported in, with the province's coverage in words."""
-    from dxw.reports.semiannual import structure_of
+    from dxw.reports.model import structure_of
 
     period = parse(period_id)
     structure = structure_of(period)

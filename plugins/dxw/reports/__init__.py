@@ -47,8 +47,12 @@ def vn_change(value: float | Decimal | int | None, digits: int = 2, missing: str
 
 
 def __getattr__(name: str) -> Any:
-    if name in {"write_report", "ReportFiles", "ReportError", "ReportNotPublished"}:
-        from dxw.reports import semiannual
+    if name == "write_report":
+        from dxw.reports.semiannual import write_report
 
-        return getattr(semiannual, name)
+        return write_report
+    if name in {"ReportFiles", "ReportError", "ReportNotPublished"}:
+        from dxw.reports import model
+
+        return getattr(model, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -11,8 +11,8 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from string import Template
 
-from dxw.reports import charts, vn_change, vn_number, vn_percent
-from dxw.reports.semiannual import (
+from dxw.reports import charts, svg, vn_change, vn_number, vn_percent
+from dxw.reports.model import (
     BEFORE_2025,
     FROM_2025,
     GRAIN_TEXT,
@@ -466,7 +466,7 @@ def _levels(data: ReportData) -> str:
 
 def _figure(chart: charts.Chart, chart_id: str, number: int, caption: str) -> str:
     return (
-        f'<figure id="{e(chart_id)}">{charts.svg(chart, chart_id)}'
+        f'<figure id="{e(chart_id)}">{svg.svg(chart, chart_id)}'
         f"<figcaption>Hình {number}. {e(chart.title)}. {caption}</figcaption></figure>"
     )
 
@@ -474,7 +474,7 @@ def _figure(chart: charts.Chart, chart_id: str, number: int, caption: str) -> st
 def _charts(data: ReportData) -> str:
     parts = ['<section id="bieu-do"><h2>2. Biểu đồ</h2>']
     number = 0
-    district = data.district_charts()
+    district = charts.district_charts(data)
     parts.append("<h3>2.1. Mức độ đạt mục tiêu theo huyện</h3>")
     if district:
         for chart in district:
@@ -492,9 +492,11 @@ def _charts(data: ReportData) -> str:
     number += 1
     parts.append("<h3>2.2. Xu hướng qua các kỳ đã công bố</h3>")
     periods = ", ".join(data.trend_periods)
-    parts.append(_figure(data.trend_chart(), f"hinh-{number}", number, f"Các kỳ đã công bố: {e(periods)}."))
+    parts.append(
+        _figure(charts.trend_chart(data), f"hinh-{number}", number, f"Các kỳ đã công bố: {e(periods)}.")
+    )
     parts.append("<h3>2.3. Phân bố các xã</h3>")
-    communes = data.commune_charts()
+    communes = charts.commune_charts(data)
     if not communes:
         parts.append('<p class="muted">Không có số liệu hồ sơ công việc cấp xã trong kỳ này.</p>')
     for chart in communes:

@@ -19,8 +19,8 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from dxw.reports.charts import Bars, Histogram, Lines
-from dxw.reports.semiannual import BEFORE_2025, LEVEL_NAMES, PILOT_LEVEL_NAMES, ReportData
+from dxw.reports.charts import Bars, Histogram, Lines, report_charts
+from dxw.reports.model import BEFORE_2025, LEVEL_NAMES, PILOT_LEVEL_NAMES, ReportData
 
 PERCENT = "0.00%"
 COUNT = "#,##0"
@@ -404,7 +404,7 @@ def _pilots_sheet(book: Workbook, data: ReportData) -> None:
 
 def _bar_chart(sheet: Worksheet, chart: Bars, top: int) -> int:
     """District values and the target as columns of data, drawn as columns plus a target line."""
-    rows = [[label, _fraction(value), _fraction(chart.target)] for label, value in chart.categories]
+    rows = [[label, _fraction(value), _fraction(chart.target)] for label, value, _ in chart.categories]
     sheet.cell(row=top, column=1, value=chart.title).font = HEADER_FONT
     end = _table(sheet, top + 1, [("Huyện", None, 28), ("Giá trị", PERCENT, 10), ("Mục tiêu", PERCENT, 10)],
                  rows, freeze=False)  # fmt: skip
@@ -491,7 +491,7 @@ def _charts_sheet(book: Workbook, data: ReportData) -> None:
     if data.structure != BEFORE_2025:
         sheet.cell(row=top, column=1, value="Từ 01/7/2025 không còn cấp huyện: không có biểu đồ theo huyện.")
         top += 2
-    for _, chart in data.charts():
+    for _, chart in report_charts(data):
         if isinstance(chart, Bars):
             top = _bar_chart(sheet, chart, top)
         elif isinstance(chart, Lines):

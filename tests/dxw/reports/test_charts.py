@@ -1,6 +1,7 @@
 import xml.etree.ElementTree as ET
 
-from dxw.reports.charts import Bars, Histogram, Lines, svg
+from dxw.reports.charts import Bars, Histogram, Lines
+from dxw.reports.svg import svg
 
 NS = {"s": "http://www.w3.org/2000/svg"}
 
@@ -22,7 +23,7 @@ def test_bar_chart_is_accessible_and_titled_in_vietnamese():
     chart = Bars(
         title="Hồ sơ công việc theo huyện",
         description="Biểu đồ cột ngang",
-        categories=[("Huyện Bắc Quang", 84.97), ("Huyện Yên Minh", 63.7)],
+        categories=[("Huyện Bắc Quang", 84.97, False), ("Huyện Yên Minh", 63.7, False)],
         y_label="Huyện, thành phố",
         target=90,
     )
@@ -41,17 +42,24 @@ def test_bar_chart_is_accessible_and_titled_in_vietnamese():
     assert [line for line in root.iter(f"{{{NS['s']}}}line") if line.get("class") == "target"]
 
 
-def test_bars_are_coloured_by_target_attainment_with_strict_comparator():
+def test_bars_are_coloured_by_the_marts_target_met_not_by_their_rounded_value():
+    # The mart judges the exact ratio (macro meets_target): 89.996 % shows as 90.00 but misses
+    # ">= 90", and 80.0 meets "> 80" only if the mart says so. The chart never re-decides.
     chart = Bars(
-        title="t", description="d", categories=[("A", 80.0), ("B", 80.01)], target=80, comparator=">"
+        title="t",
+        description="d",
+        categories=[("A", 90.0, False), ("B", 80.0, True), ("C", 50.0, None)],
+        target=90,
     )
-    fills = [bar.get("fill") for bar in bars(parse(svg(chart, "c")))]
-    assert fills[0] != fills[1]  # 80 is not "> 80"
-    assert "chưa đạt" in "".join(bars(parse(svg(chart, "c")))[0].itertext())
+    drawn = bars(parse(svg(chart, "c")))
+    assert [bar.get("fill") for bar in drawn] == ["#E69F00", "#0072B2", "#8c8c8c"]
+    assert "chưa đạt" in "".join(drawn[0].itertext())
+    assert "(đạt mục tiêu)" in "".join(drawn[1].itertext())
+    assert "mục tiêu" not in "".join(drawn[2].itertext())
 
 
 def test_a_chart_with_a_single_bar():
-    chart = Bars(title="Một huyện", description="d", categories=[("Huyện Mèo Vạc", 100.0)], target=100)
+    chart = Bars(title="Một huyện", description="d", categories=[("Huyện Mèo Vạc", 100.0, True)], target=100)
     root = parse(svg(chart, "one"))
     (bar,) = bars(root)
     assert float(bar.get("width")) > 100
@@ -60,7 +68,7 @@ def test_a_chart_with_a_single_bar():
 
 def test_a_unit_name_with_markup_is_escaped():
     name = "<script>alert('x')</script> & Huyện"
-    chart = Bars(title=f"Tiêu đề {name}", description=name, categories=[(name, 50.0)])
+    chart = Bars(title=f"Tiêu đề {name}", description=name, categories=[(name, 50.0, None)])
     text = svg(chart, "x")
     assert "<script>" not in text
     assert "&lt;script&gt;" in text

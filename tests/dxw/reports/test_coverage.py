@@ -9,7 +9,7 @@ from dataclasses import replace
 
 from dxw.report import coverage_words
 from dxw.reports import html, workbook
-from dxw.reports.semiannual import BEFORE_2025, FROM_2025
+from dxw.reports.model import BEFORE_2025, FROM_2025
 from tests.dxw.reports.test_rendering import sample
 
 

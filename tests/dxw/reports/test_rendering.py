@@ -11,7 +11,7 @@ from openpyxl.chart import BarChart, LineChart
 
 from dxw.periods import parse
 from dxw.reports import html, workbook
-from dxw.reports.semiannual import (
+from dxw.reports.model import (
     BEFORE_2025,
     FROM_2025,
     AwardCandidate,
@@ -23,9 +23,9 @@ from dxw.reports.semiannual import (
     QualityFailure,
     QualityRun,
     ReportData,
-    load_catalogue,
     structure_of,
 )
+from dxw.reports.queries import load_catalogue
 from dxw.settings import get_settings
 
 EVIL = "<script>alert('x')</script>"
