@@ -363,6 +363,16 @@ class SummaryRow:
     met: bool | None  # every measured unit of the target levels meets it (qualitative: every unit)
     units_met: tuple[tuple[str, int, int], ...]  # (level, units meeting the target, units measured)
 
+    @property
+    def levels_text(self) -> str:
+        """The levels the plan sets the target for: "Sở, ngành, đoàn thể tỉnh, Cấp huyện"."""
+        return ", ".join(LEVEL_NAMES[level] for level in self.indicator.target_levels)
+
+    @property
+    def units_text(self) -> str:
+        """Units meeting the target per level: "Cấp huyện: 4/11"."""
+        return "; ".join(f"{LEVEL_NAMES[level]}: {met}/{total}" for level, met, total in self.units_met)
+
 
 @dataclass
 class ReportData:

@@ -112,12 +112,11 @@ def _summary_sheet(book: Workbook, data: ReportData) -> None:
     rows = []
     for row in data.summary():
         figure, indicator = row.province, row.indicator
-        units = "; ".join(f"{LEVEL_NAMES[level]}: {met}/{total}" for level, met, total in row.units_met)
         rows.append(
             [
                 indicator.code,
                 indicator.name,
-                ", ".join(LEVEL_NAMES[level] for level in indicator.target_levels),
+                row.levels_text,
                 figure.qualitative_text
                 if figure and figure.is_qualitative
                 else _fraction(figure and figure.value),
@@ -129,7 +128,7 @@ def _summary_sheet(book: Workbook, data: ReportData) -> None:
                 if figure and figure.measured
                 else f"Chưa có số liệu ({indicator.missing_text})",
                 figure.change_since_previous if figure else None,
-                units,
+                row.units_text,
                 ("Một phần: " if figure and figure.is_partial else "")
                 + (figure.coverage_text if figure else ""),
                 data.source_text(indicator.code),

@@ -7,6 +7,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from markupsafe import escape
 from openpyxl.chart import BarChart, LineChart
 
 from dxw.periods import parse
@@ -201,7 +202,11 @@ def test_page_is_vietnamese_self_contained_and_escaped():
     assert page.startswith('<!DOCTYPE html>\n<html lang="vi">')
     assert '<meta charset="utf-8">' in page
     assert "<script" not in page  # neither ours nor the unit's
-    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
+    # A unit named with markup is text wherever it appears: the level table and the compliance
+    # annex (the template, autoescaped), the quality failure examples, the charts (SVG).
+    assert f"<td>Huyện {escape(EVIL)}" in page
+    assert f"<td>{escape(EVIL)}</td>" in page
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in section(page, "bieu-do")
     assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
     assert "@media print" in page
     for heading in (
@@ -424,9 +429,9 @@ def test_pilot_annex_lists_the_registry_with_the_period_figures():
     assert '<td class="num">1 / 1 / 1</td>' in commune
     assert "Hồ sơ công việc cấp xã xử lý trên mạng: 80,00 %" in commune
     # A subordinate unit has no code and no figures of its own; its name is escaped.
-    subordinate = unit_row(annex, f"02.SNV/{html.e(EVIL)}")
+    subordinate = unit_row(annex, f"02.SNV/{escape(EVIL)}")
     assert EVIL not in subordinate
-    assert html.e(EVIL) in subordinate
+    assert escape(EVIL) in subordinate
     assert "Không có mã đơn vị, không có số liệu riêng" in subordinate
     assert re.findall(r"<h3>D\.\d\. (.*?):", annex) == [
         "Cấp tỉnh (Hội đồng Thi đua, khen thưởng tỉnh chọn)",
