@@ -379,14 +379,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _run_dags(
         _pipeline(args.first, args.last, _demo_publishes(args.first, args.show)), quiet=not args.verbose
     )
-    from dxw import report
+    from dxw.reports import terminal
 
     for table in (
-        report.attainment_table,
-        report.scorecard_table,
-        report.award_table,
-        report.uploads_table,
-        report.compliance_table,
+        terminal.attainment_table,
+        terminal.scorecard_table,
+        terminal.award_table,
+        terminal.uploads_table,
+        terminal.compliance_table,
     ):
         _say()
         _say(table(args.show))
@@ -398,7 +398,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _say(f"                             and as a workbook: {files.xlsx}")
     _say()
     _say(f"Done in {time.monotonic() - started:.0f} s. Where to look next:")
-    for line in report.next_steps():
+    for line in terminal.next_steps():
         _say(f"  {line}")
     return 0
 
@@ -500,9 +500,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 # --- status -------------------------------------------------------------------------------------
 def cmd_status(args: argparse.Namespace) -> int:
-    from dxw import report
+    from dxw.reports import terminal
 
-    _say(report.status())
+    _say(terminal.status())
     return 0
 
 

@@ -1,4 +1,5 @@
-"""Text views of the warehouse for the terminal: attainment tables and pipeline status."""
+"""Text views of the warehouse for the terminal (``dxw demo``, ``dxw status``): a published
+half-year's attainment, scorecard, award and reporting-duty tables, the uploads, the pipeline status."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from urllib.parse import urlsplit
 
 from dxw import database, publish
 from dxw.periods import parse
+from dxw.reports.model import structure_of
 from dxw.settings import get_settings
 
 ATTAINMENT_SQL = """
@@ -49,8 +51,6 @@ def _met(met: bool | None, comparator: str | None, target: Decimal | None) -> st
 def attainment_table(period_id: str) -> str:
     """Province and district attainment for the public-service indicators of one half-year, in the
     unit structure the half-year is reported in, with the province's coverage in words."""
-    from dxw.reports.model import structure_of
-
     period = parse(period_id)
     structure = structure_of(period)
     start, end = period.window("decree09")
