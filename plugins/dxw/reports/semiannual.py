@@ -15,6 +15,7 @@ from dxw.reports.model import SOURCE_NAMES, ReportFiles, structure_of
 from dxw.reports.queries import load
 from dxw.settings import Settings
 
+# SOURCE_NAMES (defined with the other labels in model) stays importable from here.
 __all__ = ["SOURCE_NAMES", "write_report"]
 
 log = logging.getLogger(__name__)

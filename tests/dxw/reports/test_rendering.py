@@ -288,6 +288,21 @@ def test_charts_of_a_half_year_before_2025():
     assert "Bằng khen Thủ tướng ≥ 60 %" in charts
 
 
+def test_a_district_bar_shows_the_marts_verdict_not_one_from_its_rounded_value():
+    # 89.996 % is shown as 90,00 % but misses ">= 90" on the exact ratio: the mart's target_met
+    # (macro meets_target) colours the bar and titles it, the page and the workbook agree.
+    data = sample("2025S1")
+    data.figures = [
+        replace(f, value=Decimal("90.00"), target_met=False)
+        if (f.unit_code, f.indicator_code) == ("024", "DIST_WORK_DOSSIERS_SIGNED")
+        else f
+        for f in data.figures
+    ]
+    charts = section(html.render(data), "bieu-do")
+    assert "Thành phố Hà Giang: 90,0 % (chưa đạt mục tiêu)" in charts
+    assert "(đạt mục tiêu)" not in charts
+
+
 def test_after_the_2025_reorganisation_the_district_chart_is_explained_instead():
     data = sample("2025S2")
     assert data.structure == FROM_2025
