@@ -1,13 +1,17 @@
-"""Test setup: a warehouse database of the tests' own on the configured server.
+"""Test setup: a warehouse database of the tests' own on the configured server, reached on demand.
 
 The embedded PostgreSQL (or the server of ``DXW_DATABASE_URL``) is shared with the demo, but
 tests work in databases ``<name>_test`` / ``<name>_test_airflow`` so they never touch the
-demo's data. Airflow is configured here, before any test module imports it.
+demo's data. Importing this module starts nothing: it only sets variables (the tests' database
+name, Airflow's home and folders, which Airflow reads when first imported). The server is
+started, and the databases created, by the session fixture ``urls``, which every test marked
+``integration`` gets; the other tests (periods, the upload reader, ...) run without PostgreSQL.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
 
@@ -29,7 +33,32 @@ os.environ.setdefault("DXW_LOADER_PASSWORD", "dxw-test-loader-password")
 # Uploads dropped by tests (and by the demo they run) go to a folder of their own.
 os.environ["DXW_UPLOAD_DIR"] = tempfile.mkdtemp(prefix="dxw-test-uploads-")
 get_settings.cache_clear()
-URLS = airflow_env.apply()
+os.environ.update(airflow_env.settings_environment(get_settings()))
+get_settings.cache_clear()
+
+_urls: database.DatabaseUrls | None = None
+
+
+def server_urls() -> database.DatabaseUrls:
+    """Start (or find) the server, create the tests' databases and point Airflow at them; once."""
+    global _urls
+    if _urls is None:
+        _urls = airflow_env.apply()
+        airflow_settings = sys.modules.get("airflow.settings")
+        if airflow_settings is not None:
+            # Test modules import Airflow at collection, before the server is known: its engine
+            # was made for the default URL. Its configuration reads the variables at each call.
+            airflow_settings.configure_vars()
+            airflow_settings.reconfigure_orm()
+    return _urls
+
+
+def __getattr__(name: str):
+    # `from tests.conftest import URLS` in a test starts the server when no fixture has yet.
+    if name == "URLS":
+        return server_urls()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 WAREHOUSE_SCHEMAS = (
     "raw",
@@ -46,14 +75,20 @@ WAREHOUSE_SCHEMAS = (
 
 def reset_warehouse() -> None:
     """Drop every schema dxw writes: the next step starts from an empty warehouse."""
-    with psycopg.connect(URLS.warehouse, autocommit=True) as conn:
+    with psycopg.connect(server_urls().warehouse, autocommit=True) as conn:
         for schema in WAREHOUSE_SCHEMAS:
             conn.execute(f'drop schema if exists "{schema}" cascade')
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def urls() -> database.DatabaseUrls:
-    return URLS
+    return server_urls()
+
+
+@pytest.fixture(autouse=True)
+def _server_for_integration_tests(request) -> None:
+    if request.node.get_closest_marker("integration"):
+        request.getfixturevalue("urls")
 
 
 @pytest.fixture
@@ -63,7 +98,7 @@ def conn(urls) -> Iterator[psycopg.Connection]:
 
 
 @pytest.fixture
-def empty_warehouse() -> None:
+def empty_warehouse(urls) -> None:
     reset_warehouse()
 
 

@@ -24,13 +24,13 @@ NO_TELEMETRY = {
 }
 
 
-def environment(settings: Settings, urls: database.DatabaseUrls) -> dict[str, str]:
-    """Variables that point Airflow (and the dbt/GX code its tasks run) at dxw's setup."""
+def settings_environment(settings: Settings) -> dict[str, str]:
+    """The variables that need no database: Airflow's home and folders, dxw's home, no telemetry.
+
+    Airflow reads its home when first imported; these can be set before the server is known.
+    """
     return {
         "AIRFLOW_HOME": str(settings.airflow_home),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": urls.sqlalchemy("airflow", driver="psycopg2"),
-        # Airflow's async engine would default to asyncpg, which is not installed: psycopg 3 is.
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": urls.sqlalchemy("airflow", driver="psycopg"),
         "AIRFLOW__CORE__DAGS_FOLDER": str(settings.dags_dir),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(settings.plugins_dir),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
@@ -39,13 +39,23 @@ def environment(settings: Settings, urls: database.DatabaseUrls) -> dict[str, st
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(settings.airflow_home / "logs"),
         "AIRFLOW__COSMOS__CACHE_DIR": str(settings.home / "cosmos"),
         "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING"),
-        # Tasks reach the warehouse through dxw's own settings: keep them identical in workers.
-        "DXW_DATABASE_URL": urls.warehouse,
         "DXW_HOME": str(settings.home),
         "DXW_PROJECT_DIR": str(settings.project_dir),
+        **NO_TELEMETRY,
+    }
+
+
+def environment(settings: Settings, urls: database.DatabaseUrls) -> dict[str, str]:
+    """Variables that point Airflow (and the dbt/GX code its tasks run) at dxw's setup."""
+    return {
+        **settings_environment(settings),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": urls.sqlalchemy("airflow", driver="psycopg2"),
+        # Airflow's async engine would default to asyncpg, which is not installed: psycopg 3 is.
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": urls.sqlalchemy("airflow", driver="psycopg"),
+        # Tasks reach the warehouse through dxw's own settings: keep them identical in workers.
+        "DXW_DATABASE_URL": urls.warehouse,
         # profiles.yml reads the connection from DXW_PG_* (dbt runs inside Airflow tasks).
         **dbt.connection_env(urls.warehouse, settings),
-        **NO_TELEMETRY,
     }
 
 

@@ -454,6 +454,41 @@ def test_deadline_is_the_cutoff_plus_interval_for_scheduled_runs_only(
     assert deadline_of("no_such_run") is None
 
 
+def test_the_semiannual_marts_dag_carries_the_publish_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real DAG file, parsed as the dag-processor does, and stored with the real plugin.
+
+    dagrun.run() strips deadlines for dag.test(), so no end-to-end run sees this one: without
+    ``deadline=`` in dags/semiannual_marts.py, or without ``deadline_references`` in
+    plugins/dxw_plugin.py (the dag-processor could not store the DAG), this test fails.
+    """
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.sdk.definitions.deadline import AsyncCallback
+    from airflow.serialization.decoders import decode_deadline_alert
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    monkeypatch.setenv("DXW_PUBLISH_DEADLINE_DAYS", "9")  # read when the DAG file is parsed
+    get_settings.cache_clear()
+    try:
+        bag = DagBag(dag_folder=str(get_settings().dags_dir / "semiannual_marts.py"))
+    finally:
+        get_settings.cache_clear()
+    assert bag.import_errors == {}
+    dag = bag.dags["semiannual_marts"]
+    [deadline] = dag.deadline if isinstance(dag.deadline, list) else [dag.deadline]
+    assert isinstance(deadline.reference, alerts.DagRunDataIntervalEndDeadline)
+    assert deadline.interval == timedelta(days=9)
+    assert isinstance(deadline.callback, AsyncCallback)
+    assert deadline.callback.path == "dxw.alerts.publish_deadline_missed"
+    assert deadline.callback.kwargs == {"days": 9}
+
+    # Stored and read back the way the dag-processor and the scheduler do, with the plugins of
+    # the configured plugins folder (plugins/dxw_plugin.py) registering the reference.
+    [encoded] = DagSerialization.serialize_dag(dag)["deadline"]
+    decoded = decode_deadline_alert(encoded)
+    assert isinstance(decoded.reference.inner_ref, alerts.DagRunDataIntervalEndDeadline)
+    assert decoded.interval == timedelta(days=9)
+
+
 def test_missed_deadline_alerts_through_airflows_callback_trigger(
     env_settings: pytest.MonkeyPatch, webhook: Webhook
 ) -> None:

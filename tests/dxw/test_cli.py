@@ -1,55 +1,72 @@
-"""Every `dxw` command answers --help; the small commands do what they say."""
+"""Every `dxw` command is wired to what it runs and refuses bad usage; the small commands do what they say."""
+
+import argparse
 
 import pytest
 
 from dxw.cli import build_parser, main
 
-COMMANDS = [
-    [],
-    ["demo"],
-    ["db"],
-    ["db", "url"],
-    ["db", "start"],
-    ["db", "stop"],
-    ["db", "grant"],
-    ["db", "scope"],
-    ["simulator"],
-    ["simulator", "serve"],
-    ["run"],
-    ["status"],
-    ["backfill"],
-    ["period"],
-    ["manifest"],
-    ["units"],
-    ["units", "write-seeds"],
-    ["ingest"],
-    ["ingest", "dhis2"],
-    ["ingest", "upload"],
-    ["upload"],
-    ["upload", "template"],
-    ["upload", "inbox"],
-    ["report"],
-    ["airflow"],
-    ["airflow", "up"],
-    ["airflow", "down"],
-    ["airflow", "status"],
-    ["airflow", "trigger"],
-    ["airflow", "worker"],
-]
+
+def _commands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()):
+    """Every command of the parser (``("db", "url")``...) with its parser, walked from argparse."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield (*path, name), sub
+                yield from _commands(sub, (*path, name))
 
 
-@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "dxw")
-def test_help(command, capsys):
+def test_every_command_runs_a_handler_or_requires_an_action():
+    # A command without a handler would parse and then fail in main with an AttributeError; a
+    # group whose action were optional would do the same for `dxw db`.
+    commands = dict(_commands(build_parser()))
+    assert len(commands) > 25
+    assert {("demo",), ("db",), ("db", "url"), ("upload", "template"), ("airflow", "up")} <= set(commands)
+    for path, parser in commands.items():
+        assert parser.description, path
+        groups = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if groups:
+            assert all(group.required for group in groups), path
+        else:
+            assert callable(parser.get_default("handler")), path
+
+
+@pytest.mark.parametrize(
+    ("argv", "refusal"),
+    [
+        ([], "the following arguments are required: COMMAND"),
+        (["db"], "the following arguments are required: ACTION"),
+        (["ingest"], "the following arguments are required: KIND"),
+        (["backfill", "--from", "2022S1"], "the following arguments are required: --to"),
+        (["upload", "template", "--unit", "024"], "the following arguments are required: --period"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+    ],
+    ids=[
+        "no command",
+        "group without action",
+        "ingest without kind",
+        "missing option",
+        "template",
+        "unknown",
+    ],
+)
+def test_bad_usage_exits_2_with_the_usage_and_what_is_missing(argv, refusal, capsys):
     with pytest.raises(SystemExit) as exited:
-        main([*command, "--help"])
+        main(argv)
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: dxw")
+    assert refusal in err
+
+
+def test_help_shows_a_commands_options_and_exits_0(capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["upload", "template", "--help"])
     assert exited.value.code == 0
-    assert "usage: dxw" in capsys.readouterr().out
-
-
-def test_every_subcommand_is_covered():
-    parser = build_parser()
-    top = next(a for a in parser._actions if a.dest == "command")
-    assert {c[0] for c in COMMANDS if c} == set(top.choices)
+    out = capsys.readouterr().out
+    assert out.startswith("usage: dxw upload template")
+    assert "--unit UNIT" in out
+    assert "--period PERIOD" in out
 
 
 def test_period_prints_both_conventions(capsys):

@@ -50,19 +50,49 @@ def test_the_country_has_the_shape_asked_for():
     assert NationalWorld().communes[-1].code == "10395"  # the default: about the communes before 2025
 
 
+# The band of shares (numerator / denominator, in %) each half-year may draw from, worked out by
+# hand from the rule in NationalWorld.figures' docstring and body: 35 % in the first half-year,
+# 6 points more each half-year after it, 24 points of spread, capped at 100 %; denominators
+# 20..499. WORLD starts in 2024; the default world in 2021 (its 2025S2 is the 10th half-year:
+# 35 + 9 * 6 = 89, capped at 100).
+SHARE_BANDS = {"2024S1": (35, 59), "2024S2": (41, 65), "2025S1": (47, 71), "2025S2": (53, 77)}
+DEFAULT_BANDS = {"2021S1": (35, 59), "2023S1": (59, 83), "2025S2": (89, 100)}
+
+
+def _within(world, period, band):
+    low, high = band
+    pairs = [world.figures(c, i, period) for c in range(len(world.communes)) for i in range(world.indicators)]
+    for numerator, denominator in pairs:
+        assert 20 <= denominator <= 499
+        # numerator = denominator * share // 100 with low <= share <= high
+        assert denominator * low // 100 <= numerator <= denominator * high // 100, (numerator, denominator)
+    return pairs
+
+
 def test_figures_are_deterministic_plausible_and_rise_towards_2025():
-    for commune in range(len(WORLD.communes)):
-        for indicator in range(WORLD.indicators):
-            numerator, denominator = WORLD.figures(commune, indicator, PERIOD)
-            assert (numerator, denominator) == WORLD.figures(commune, indicator, PERIOD)
-            assert 0 <= numerator <= denominator
-    first, last = NationalWorld().periods()[0], NationalWorld().periods()[-1]
-    world = NationalWorld()
+    for period_id, band in SHARE_BANDS.items():
+        pairs = _within(WORLD, parse(period_id), band)
+        # Deterministic: another world of the same shape, built anew, serves the same figures.
+        again = dataclasses.replace(WORLD)
+        assert pairs == [again.figures(c, i, parse(period_id)) for c in range(24) for i in range(3)]
+        # Plausible, not constant: the 72 figures of a half-year spread over their band.
+        shares = sorted(100 * n / d for n, d in pairs)
+        assert shares[-1] - shares[0] > 15
+        assert len({d for _, d in pairs}) > 36  # of 480 possible denominators: at least half distinct
+    world = NationalWorld()  # the 63-province default, sampled: its bands rise to 100 % in 2025S2
+    sample = dataclasses.replace(world)
+    for period_id, (low, high) in DEFAULT_BANDS.items():
+        period = parse(period_id)
+        for commune in range(0, 10395, 997):
+            for indicator in range(0, 40, 7):
+                numerator, denominator = sample.figures(commune, indicator, period)
+                assert denominator * low // 100 <= numerator <= denominator * high // 100
 
     def share(period):
         pairs = [world.figures(c, i, period) for c in range(0, 10395, 97) for i in range(40)]
         return sum(n for n, _ in pairs) / sum(d for _, d in pairs)
 
+    first, last = world.periods()[0], world.periods()[-1]
     assert share(first) < share(last)
 
 

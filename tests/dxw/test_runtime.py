@@ -84,3 +84,26 @@ def test_scheduled_ingestion_pulls_half_years_the_sources_hold():
     assert periods_for_run({}, on_20_december) == ["2026S2", "2027S1"]
     assert periods_for_run({}, on_20_december, convention="calendar") == ["2026S1", "2026S2"]
     assert periods_for_run({"period": "2025s1"}, on_20_december) == ["2025S1"]
+
+
+# Scheduled runs (no conf): the half-year of the run's date in Hà Giang (UTC+7) and the one before.
+# Worked out by hand from Decree 09's windows, H1 = 15 Dec .. 14 Jun and H2 = 15 Jun .. 14 Dec:
+# 17:00 UTC is midnight in Hà Giang, so 14 June 16:59 UTC is still 14 June there (2025S1) and
+# 17:00 UTC is 15 June (2025S2) although the UTC date is the 14th; 15 December starts the next
+# year's H1. The portal counts calendar months (H1 = January .. June): 15 June is still its 2025S1.
+@pytest.mark.parametrize(
+    ("run_date", "convention", "expected"),
+    [
+        (datetime(2025, 1, 1, 3, tzinfo=UTC), "decree09", ["2024S2", "2025S1"]),
+        (datetime(2025, 6, 14, 16, 59, tzinfo=UTC), "decree09", ["2024S2", "2025S1"]),
+        (datetime(2025, 6, 14, 17, 0, tzinfo=UTC), "decree09", ["2025S1", "2025S2"]),
+        (datetime(2025, 12, 14, 16, 59, tzinfo=UTC), "decree09", ["2025S1", "2025S2"]),
+        (datetime(2025, 12, 14, 17, 0, tzinfo=UTC), "decree09", ["2025S2", "2026S1"]),
+        (datetime(2025, 6, 14, 17, 0, tzinfo=UTC), "calendar", ["2024S2", "2025S1"]),
+        (datetime(2025, 6, 30, 17, 0, tzinfo=UTC), "calendar", ["2025S1", "2025S2"]),
+        (datetime(2025, 12, 31, 16, 59, tzinfo=UTC), "calendar", ["2025S1", "2025S2"]),
+        (datetime(2025, 12, 31, 17, 0, tzinfo=UTC), "calendar", ["2025S2", "2026S1"]),
+    ],
+)
+def test_a_scheduled_run_pulls_its_local_half_year_and_the_one_before(run_date, convention, expected):
+    assert periods_for_run({}, run_date, convention=convention) == expected

@@ -15,7 +15,6 @@ from dxw.secrets import mask_url, scrub
 from dxw.settings import get_settings
 from dxw.sources import dms, portal
 from dxw.sources.contract import SourceError
-from tests.conftest import URLS
 
 PASSWORD = "s3cret-Pw"
 TOKEN = "tok-9f8e7d"
@@ -122,9 +121,9 @@ def test_a_read_only_home_is_one_line(environment, capsys, tmp_path):
 
 
 @pytest.mark.integration
-def test_the_warehouse_url_is_printed_masked(environment, capsys):
+def test_the_warehouse_url_is_printed_masked(environment, capsys, urls):
     # The owner's login is trusted by the embedded server, so a URL carrying a password works.
-    url = URLS.warehouse.replace("://postgres@", f"://postgres:{PASSWORD}@", 1)
+    url = urls.warehouse.replace("://postgres@", f"://postgres:{PASSWORD}@", 1)
     assert PASSWORD in url
     code, output = _cli(environment, capsys, {"DXW_DATABASE_URL": url}, "db", "url")
     assert (code, output) == (0, mask_url(url) + "\n")
@@ -134,10 +133,10 @@ def test_the_warehouse_url_is_printed_masked(environment, capsys):
 
 
 @pytest.mark.integration
-def test_dxw_run_shows_the_warehouse_masked_and_its_errors_without_the_password(tmp_path):
+def test_dxw_run_shows_the_warehouse_masked_and_its_errors_without_the_password(tmp_path, urls):
     # The real `dxw run`, in a process of its own (it exports Airflow's environment); an unknown
     # DAG fails fast after the warehouse line is printed.
-    url = URLS.warehouse.replace("://postgres@", f"://postgres:{PASSWORD}@", 1)
+    url = urls.warehouse.replace("://postgres@", f"://postgres:{PASSWORD}@", 1)
     env = {**os.environ, "DXW_DATABASE_URL": url}
     result = subprocess.run(
         [str(Path(sys.executable).parent / "dxw"), "run", "no_such_dag"],

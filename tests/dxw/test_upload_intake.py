@@ -15,7 +15,6 @@ from dxw import dbt
 from dxw.cli import main
 from dxw.ingest import ensure_raw_tables
 from dxw.settings import get_settings
-from tests.conftest import URLS
 
 pytestmark = pytest.mark.integration
 
@@ -80,7 +79,7 @@ def test_rows_disagreeing_with_the_period_of_the_other_rows_are_rejected(
 
 
 @pytest.fixture
-def no_data_built(tmp_path, conn, empty_warehouse, capsys):
+def no_data_built(tmp_path, urls, conn, empty_warehouse, capsys):
     """District 024's 2025S1 upload with two "no data" answers, landed through the CLI and built."""
     path = tmp_path / "bao-cao-024.csv"
     path.write_text(
@@ -97,7 +96,7 @@ def no_data_built(tmp_path, conn, empty_warehouse, capsys):
     out = capsys.readouterr().out
     assert "accepted rows: 2, rejected rows: 0, no-data rows: 2" in out
     ensure_raw_tables()  # the other sources delivered nothing: their staging reads empty tables
-    assert dbt.run(["build"], URLS.warehouse, get_settings(), check=False) == 0
+    assert dbt.run(["build"], urls.warehouse, get_settings(), check=False) == 0
     return tmp_path / "out" / "bao-cao-024.bien-nhan.xlsx"
 
 

@@ -17,6 +17,7 @@ def asset_events() -> int:
     from airflow.models.asset import AssetEvent, AssetModel
     from airflow.utils.session import create_session
 
+    dagrun.ensure_metadata_db()  # read before any run: on a new metadata database, create its tables
     with create_session() as session:
         return int(
             session.scalar(
