@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from dxw.errors import RunError
 from dxw.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ def run(args: list[str], warehouse_url: str, settings: Settings, check: bool = T
     log.info("dbt %s", " ".join(args))
     result = subprocess.run(command, cwd=settings.dbt_project_dir, env=env, check=False)
     if check and result.returncode != 0:
-        raise RuntimeError(f"`dbt {' '.join(args)}` failed with exit code {result.returncode}")
+        raise RunError(f"`dbt {' '.join(args)}` failed with exit code {result.returncode}")
     return result.returncode
 
 

@@ -13,10 +13,11 @@ from typing import Any
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import InvocationMode, LoadMode, TestBehavior
 
+from dxw.errors import ConfigurationError
 from dxw.settings import get_settings
 
 
-class ManifestMissing(FileNotFoundError):
+class ManifestMissing(ConfigurationError):
     """The dbt manifest the DAGs render from has not been built."""
 
 

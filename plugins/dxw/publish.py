@@ -33,6 +33,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from dxw import locking, roles, row_security
+from dxw.errors import WarehouseError
 from dxw.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ comment on table marts_audit.publish_log is
 """
 
 
-class PublishError(RuntimeError):
+class PublishError(WarehouseError):
     """The marts could not be published; the previous marts are untouched."""
 
 

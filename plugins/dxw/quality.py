@@ -31,6 +31,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from dxw import database
+from dxw.errors import ConfigurationError, RunError
 from dxw.periods import parse
 from dxw.settings import Settings, get_settings
 
@@ -112,7 +113,7 @@ class GateResult:
         return "\n".join([head, *(f"  {f.describe()}" for f in self.failures)])
 
 
-class QualityGateFailed(RuntimeError):
+class QualityGateFailed(RunError):
     """A gate found blocking failures: nothing may be published."""
 
     def __init__(self, result: GateResult):
@@ -124,7 +125,7 @@ def load_suite(name: str, settings: Settings | None = None) -> dict[str, Any]:
     settings = settings or get_settings()
     path = settings.expectations_dir / f"{name}.json"
     if not path.exists():
-        raise FileNotFoundError(f"no expectation suite {path}")
+        raise ConfigurationError(f"no expectation suite {path}")
     return json.loads(path.read_text(encoding="utf-8"))
 
 
@@ -230,7 +231,7 @@ def validate(
     if len(suite.expectations) != len(expectations):
         # GX drops an expectation whose type it does not know with only a log line: refuse instead.
         unknown = len(expectations) - len(suite.expectations)
-        raise ValueError(f"suite {suite_name}: {unknown} expectations of an unknown type")
+        raise ConfigurationError(f"suite {suite_name}: {unknown} expectations of an unknown type")
     definition = context.validation_definitions.add(
         gx.ValidationDefinition(name=f"{suite_name}__validation", data=batch, suite=suite)
     )

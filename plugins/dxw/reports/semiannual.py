@@ -28,6 +28,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from dxw import catalogue_versions, database, publish
+from dxw.errors import DxwError
 from dxw.periods import Period, PeriodError, parse
 from dxw.reports import vn_percent
 from dxw.reports.charts import Bars, Chart, Histogram, Lines
@@ -110,7 +111,7 @@ MART_TABLES = (
 )
 
 
-class ReportError(RuntimeError):
+class ReportError(DxwError):
     """The report cannot be written (bad period, nothing published)."""
 
 

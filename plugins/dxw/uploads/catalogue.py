@@ -28,6 +28,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from dxw import catalogue_versions, periods
+from dxw.errors import InputError
 from dxw.settings import get_settings
 
 UPLOAD_SOURCE = "unit_upload"
@@ -44,7 +45,7 @@ SOURCES_VI = {
 }
 
 
-class CatalogueError(LookupError):
+class CatalogueError(InputError):
     """A unit or indicator that the catalogue does not know for the period asked."""
 
 
