@@ -43,8 +43,6 @@ def environment(settings: Settings, urls: database.DatabaseUrls) -> dict[str, st
         "DXW_DATABASE_URL": urls.warehouse,
         "DXW_HOME": str(settings.home),
         "DXW_PROJECT_DIR": str(settings.project_dir),
-        # profiles.yml reads the connection from DXW_PG_* (dbt runs inside Airflow tasks).
-        **dbt.connection_env(urls.warehouse, settings),
         **NO_TELEMETRY,
     }
 

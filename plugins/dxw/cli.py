@@ -13,7 +13,6 @@ from contextlib import ExitStack, contextmanager, nullcontext
 from datetime import date, datetime
 from pathlib import Path
 from types import TracebackType
-from zoneinfo import ZoneInfo
 
 from dxw.errors import ConfigurationError, DxwError, InputError
 from dxw.secrets import mask_url, scrub
@@ -458,7 +457,7 @@ def cmd_ingest_upload(args: argparse.Namespace) -> int:
             f"--submitted-at {args.submitted_at!r} is not a time: write it ISO, e.g. 2025-06-14T16:30"
         ) from None
     if submitted_at is not None and submitted_at.tzinfo is None:
-        submitted_at = submitted_at.replace(tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
+        submitted_at = submitted_at.replace(tzinfo=get_settings().zone)
     outcome = imports.import_upload(
         Path(args.file),
         unit_code=args.unit,

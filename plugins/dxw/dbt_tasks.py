@@ -13,6 +13,7 @@ from typing import Any
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import InvocationMode, LoadMode, TestBehavior
 
+from dxw import dbt
 from dxw.errors import ConfigurationError
 from dxw.settings import get_settings
 
@@ -62,6 +63,9 @@ def dbt_task_group(group_id: str, select: list[str] | None = None, exclude: list
             "pool": settings.dbt_pool,
             "retries": settings.dbt_task_retries,
             "retry_delay": timedelta(seconds=30),
+            # The connection dbt's profile reads, derived from the warehouse setting in the task's
+            # own process (not at parse time: the password would be serialized with the DAG).
+            "on_execute_callback": dbt.export_connection_env,
         },
         **kwargs,
     )

@@ -14,6 +14,7 @@ from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dxw.errors import ConfigurationError as ConfigurationError  # raised for a bad DXW_* value
 
@@ -33,6 +34,18 @@ def _env_number(name: str, default: str, kind: Callable[[str], T]) -> T:
         return kind(value)
     except (ValueError, ArithmeticError):
         raise ConfigurationError(f"{name}={value!r} is not a number (default {default})") from None
+
+
+def _env_timezone(name: str, default: str) -> str:
+    """``name`` as an IANA time zone name; a :class:`ConfigurationError` naming it otherwise."""
+    value = _env(name, default)
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigurationError(
+            f"{name}={value!r} is not a time zone: use an IANA name such as {default}"
+        ) from None
+    return value
 
 
 def _env_list(name: str) -> tuple[str, ...]:
@@ -136,6 +149,11 @@ class Settings:
         return self.home / "dbt" / "target"
 
     @property
+    def zone(self) -> ZoneInfo:
+        """``timezone`` as a ``tzinfo``: the province's local time, of schedules and of source times."""
+        return ZoneInfo(self.timezone)
+
+    @property
     def gx_dir(self) -> Path:
         return self.home / "gx"
 
@@ -190,7 +208,7 @@ def get_settings() -> Settings:
         http_timeout_read=_env_number("DXW_HTTP_TIMEOUT_READ", "30", float),
         http_retries=_env_number("DXW_HTTP_RETRIES", "4", int),
         portal_page_size=_env_number("DXW_PORTAL_PAGE_SIZE", "50", int),
-        timezone=_env("DXW_TIMEZONE", "Asia/Ho_Chi_Minh"),
+        timezone=_env_timezone("DXW_TIMEZONE", "Asia/Ho_Chi_Minh"),
         dbt_threads=_env_number("DXW_DBT_THREADS", "2", int),
         alert_webhook_url=os.environ.get("DXW_ALERT_WEBHOOK_URL", "").strip() or None,
         alert_email_to=_env_list("DXW_ALERT_EMAIL_TO"),
