@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -152,11 +151,12 @@ def _json_safe(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-def _context(settings: Settings):
+def _context(settings: Settings, variables: dict[str, str]):
+    """An in-memory GX context whose ``${NAME}`` templates resolve from ``variables``, not the environment."""
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    context = gx.get_context(mode="ephemeral")
+    context = gx.get_context(mode="ephemeral", runtime_environment=variables)
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
     docs = settings.gx_dir / "data_docs"
     context.add_data_docs_site(
@@ -179,7 +179,6 @@ def validate(
 ) -> GateResult:
     """Run a suite against its table (one period's or batch's rows when given); store the result."""
     settings = settings or get_settings()
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     import great_expectations as gx
     from great_expectations.checkpoint import UpdateDataDocsAction
     from great_expectations.core.expectation_suite import ExpectationSuite
@@ -212,12 +211,11 @@ def validate(
     with psycopg.connect(urls.warehouse) as conn:
         expectations = _resolve_queries(wanted, conn, params)
         query_text = query.as_string(conn) if filters else None
-    # GX takes the URL through a ${VAR} template: it refuses some literal URLs and must not log secrets.
-    os.environ[URL_VARIABLE] = urls.sqlalchemy("warehouse", driver="psycopg2")
-
     started_at = time.time()
     started = time.monotonic()
-    context = _context(settings)
+    # GX takes the URL through a ${VAR} template: it refuses some literal URLs and must not log
+    # secrets. The template resolves from the context's own variables, never this process's environment.
+    context = _context(settings, {URL_VARIABLE: urls.sqlalchemy("warehouse", driver="psycopg2")})
     source = context.data_sources.add_postgres(name="warehouse", connection_string="${" + URL_VARIABLE + "}")
     if query_text:
         name = "__".join([table, *(str(value) for _, value in filters)])
