@@ -12,7 +12,7 @@ the suite sees only that period's (batch's) rows, and an expectation argument wr
 "every unit that must report is present" is checked against the unit dimension rather than a
 hard-coded list. Expectations with ``meta.dxw_requires_period`` run only when a period is audited.
 
-Every run is stored in ``marts_audit.quality_run`` / ``marts_audit.quality_failure`` and as GX
+Every run is stored in ``quality_run`` / ``quality_failure`` of the audit schema and as GX
 Data Docs HTML.
 """
 
@@ -32,6 +32,7 @@ from psycopg.types.json import Jsonb
 from dxw import database
 from dxw.errors import ConfigurationError, RunError
 from dxw.periods import parse
+from dxw.publish import AUDIT_SCHEMA
 from dxw.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -39,9 +40,9 @@ log = logging.getLogger(__name__)
 URL_VARIABLE = "DXW_GX_WAREHOUSE_URL"
 SAMPLE_SIZE = 20
 
-QUALITY_DDL = """
-create schema if not exists marts_audit;
-create table if not exists marts_audit.quality_run (
+QUALITY_DDL = sql.SQL("""
+create schema if not exists {audit};
+create table if not exists {audit}.quality_run (
     quality_run_id bigint generated always as identity primary key,
     suite text not null,
     table_name text not null,
@@ -53,8 +54,8 @@ create table if not exists marts_audit.quality_run (
     started_at timestamptz not null,
     seconds numeric(10, 3) not null
 );
-create table if not exists marts_audit.quality_failure (
-    quality_run_id bigint not null references marts_audit.quality_run (quality_run_id),
+create table if not exists {audit}.quality_failure (
+    quality_run_id bigint not null references {audit}.quality_run (quality_run_id),
     check_name text not null,
     expectation text not null,
     severity text not null,
@@ -62,13 +63,13 @@ create table if not exists marts_audit.quality_failure (
     unexpected_count bigint,
     failing_rows jsonb not null
 );
-alter table marts_audit.quality_run add column if not exists period_id text;
-comment on table marts_audit.quality_run is 'One row per run of a quality gate (Great Expectations suite).';
-comment on column marts_audit.quality_run.period_id is
+alter table {audit}.quality_run add column if not exists period_id text;
+comment on table {audit}.quality_run is 'One row per run of a quality gate (Great Expectations suite).';
+comment on column {audit}.quality_run.period_id is
     'The period the gate audited: publishing the period requires a passed run.';
-comment on table marts_audit.quality_failure is
+comment on table {audit}.quality_failure is
     'One row per failed expectation of a gate run, with failing keys.';
-"""
+""").format(audit=sql.Identifier(AUDIT_SCHEMA))
 
 
 @dataclass
@@ -294,9 +295,11 @@ def _store(conn: psycopg.Connection, result: GateResult, run_id: str | None, sta
     with conn.transaction():
         conn.execute(QUALITY_DDL)
         run_pk = conn.execute(
-            "insert into marts_audit.quality_run (suite, table_name, run_id, success, evaluated, "
-            "failed_errors, failed_warnings, started_at, seconds, period_id) "
-            "values (%s, %s, %s, %s, %s, %s, %s, to_timestamp(%s), %s, %s) returning quality_run_id",
+            sql.SQL(
+                "insert into {} (suite, table_name, run_id, success, evaluated, failed_errors, "
+                "failed_warnings, started_at, seconds, period_id) "
+                "values (%s, %s, %s, %s, %s, %s, %s, to_timestamp(%s), %s, %s) returning quality_run_id"
+            ).format(sql.Identifier(AUDIT_SCHEMA, "quality_run")),
             (
                 result.suite,
                 result.table,
@@ -312,8 +315,10 @@ def _store(conn: psycopg.Connection, result: GateResult, run_id: str | None, sta
         ).fetchone()[0]
         for failure in result.failures:
             conn.execute(
-                "insert into marts_audit.quality_failure (quality_run_id, check_name, expectation, severity, "
-                "kwargs, unexpected_count, failing_rows) values (%s, %s, %s, %s, %s, %s, %s)",
+                sql.SQL(
+                    "insert into {} (quality_run_id, check_name, expectation, severity, kwargs, "
+                    "unexpected_count, failing_rows) values (%s, %s, %s, %s, %s, %s, %s)"
+                ).format(sql.Identifier(AUDIT_SCHEMA, "quality_failure")),
                 (
                     run_pk,
                     failure.check,
