@@ -145,10 +145,6 @@ class Settings:
         return self.home / "airflow"
 
     @property
-    def dbt_target_dir(self) -> Path:
-        return self.home / "dbt" / "target"
-
-    @property
     def zone(self) -> ZoneInfo:
         """``timezone`` as a ``tzinfo``: the province's local time, of schedules and of source times."""
         return ZoneInfo(self.timezone)

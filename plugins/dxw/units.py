@@ -248,11 +248,6 @@ def former_tuyen_quang_units() -> tuple[Unit, ...]:
     return _legacy_province(FORMER_TUYEN_QUANG_CODE)
 
 
-def by_code() -> dict[str, Unit]:
-    """Hà Giang's legacy units by code (codes are unique within one generation, not across both)."""
-    return {unit.code: unit for unit in legacy_units()}
-
-
 @cache
 def current_units() -> tuple[Unit, ...]:
     """Tuyên Quang's units from 1 July 2025: the province, its provincial bodies, its 124 communes.
