@@ -43,7 +43,7 @@ def _env_timezone(name: str, default: str) -> str:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigurationError(
-            f"{name}={value!r} is not a time zone: use an IANA name such as {default}"
+            f"{name}={value!r} is not a time zone: use an IANA name, e.g. {default}"
         ) from None
     return value
 
