@@ -821,10 +821,14 @@ def _excepthook(kind: type[BaseException], exc: BaseException, tb: TracebackType
 def _scrub(text: str) -> str:
     """``text`` without the secrets of the configured URLs: libraries quote what they were given."""
     try:
-        settings = get_settings()
-    except DxwError:
+        return scrub(text, get_settings().database_url, *(_source_urls()))
+    except DxwError:  # the settings themselves are what is wrong
         return scrub(text)
-    return scrub(text, settings.database_url, *(getattr(settings, name) for name in INGEST_DAGS.values()))
+
+
+def _source_urls() -> list[str | None]:
+    settings = get_settings()
+    return [getattr(settings, name) for name in INGEST_DAGS.values()]
 
 
 if __name__ == "__main__":

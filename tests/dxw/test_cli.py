@@ -1,5 +1,6 @@
 """Every `dxw` command answers --help; the small commands do what they say."""
 
+import os
 import subprocess
 import sys
 
@@ -104,6 +105,24 @@ def test_a_bug_shows_its_traceback_and_exits_1():
     assert "in broken" in result.stderr
     assert result.stderr.rstrip().endswith("KeyError: 'missing'")
     assert "dxw: error" not in result.stderr
+
+
+def test_a_bugs_traceback_shows_no_password():
+    # A library quoting the connection string in its error: the traceback masks the password.
+    script = (
+        "import os, sys\n"
+        "import dxw.cli\n"
+        "def broken(args):\n"
+        "    raise RuntimeError('could not use ' + os.environ['DXW_DATABASE_URL'])\n"
+        "dxw.cli.cmd_period = broken\n"
+        "sys.exit(dxw.cli.main(['period', '2025-06-14']))\n"
+    )
+    env = {**os.environ, "DXW_DATABASE_URL": "postgresql://dxw:s3cret-Pw@db:5432/dxw"}
+    command = [sys.executable, "-c", script]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 1
+    assert "RuntimeError: could not use postgresql://dxw:***@db:5432/dxw" in result.stderr
+    assert "s3cret" not in result.stderr
 
 
 @pytest.mark.integration
