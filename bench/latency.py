@@ -10,7 +10,7 @@ every district's form, transform, publish), so the warehouse is warm and marts a
 Event path, ``--repeat`` times with different figures each time: district 024's form lands in
 ``inbox/024/`` (written beside it, then renamed in: t0 is the rename), then the DAGs run as the
 assets chain them, through ``dag.test()``: ``ingest_unit_uploads`` -> ``transform_warehouse`` ->
-``semiannual_marts``. t1 is ``published_at`` of that run's row in ``marts_audit.publish_log``;
+``semiannual_marts``. t1 is ``published_at`` of that run's row in the publish log;
 the published ``marts.mart_semiannual_indicator`` must carry every figure of the file, or the
 run fails. Baseline, in the same run: the same kind of file reaching published marts through a
 rebuild from an empty warehouse (all feeds, all uploads, transform, publish). A stage's time is
@@ -42,7 +42,7 @@ import psycopg  # noqa: E402
 from openpyxl import load_workbook  # noqa: E402
 from psycopg import sql  # noqa: E402
 
-from dxw import airflow_env, database, roles, upload_folder  # noqa: E402
+from dxw import airflow_env, database, publish, roles, upload_folder  # noqa: E402
 from dxw.cli import INGEST_DAGS, _output_to  # noqa: E402
 from dxw.settings import get_settings  # noqa: E402
 from dxw.simulator import start_in_thread  # noqa: E402
@@ -109,7 +109,10 @@ def land_form(index: int, period: str) -> tuple[float, dict[str, tuple[int, int]
 
 def published_at(conn: psycopg.Connection, run_id: str) -> float:
     row = conn.execute(
-        "select extract(epoch from published_at) from marts_audit.publish_log where run_id = %s", (run_id,)
+        sql.SQL("select extract(epoch from published_at) from {} where run_id = %s").format(
+            publish.PUBLISH_LOG
+        ),
+        (run_id,),
     ).fetchone()
     if row is None:
         raise SystemExit(f"no publish recorded for run {run_id}")

@@ -8,6 +8,7 @@ from airflow.timetables.trigger import CronTriggerTimetable
 
 from dxw.alerts import failure_callback
 from dxw.assets import DMS_ASSET
+from dxw.settings import get_settings
 
 DOC = """
 ### Document-management system -> raw
@@ -17,7 +18,7 @@ digitally signed online) for every unit of the province, all pages, checks every
 the field contract and lands it as one staged batch in `raw.dms_work_dossiers`; the raw
 expectation suite then promotes it to the current batch or rejects it.
 
-**Schedule**: daily at 02:30 Asia/Ho_Chi_Minh; a run pulls the current Decree-09 half-year and
+**Schedule**: daily at 02:30 local time (`DXW_TIMEZONE`); a run pulls the current Decree-09 half-year and
 the previous one (late corrections); pass `period` (e.g. `2025S1`) for a single half-year.
 
 **Re-run**: safe. An identical delivery lands nothing (its task is skipped and emits no asset
@@ -30,8 +31,8 @@ batch; a failed or rejected one never reaches staging.
 
 @dag(
     dag_id="ingest_document_management",
-    schedule=CronTriggerTimetable("30 2 * * *", timezone="Asia/Ho_Chi_Minh"),
-    start_date=pendulum.datetime(2022, 1, 1, tz="Asia/Ho_Chi_Minh"),
+    schedule=CronTriggerTimetable("30 2 * * *", timezone=get_settings().timezone),
+    start_date=pendulum.datetime(2022, 1, 1, tz=get_settings().timezone),
     catchup=False,
     max_active_runs=1,
     doc_md=DOC,

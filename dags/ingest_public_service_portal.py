@@ -8,6 +8,7 @@ from airflow.timetables.trigger import CronTriggerTimetable
 
 from dxw.alerts import failure_callback
 from dxw.assets import PORTAL_ASSETS
+from dxw.settings import get_settings
 
 DOC = """
 ### Public-service portal -> raw
@@ -23,7 +24,7 @@ January-June or July-December, one record per agency and month; dbt staging asse
 half-year (counts summed, services offered from the last month). The marts say so
 (`window_basis = 'calendar_months'`, `window_start`, `window_end`).
 
-**Schedule**: daily at 02:00 Asia/Ho_Chi_Minh. A run pulls the current calendar half-year and
+**Schedule**: daily at 02:00 local time (`DXW_TIMEZONE`). A run pulls the current calendar half-year and
 the previous one (late corrections), each as its calendar months (from 15 December the Decree 09
 half-year is already next year's, whose months have no figures yet); pass `period` (e.g.
 `2025S1`) to pull a single half-year.
@@ -40,8 +41,8 @@ load leaves no rows behind and is recorded as `failed`.
 
 @dag(
     dag_id="ingest_public_service_portal",
-    schedule=CronTriggerTimetable("0 2 * * *", timezone="Asia/Ho_Chi_Minh"),
-    start_date=pendulum.datetime(2022, 1, 1, tz="Asia/Ho_Chi_Minh"),
+    schedule=CronTriggerTimetable("0 2 * * *", timezone=get_settings().timezone),
+    start_date=pendulum.datetime(2022, 1, 1, tz=get_settings().timezone),
     catchup=False,
     max_active_runs=1,
     doc_md=DOC,

@@ -8,6 +8,7 @@ from airflow.timetables.trigger import CronTriggerTimetable
 
 from dxw.alerts import failure_callback
 from dxw.assets import REPORTING_ASSET
+from dxw.settings import get_settings
 
 DOC = """
 ### Reporting system (DHIS2 `dataValueSets`) -> raw
@@ -27,7 +28,7 @@ gone downstream. A pull that finds nothing changed is recorded `unchanged` and k
 watermark. `full_pull: true` (e.g. `dxw run ingest_reporting_system --conf '{"full_pull": true}'`)
 pulls the whole half-year again.
 
-**Schedule**: daily at 02:45 Asia/Ho_Chi_Minh; a run pulls the current Decree-09 half-year and
+**Schedule**: daily at 02:45 local time (`DXW_TIMEZONE`); a run pulls the current Decree-09 half-year and
 the previous one; pass `period` (e.g. `2025S1`) for a single half-year.
 
 **Re-run**: safe. An identical delivery lands nothing (its task is skipped and emits no asset
@@ -41,8 +42,8 @@ after a successful pull asks only for what changed since.
 
 @dag(
     dag_id="ingest_reporting_system",
-    schedule=CronTriggerTimetable("45 2 * * *", timezone="Asia/Ho_Chi_Minh"),
-    start_date=pendulum.datetime(2022, 1, 1, tz="Asia/Ho_Chi_Minh"),
+    schedule=CronTriggerTimetable("45 2 * * *", timezone=get_settings().timezone),
+    start_date=pendulum.datetime(2022, 1, 1, tz=get_settings().timezone),
     catchup=False,
     max_active_runs=1,
     doc_md=DOC,

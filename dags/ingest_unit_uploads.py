@@ -8,6 +8,7 @@ from airflow.timetables.trigger import CronTriggerTimetable
 
 from dxw.alerts import failure_callback
 from dxw.assets import UPLOADS_ASSET
+from dxw.settings import get_settings
 
 DOC = """
 ### Unit uploads (landing folder) -> raw
@@ -34,8 +35,8 @@ the same content again changes nothing, and a unit's resubmission replaces its p
 
 @dag(
     dag_id="ingest_unit_uploads",
-    schedule=CronTriggerTimetable("*/10 * * * *", timezone="Asia/Ho_Chi_Minh"),
-    start_date=pendulum.datetime(2022, 1, 1, tz="Asia/Ho_Chi_Minh"),
+    schedule=CronTriggerTimetable("*/10 * * * *", timezone=get_settings().timezone),
+    start_date=pendulum.datetime(2022, 1, 1, tz=get_settings().timezone),
     catchup=False,
     max_active_runs=1,
     doc_md=DOC,

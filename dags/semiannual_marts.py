@@ -8,13 +8,14 @@ from airflow.sdk import Param, dag, get_current_context, task
 from dxw.alerts import deadline_alert, failure_callback
 from dxw.assets import PUBLISHED_MARTS
 from dxw.dbt_tasks import dbt_task_group
+from dxw.settings import get_settings
 from dxw.timetables import HalfYearTimetable
 
 DOC = """
 ### Semi-annual marts: write, audit, publish one half-year
 
 For the half-year of the run's data interval (Decree 09/2019 cut-off windows, 15 Dec - 14 Jun
-and 15 Jun - 14 Dec, Asia/Ho_Chi_Minh):
+and 15 Jun - 14 Dec, local time: `DXW_TIMEZONE`):
 
 1. **write**: dbt builds the marts into `marts_build` (Cosmos, one task per mart with its tests);
    `change_since_previous` compares with the previous half-year as published, never with an
@@ -51,8 +52,8 @@ to carry a correction forward.
 
 @dag(
     dag_id="semiannual_marts",
-    schedule=HalfYearTimetable(convention="decree09", timezone="Asia/Ho_Chi_Minh"),
-    start_date=pendulum.datetime(2021, 12, 15, tz="Asia/Ho_Chi_Minh"),
+    schedule=HalfYearTimetable(convention="decree09", timezone=get_settings().timezone),
+    start_date=pendulum.datetime(2021, 12, 15, tz=get_settings().timezone),
     catchup=False,
     max_active_runs=1,
     doc_md=DOC,

@@ -7,6 +7,7 @@ from airflow.sdk import AssetAny, dag, task
 
 from dxw.assets import CORE, RAW_ASSETS
 from dxw.dbt_tasks import dbt_task_group
+from dxw.settings import get_settings
 
 DOC = """
 ### raw -> staging -> intermediate -> core
@@ -27,7 +28,7 @@ same raw batches give the same tables.
 @dag(
     dag_id="transform_warehouse",
     schedule=AssetAny(*RAW_ASSETS),
-    start_date=pendulum.datetime(2022, 1, 1, tz="Asia/Ho_Chi_Minh"),
+    start_date=pendulum.datetime(2022, 1, 1, tz=get_settings().timezone),
     catchup=False,
     max_active_runs=1,
     doc_md=DOC,

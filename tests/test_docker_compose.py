@@ -100,10 +100,8 @@ def test_airflow_runs_celery_on_the_metadata_postgres_and_redis(compose):
 def test_warehouse_settings_agree(compose):
     env = {k: _resolve(v) for k, v in _env(compose, "airflow-worker").items()}
     url = urlsplit(env["DXW_DATABASE_URL"])
-    # dbt's profiles.yml reads DXW_PG_*: they must name the same database as DXW_DATABASE_URL.
-    from_url = (url.hostname, str(url.port), url.username, url.password, url.path.lstrip("/"))
-    keys = ("DXW_PG_HOST", "DXW_PG_PORT", "DXW_PG_USER", "DXW_PG_PASSWORD", "DXW_PG_DBNAME")
-    assert from_url == tuple(env[key] for key in keys)
+    # dbt's connection is derived from DXW_DATABASE_URL by dxw in each dbt task: never set apart.
+    assert not [key for key in env if key.startswith("DXW_PG_")]
     warehouse = {k: _resolve(v) for k, v in _env(compose, "warehouse").items()}
     assert url.hostname == "warehouse"
     assert (warehouse["POSTGRES_USER"], warehouse["POSTGRES_PASSWORD"], warehouse["POSTGRES_DB"]) == (
@@ -125,12 +123,24 @@ def test_source_urls_point_at_the_simulator_service(compose, variable):
 
 def test_every_dxw_variable_is_a_real_setting(compose):
     known = set(re.findall(r'"(DXW_[A-Z_]+)"', (ROOT / "plugins/dxw/settings.py").read_text()))
-    known |= set(re.findall(r'"(DXW_PG_[A-Z_]+)"', (ROOT / "plugins/dxw/dbt.py").read_text()))
     used = {
         key for service in compose["services"] for key in _env(compose, service) if key.startswith("DXW_")
     }
     assert used, "compose sets no DXW_ variable"
     assert used <= known, f"unknown settings in docker-compose.yml: {sorted(used - known)}"
+
+
+def test_one_time_zone_for_airflow_and_dxw_defaulting_to_the_settings_one(compose, monkeypatch):
+    env = _env(compose, "airflow-worker")
+    assert env["DXW_TIMEZONE"] == env["AIRFLOW__CORE__DEFAULT_TIMEZONE"]
+    assert env["DXW_TIMEZONE"].startswith("${DXW_TIMEZONE:-"), "set in .env, once"
+    monkeypatch.delenv("DXW_TIMEZONE", raising=False)
+    get_settings.cache_clear()
+    try:
+        assert _resolve(env["DXW_TIMEZONE"]) == get_settings().timezone
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
 
 
 def test_telemetry_is_off_everywhere(compose):

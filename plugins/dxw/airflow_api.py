@@ -13,10 +13,12 @@ from urllib.parse import quote
 
 import requests
 
+from dxw.errors import RunError
+
 FINISHED = frozenset({"success", "failed"})
 
 
-class AirflowApiError(RuntimeError):
+class AirflowApiError(RunError):
     """The API refused a request; the message carries Airflow's own detail."""
 
     def __init__(self, message: str, status_code: int | None = None):

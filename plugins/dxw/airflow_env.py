@@ -54,8 +54,6 @@ def environment(settings: Settings, urls: database.DatabaseUrls) -> dict[str, st
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": urls.sqlalchemy("airflow", driver="psycopg"),
         # Tasks reach the warehouse through dxw's own settings: keep them identical in workers.
         "DXW_DATABASE_URL": urls.warehouse,
-        # profiles.yml reads the connection from DXW_PG_* (dbt runs inside Airflow tasks).
-        **dbt.connection_env(urls.warehouse, settings),
     }
 
 

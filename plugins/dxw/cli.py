@@ -7,14 +7,16 @@ import logging
 import os
 import sys
 import time
+import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager, nullcontext
 from datetime import date, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
+from types import TracebackType
 
+from dxw.errors import ConfigurationError, DxwError, InputError
 from dxw.secrets import mask_url, scrub
-from dxw.settings import ConfigurationError, get_settings
+from dxw.settings import get_settings
 
 log = logging.getLogger("dxw")
 
@@ -29,6 +31,14 @@ DEMO_FIRST, DEMO_LAST, DEMO_SHOW = "2022S1", "2025S2", "2025S1"
 
 def _say(message: str = "") -> None:
     print(message, flush=True)
+
+
+def _iso_date(text: str, what: str) -> date:
+    """``text`` as an ISO date; an :class:`InputError` naming ``what`` otherwise."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"{what} {text!r} is not a date: write it YYYY-MM-DD, e.g. 2025-06-14") from None
 
 
 # --- db ---------------------------------------------------------------------------------------
@@ -66,7 +76,7 @@ def cmd_db_scope(args: argparse.Namespace) -> int:
         if not password:
             _say(f"refused: environment variable {args.password_env} is not set or empty")
             return 2
-    as_of = date.fromisoformat(args.as_of) if args.as_of else None
+    as_of = _iso_date(args.as_of, "--as-of") if args.as_of else None
     with database.connect(settings, autocommit=True) as conn:
         for line in roles.grant(conn, settings):
             _say(line)
@@ -325,9 +335,14 @@ def _run_dags(runs: Sequence[tuple[str, dict]], quiet: bool = True) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     import json
 
-    conf: dict = json.loads(args.conf) if args.conf else {}
+    try:
+        conf: dict = json.loads(args.conf) if args.conf else {}
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"--conf is not JSON ({exc}): write an object, e.g. '{{\"full_pull\": true}}'"
+        ) from None
     if not isinstance(conf, dict):
-        raise SystemExit("--conf must be a JSON object, e.g. '{\"full_pull\": true}'")
+        raise InputError("--conf must be a JSON object, e.g. '{\"full_pull\": true}'")
     if args.period:
         from dxw.periods import parse
 
@@ -435,9 +450,14 @@ def cmd_ingest_upload(args: argparse.Namespace) -> int:
     from dxw import imports
 
     report_dir = Path(args.report_dir) if args.report_dir else Path(args.file).resolve().parent
-    submitted_at = datetime.fromisoformat(args.submitted_at) if args.submitted_at else None
+    try:
+        submitted_at = datetime.fromisoformat(args.submitted_at) if args.submitted_at else None
+    except ValueError:
+        raise InputError(
+            f"--submitted-at {args.submitted_at!r} is not a time: write it ISO, e.g. 2025-06-14T16:30"
+        ) from None
     if submitted_at is not None and submitted_at.tzinfo is None:
-        submitted_at = submitted_at.replace(tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
+        submitted_at = submitted_at.replace(tzinfo=get_settings().zone)
     outcome = imports.import_upload(
         Path(args.file),
         unit_code=args.unit,
@@ -510,7 +530,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_period(args: argparse.Namespace) -> int:
     from dxw import periods
 
-    day = date.fromisoformat(args.date)
+    day = _iso_date(args.date, "date")
     for convention in periods.CONVENTIONS:
         for kind in ("month", "quarter", "halfyear", "year"):
             period = periods.period_of(day, kind, convention)
@@ -550,7 +570,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="dxw",
         description="dxw: data pipeline and warehouse for the provincial digital-transformation programme.",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="show info logs")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="show info logs, the runs' own logs, and tracebacks of errors",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, handler: Callable[[argparse.Namespace], int], help_text: str, parent=commands):
@@ -765,6 +790,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command: what a user can fix (a :class:`DxwError`) is one line, anything else a traceback."""
+    # Anything but a DxwError is a bug: it propagates with its traceback, shown without secrets.
+    sys.excepthook = _excepthook
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
@@ -776,16 +804,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.handler(args)
     except KeyboardInterrupt:
         return 130
-    except ConfigurationError as exc:
-        print(f"dxw: {exc}", file=sys.stderr)
-        return 2
-    except Exception as exc:
+    except DxwError as exc:
         if args.verbose:
-            raise
-        # Libraries quote what they were given (a connection string, a source URL): never a password.
-        message = scrub(str(exc), get_settings().database_url, *(_source_urls()))
-        print(f"dxw: error: {message}", file=sys.stderr)
-        return 1
+            _excepthook(type(exc), exc, exc.__traceback__)
+        elif isinstance(exc, ConfigurationError):
+            print(f"dxw: {_scrub(str(exc))}", file=sys.stderr)
+        else:
+            print(f"dxw: error: {_scrub(str(exc))}", file=sys.stderr)
+        return exc.exit_code
+
+
+def _excepthook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+    print(_scrub("".join(traceback.format_exception(kind, exc, tb))), file=sys.stderr, end="")
+
+
+def _scrub(text: str) -> str:
+    """``text`` without the secrets of the configured URLs: libraries quote what they were given."""
+    try:
+        return scrub(text, get_settings().database_url, *(_source_urls()))
+    except DxwError:  # the settings themselves are what is wrong
+        return scrub(text)
 
 
 def _source_urls() -> list[str | None]:

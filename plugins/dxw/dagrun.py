@@ -14,13 +14,14 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
+from dxw.errors import RunError
 from dxw.periods import parse
 from dxw.settings import get_settings
 
 log = logging.getLogger(__name__)
 
 
-class RunInProgress(RuntimeError):
+class RunInProgress(RunError):
     """Another ``dxw run`` of the same DAG holds the run lock."""
 
 
@@ -50,7 +51,7 @@ def run_lock(dag_id: str) -> Iterator[None]:
         yield  # closing the connection gives the lock up
 
 
-class DagRunFailed(RuntimeError):
+class DagRunFailed(RunError):
     """A DAG run ended in a state other than success; ``task_states`` says where."""
 
     def __init__(self, message: str, task_states: dict[str, str] | None = None):

@@ -14,6 +14,7 @@ import psycopg
 from psycopg import sql
 
 from dxw import embedded_pg
+from dxw.errors import WarehouseError
 from dxw.secrets import mask_url
 from dxw.settings import ConfigurationError, Settings, get_settings
 
@@ -91,10 +92,19 @@ def resolve(settings: Settings | None = None) -> DatabaseUrls:
     return DatabaseUrls(warehouse, airflow, _with_database(warehouse, "postgres"))
 
 
+def _connect(url: str, **kwargs) -> psycopg.Connection:
+    """A connection to ``url``; a :class:`WarehouseError` naming the server when it cannot be reached."""
+    try:
+        return psycopg.connect(url, **kwargs)
+    except psycopg.OperationalError as exc:
+        reason = " ".join(str(exc).split())
+        raise WarehouseError(f"cannot connect to {mask_url(url)}: {reason}") from exc
+
+
 def ensure_databases(urls: DatabaseUrls) -> list[str]:
     """Create the warehouse and Airflow databases when missing; returns the ones created."""
     created = []
-    with psycopg.connect(urls.maintenance, autocommit=True) as conn:
+    with _connect(urls.maintenance, autocommit=True) as conn:
         for url in (urls.warehouse, urls.airflow):
             name = database_name(url)
             exists = conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone()
@@ -106,4 +116,4 @@ def ensure_databases(urls: DatabaseUrls) -> list[str]:
 
 def connect(settings: Settings | None = None, **kwargs) -> psycopg.Connection:
     """A new psycopg connection to the warehouse."""
-    return psycopg.connect(resolve(settings).warehouse, **kwargs)
+    return _connect(resolve(settings).warehouse, **kwargs)

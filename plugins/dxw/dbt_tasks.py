@@ -13,10 +13,12 @@ from typing import Any
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import InvocationMode, LoadMode, TestBehavior
 
+from dxw import dbt
+from dxw.errors import ConfigurationError
 from dxw.settings import get_settings
 
 
-class ManifestMissing(FileNotFoundError):
+class ManifestMissing(ConfigurationError):
     """The dbt manifest the DAGs render from has not been built."""
 
 
@@ -61,6 +63,9 @@ def dbt_task_group(group_id: str, select: list[str] | None = None, exclude: list
             "pool": settings.dbt_pool,
             "retries": settings.dbt_task_retries,
             "retry_delay": timedelta(seconds=30),
+            # The connection dbt's profile reads, derived from the warehouse setting in the task's
+            # own process (not at parse time: the password would be serialized with the DAG).
+            "on_execute_callback": dbt.export_connection_env,
         },
         **kwargs,
     )

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dxw import airflow_env, database
+from dxw.errors import RunError
 from dxw.settings import ConfigurationError, Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ AIRFLOW_COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer", "
 SIMULATOR_PORT_DEFAULT = 8765
 
 
-class DeploymentError(RuntimeError):
+class DeploymentError(RunError):
     """The deployment could not start; the message names the process and its log file."""
 
 

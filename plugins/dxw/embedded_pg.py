@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from dxw.errors import WarehouseError
 from dxw.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ host    all       all       127.0.0.1/32  scram-sha-256
 """
 
 
-class EmbeddedServerError(RuntimeError):
+class EmbeddedServerError(WarehouseError):
     """The embedded PostgreSQL could not be initialised, started or stopped."""
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from dxw import database, uploads
+from dxw.errors import InputError
 from dxw.ingest import DHIS2_DATASET, UPLOAD_DATASET, land_gated
 from dxw.landing import copy
 from dxw.periods import Period, parse
@@ -146,7 +147,7 @@ def import_dhis2_file(
     the file land in a batch of their own, without it).
     """
     if import_strategy not in dhis2.STRATEGIES:
-        raise ValueError(f"importStrategy {import_strategy!r}: one of {list(dhis2.STRATEGIES)}")
+        raise InputError(f"importStrategy {import_strategy!r}: one of {list(dhis2.STRATEGIES)}")
     settings = settings or get_settings()
     parsed, document = dhis2.read_file(Path(path))
     completion = dhis2.completion(document, id_scheme)

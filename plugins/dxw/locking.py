@@ -20,6 +20,7 @@ from typing import TypeVar
 
 import psycopg
 
+from dxw.errors import WarehouseError
 from dxw.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ order by activity.pid, relation.relname
 """
 
 
-class LockWaitTimeout(RuntimeError):
+class LockWaitTimeout(WarehouseError):
     """The locks were not free within the configured wait; nothing of the work was done."""
 
 

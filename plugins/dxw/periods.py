@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Literal
 
+from dxw.errors import InputError
+
 Kind = Literal["year", "halfyear", "quarter", "month"]
 Convention = Literal["calendar", "decree09"]
 CONVENTIONS: tuple[Convention, ...] = ("calendar", "decree09")
@@ -32,7 +34,7 @@ _PATTERNS: list[tuple[Kind, re.Pattern[str]]] = [
 _MONTHS_PER: dict[Kind, int] = {"year": 12, "halfyear": 6, "quarter": 3, "month": 1}
 
 
-class PeriodError(ValueError):
+class PeriodError(InputError, ValueError):
     """A period id or date that cannot be interpreted."""
 
 

@@ -33,6 +33,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from dxw import locking, roles, row_security
+from dxw.errors import WarehouseError
 from dxw.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -40,13 +41,14 @@ log = logging.getLogger(__name__)
 BUILD_SCHEMA = "marts_build"
 PUBLISHED_SCHEMA = row_security.PUBLISHED_SCHEMA
 AUDIT_SCHEMA = "marts_audit"
+PUBLISH_LOG = sql.Identifier(AUDIT_SCHEMA, "publish_log")
 PERIOD_COLUMN = "period_id"
 # The advisory lock key that serialises publishes (any fixed bigint; its bytes spell "dxw-pub").
 PUBLISH_LOCK = 0x6478772D707562
 
-AUDIT_DDL = """
-create schema if not exists marts_audit;
-create table if not exists marts_audit.publish_log (
+AUDIT_DDL = sql.SQL("""
+create schema if not exists {audit};
+create table if not exists {audit}.publish_log (
     publish_id bigint generated always as identity primary key,
     published_at timestamptz not null default clock_timestamp(),
     run_id text,
@@ -54,13 +56,13 @@ create table if not exists marts_audit.publish_log (
     gate_run_id bigint,
     tables jsonb not null
 );
-alter table marts_audit.publish_log add column if not exists period_id text;
-comment on table marts_audit.publish_log is
+alter table {audit}.publish_log add column if not exists period_id text;
+comment on table {audit}.publish_log is
     'One row per publish of one period: which tables, how many rows of the period, their checksum.';
-"""
+""").format(audit=sql.Identifier(AUDIT_SCHEMA))
 
 
-class PublishError(RuntimeError):
+class PublishError(WarehouseError):
     """The marts could not be published; the previous marts are untouched."""
 
 
@@ -76,7 +78,7 @@ class PublishedTable:
 
 @dataclass(frozen=True)
 class PeriodPublish:
-    """The latest publish of a period (one row of marts_audit.publish_log)."""
+    """The latest publish of a period (one row of the publish log in ``AUDIT_SCHEMA``)."""
 
     period_id: str | None
     publish_id: int
@@ -129,10 +131,12 @@ def _check_gate(conn: psycopg.Connection, gate_run_id: int | None, period_id: st
     """Refuse to publish ``period_id`` unless ``gate_run_id`` is a gate run that passed for it."""
     if gate_run_id is None:
         raise PublishError(f"period {period_id} has no passed quality gate: nothing published")
-    exists = conn.execute("select to_regclass('marts_audit.quality_run')").fetchone()[0]
+    exists = conn.execute("select to_regclass(%s)", (f"{AUDIT_SCHEMA}.quality_run",)).fetchone()[0]
     row = (
         conn.execute(
-            "select success, period_id, table_name from marts_audit.quality_run where quality_run_id = %s",
+            sql.SQL("select success, period_id, table_name from {} where quality_run_id = %s").format(
+                sql.Identifier(AUDIT_SCHEMA, "quality_run")
+            ),
             (gate_run_id,),
         ).fetchone()
         if exists
@@ -191,8 +195,8 @@ def _stage_table(conn: psycopg.Connection, table: str, period_id: str | None, re
                 conn.execute(
                     sql.SQL(
                         "insert into {staged} ({kept}) select {kept} from {target} "
-                        "where {period} <> %s and {period} in (select period_id from marts_audit.publish_log)"
-                    ).format(staged=staged, kept=kept, target=target, period=period),
+                        "where {period} <> %s and {period} in (select period_id from {log})"
+                    ).format(staged=staged, kept=kept, target=target, period=period, log=PUBLISH_LOG),
                     (period_id,),
                 )
             except (
@@ -322,9 +326,8 @@ def _ensure_audit(conn: psycopg.Connection, settings: Settings) -> None:
     """The publish log and the published schema; DDL only when missing (every publish passes here)."""
     current = conn.execute(
         "select to_regnamespace(%s) is not null and exists (select 1 from pg_attribute "
-        "where attrelid = to_regclass('marts_audit.publish_log') and attname = 'period_id' "
-        "and not attisdropped)",
-        (PUBLISHED_SCHEMA,),
+        "where attrelid = to_regclass(%s) and attname = 'period_id' and not attisdropped)",
+        (PUBLISHED_SCHEMA, f"{AUDIT_SCHEMA}.publish_log"),
     ).fetchone()[0]
     if not current:
 
@@ -390,8 +393,9 @@ def publish(
             except row_security.RowSecurityError as exc:
                 raise PublishError(f"{exc}: nothing published") from exc
             conn.execute(
-                "insert into marts_audit.publish_log (run_id, period_id, gate_run_id, tables) "
-                "values (%s, %s, %s, %s)",
+                sql.SQL(
+                    "insert into {} (run_id, period_id, gate_run_id, tables) values (%s, %s, %s, %s)"
+                ).format(PUBLISH_LOG),
                 (run_id, period_id, gate_run_id, Jsonb([t.__dict__ for t in published])),
             )
             return gone
@@ -422,10 +426,12 @@ def publish(
 
 def published_periods(conn: psycopg.Connection) -> list[PeriodPublish]:
     """The latest publish of each period, by period id (none before the first publish)."""
-    if conn.execute("select to_regclass('marts_audit.publish_log')").fetchone()[0] is None:
+    if conn.execute("select to_regclass(%s)", (f"{AUDIT_SCHEMA}.publish_log",)).fetchone()[0] is None:
         return []
     rows = conn.execute(
-        "select distinct on (period_id) period_id, publish_id, published_at, gate_run_id, tables "
-        "from marts_audit.publish_log order by period_id, publish_id desc"
+        sql.SQL(
+            "select distinct on (period_id) period_id, publish_id, published_at, gate_run_id, tables "
+            "from {} order by period_id, publish_id desc"
+        ).format(PUBLISH_LOG)
     ).fetchall()
     return [PeriodPublish(*row) for row in rows]

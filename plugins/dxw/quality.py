@@ -12,7 +12,7 @@ the suite sees only that period's (batch's) rows, and an expectation argument wr
 "every unit that must report is present" is checked against the unit dimension rather than a
 hard-coded list. Expectations with ``meta.dxw_requires_period`` run only when a period is audited.
 
-Every run is stored in ``marts_audit.quality_run`` / ``marts_audit.quality_failure`` and as GX
+Every run is stored in ``quality_run`` / ``quality_failure`` of the audit schema and as GX
 Data Docs HTML.
 """
 
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +30,9 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from dxw import database
+from dxw.errors import ConfigurationError, RunError
 from dxw.periods import parse
+from dxw.publish import AUDIT_SCHEMA
 from dxw.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -39,9 +40,9 @@ log = logging.getLogger(__name__)
 URL_VARIABLE = "DXW_GX_WAREHOUSE_URL"
 SAMPLE_SIZE = 20
 
-QUALITY_DDL = """
-create schema if not exists marts_audit;
-create table if not exists marts_audit.quality_run (
+QUALITY_DDL = sql.SQL("""
+create schema if not exists {audit};
+create table if not exists {audit}.quality_run (
     quality_run_id bigint generated always as identity primary key,
     suite text not null,
     table_name text not null,
@@ -53,8 +54,8 @@ create table if not exists marts_audit.quality_run (
     started_at timestamptz not null,
     seconds numeric(10, 3) not null
 );
-create table if not exists marts_audit.quality_failure (
-    quality_run_id bigint not null references marts_audit.quality_run (quality_run_id),
+create table if not exists {audit}.quality_failure (
+    quality_run_id bigint not null references {audit}.quality_run (quality_run_id),
     check_name text not null,
     expectation text not null,
     severity text not null,
@@ -62,13 +63,13 @@ create table if not exists marts_audit.quality_failure (
     unexpected_count bigint,
     failing_rows jsonb not null
 );
-alter table marts_audit.quality_run add column if not exists period_id text;
-comment on table marts_audit.quality_run is 'One row per run of a quality gate (Great Expectations suite).';
-comment on column marts_audit.quality_run.period_id is
+alter table {audit}.quality_run add column if not exists period_id text;
+comment on table {audit}.quality_run is 'One row per run of a quality gate (Great Expectations suite).';
+comment on column {audit}.quality_run.period_id is
     'The period the gate audited: publishing the period requires a passed run.';
-comment on table marts_audit.quality_failure is
+comment on table {audit}.quality_failure is
     'One row per failed expectation of a gate run, with failing keys.';
-"""
+""").format(audit=sql.Identifier(AUDIT_SCHEMA))
 
 
 @dataclass
@@ -112,7 +113,7 @@ class GateResult:
         return "\n".join([head, *(f"  {f.describe()}" for f in self.failures)])
 
 
-class QualityGateFailed(RuntimeError):
+class QualityGateFailed(RunError):
     """A gate found blocking failures: nothing may be published."""
 
     def __init__(self, result: GateResult):
@@ -124,7 +125,7 @@ def load_suite(name: str, settings: Settings | None = None) -> dict[str, Any]:
     settings = settings or get_settings()
     path = settings.expectations_dir / f"{name}.json"
     if not path.exists():
-        raise FileNotFoundError(f"no expectation suite {path}")
+        raise ConfigurationError(f"no expectation suite {path}")
     return json.loads(path.read_text(encoding="utf-8"))
 
 
@@ -151,11 +152,12 @@ def _json_safe(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-def _context(settings: Settings):
+def _context(settings: Settings, variables: dict[str, str]):
+    """An in-memory GX context whose ``${NAME}`` templates resolve from ``variables``, not the environment."""
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    context = gx.get_context(mode="ephemeral")
+    context = gx.get_context(mode="ephemeral", runtime_environment=variables)
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
     docs = settings.gx_dir / "data_docs"
     context.add_data_docs_site(
@@ -178,7 +180,6 @@ def validate(
 ) -> GateResult:
     """Run a suite against its table (one period's or batch's rows when given); store the result."""
     settings = settings or get_settings()
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     import great_expectations as gx
     from great_expectations.checkpoint import UpdateDataDocsAction
     from great_expectations.core.expectation_suite import ExpectationSuite
@@ -211,12 +212,11 @@ def validate(
     with psycopg.connect(urls.warehouse) as conn:
         expectations = _resolve_queries(wanted, conn, params)
         query_text = query.as_string(conn) if filters else None
-    # GX takes the URL through a ${VAR} template: it refuses some literal URLs and must not log secrets.
-    os.environ[URL_VARIABLE] = urls.sqlalchemy("warehouse", driver="psycopg2")
-
     started_at = time.time()
     started = time.monotonic()
-    context = _context(settings)
+    # GX takes the URL through a ${VAR} template: it refuses some literal URLs and must not log
+    # secrets. The template resolves from the context's own variables, never this process's environment.
+    context = _context(settings, {URL_VARIABLE: urls.sqlalchemy("warehouse", driver="psycopg2")})
     source = context.data_sources.add_postgres(name="warehouse", connection_string="${" + URL_VARIABLE + "}")
     if query_text:
         name = "__".join([table, *(str(value) for _, value in filters)])
@@ -230,7 +230,7 @@ def validate(
     if len(suite.expectations) != len(expectations):
         # GX drops an expectation whose type it does not know with only a log line: refuse instead.
         unknown = len(expectations) - len(suite.expectations)
-        raise ValueError(f"suite {suite_name}: {unknown} expectations of an unknown type")
+        raise ConfigurationError(f"suite {suite_name}: {unknown} expectations of an unknown type")
     definition = context.validation_definitions.add(
         gx.ValidationDefinition(name=f"{suite_name}__validation", data=batch, suite=suite)
     )
@@ -295,9 +295,11 @@ def _store(conn: psycopg.Connection, result: GateResult, run_id: str | None, sta
     with conn.transaction():
         conn.execute(QUALITY_DDL)
         run_pk = conn.execute(
-            "insert into marts_audit.quality_run (suite, table_name, run_id, success, evaluated, "
-            "failed_errors, failed_warnings, started_at, seconds, period_id) "
-            "values (%s, %s, %s, %s, %s, %s, %s, to_timestamp(%s), %s, %s) returning quality_run_id",
+            sql.SQL(
+                "insert into {} (suite, table_name, run_id, success, evaluated, failed_errors, "
+                "failed_warnings, started_at, seconds, period_id) "
+                "values (%s, %s, %s, %s, %s, %s, %s, to_timestamp(%s), %s, %s) returning quality_run_id"
+            ).format(sql.Identifier(AUDIT_SCHEMA, "quality_run")),
             (
                 result.suite,
                 result.table,
@@ -313,8 +315,10 @@ def _store(conn: psycopg.Connection, result: GateResult, run_id: str | None, sta
         ).fetchone()[0]
         for failure in result.failures:
             conn.execute(
-                "insert into marts_audit.quality_failure (quality_run_id, check_name, expectation, severity, "
-                "kwargs, unexpected_count, failing_rows) values (%s, %s, %s, %s, %s, %s, %s)",
+                sql.SQL(
+                    "insert into {} (quality_run_id, check_name, expectation, severity, kwargs, "
+                    "unexpected_count, failing_rows) values (%s, %s, %s, %s, %s, %s, %s)"
+                ).format(sql.Identifier(AUDIT_SCHEMA, "quality_failure")),
                 (
                     run_pk,
                     failure.check,

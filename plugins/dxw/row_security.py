@@ -34,6 +34,7 @@ from datetime import date
 import psycopg
 from psycopg import sql
 
+from dxw.errors import InputError
 from dxw.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -176,7 +177,7 @@ where scopes.valid_from is null
 """
 
 
-class RowSecurityError(RuntimeError):
+class RowSecurityError(InputError):
     """A relation in ``marts`` cannot be protected, or a login cannot be scoped."""
 
 

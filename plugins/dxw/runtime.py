@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from dxw.errors import ConfigurationError
 from dxw.periods import Convention, PeriodError, parse, period_of
 from dxw.settings import get_settings
 
@@ -134,7 +135,7 @@ def source_url(params: dict[str, Any], configured: str | None, variable: str) ->
     """A source's base URL: the run's ``source_url`` parameter, else its ``DXW_*_URL`` setting."""
     url = params.get("source_url") or configured
     if not url:
-        raise RuntimeError(
+        raise ConfigurationError(
             f"no address for this source: set {variable} (or run through `dxw run`, "
             "which starts the bundled source simulator)"
         )

@@ -8,21 +8,44 @@ database sit beside it.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
+from typing import TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dxw.errors import ConfigurationError as ConfigurationError  # raised for a bad DXW_* value
 
 PROJECT_DIR_DEFAULT = Path(__file__).resolve().parents[2]
-
-
-class ConfigurationError(ValueError):
-    """A ``DXW_*`` variable holds something dxw cannot work with; the message names it (never a secret)."""
+T = TypeVar("T")
 
 
 def _env(name: str, default: str) -> str:
     value = os.environ.get(name, "").strip()
     return value or default
+
+
+def _env_number(name: str, default: str, kind: Callable[[str], T]) -> T:
+    """``name`` read as ``kind`` (int, float, Decimal); a :class:`ConfigurationError` naming it otherwise."""
+    value = _env(name, default)
+    try:
+        return kind(value)
+    except (ValueError, ArithmeticError):
+        raise ConfigurationError(f"{name}={value!r} is not a number (default {default})") from None
+
+
+def _env_timezone(name: str, default: str) -> str:
+    """``name`` as an IANA time zone name; a :class:`ConfigurationError` naming it otherwise."""
+    value = _env(name, default)
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigurationError(
+            f"{name}={value!r} is not a time zone: use an IANA name, e.g. {default}"
+        ) from None
+    return value
 
 
 def _env_list(name: str) -> tuple[str, ...]:
@@ -122,8 +145,9 @@ class Settings:
         return self.home / "airflow"
 
     @property
-    def dbt_target_dir(self) -> Path:
-        return self.home / "dbt" / "target"
+    def zone(self) -> ZoneInfo:
+        """``timezone`` as a ``tzinfo``: the province's local time, of schedules and of source times."""
+        return ZoneInfo(self.timezone)
 
     @property
     def gx_dir(self) -> Path:
@@ -170,46 +194,46 @@ def get_settings() -> Settings:
         database_name=_env("DXW_DATABASE_NAME", "dxw"),
         airflow_database_name=os.environ.get("DXW_AIRFLOW_DATABASE_NAME", "").strip() or None,
         simulator_host=_env("DXW_SIMULATOR_HOST", "127.0.0.1"),
-        simulator_port=int(_env("DXW_SIMULATOR_PORT", "0")),
+        simulator_port=_env_number("DXW_SIMULATOR_PORT", "0", int),
         portal_url=os.environ.get("DXW_PORTAL_URL", "").strip() or None,
         dms_url=os.environ.get("DXW_DMS_URL", "").strip() or None,
         reporting_url=os.environ.get("DXW_REPORTING_URL", "").strip() or None,
         bi_password=os.environ.get("DXW_BI_PASSWORD", "").strip() or None,
         loader_password=os.environ.get("DXW_LOADER_PASSWORD", "").strip() or None,
-        http_timeout_connect=float(_env("DXW_HTTP_TIMEOUT_CONNECT", "5")),
-        http_timeout_read=float(_env("DXW_HTTP_TIMEOUT_READ", "30")),
-        http_retries=int(_env("DXW_HTTP_RETRIES", "4")),
-        portal_page_size=int(_env("DXW_PORTAL_PAGE_SIZE", "50")),
-        timezone=_env("DXW_TIMEZONE", "Asia/Ho_Chi_Minh"),
-        dbt_threads=int(_env("DXW_DBT_THREADS", "2")),
+        http_timeout_connect=_env_number("DXW_HTTP_TIMEOUT_CONNECT", "5", float),
+        http_timeout_read=_env_number("DXW_HTTP_TIMEOUT_READ", "30", float),
+        http_retries=_env_number("DXW_HTTP_RETRIES", "4", int),
+        portal_page_size=_env_number("DXW_PORTAL_PAGE_SIZE", "50", int),
+        timezone=_env_timezone("DXW_TIMEZONE", "Asia/Ho_Chi_Minh"),
+        dbt_threads=_env_number("DXW_DBT_THREADS", "2", int),
         alert_webhook_url=os.environ.get("DXW_ALERT_WEBHOOK_URL", "").strip() or None,
         alert_email_to=_env_list("DXW_ALERT_EMAIL_TO"),
         smtp_host=_env("DXW_SMTP_HOST", "localhost"),
-        smtp_port=int(_env("DXW_SMTP_PORT", "25")),
+        smtp_port=_env_number("DXW_SMTP_PORT", "25", int),
         smtp_from=_env("DXW_SMTP_FROM", "dxw@localhost"),
-        alert_timeout=float(_env("DXW_ALERT_TIMEOUT", "10")),
-        publish_deadline_days=int(_env("DXW_PUBLISH_DEADLINE_DAYS", "15")),
+        alert_timeout=_env_number("DXW_ALERT_TIMEOUT", "10", float),
+        publish_deadline_days=_env_number("DXW_PUBLISH_DEADLINE_DAYS", "15", int),
         upload_dir=Path(os.environ["DXW_UPLOAD_DIR"]).resolve() if os.environ.get("DXW_UPLOAD_DIR") else None,
-        upload_max_bytes=int(_env("DXW_UPLOAD_MAX_BYTES", str(10 * 1024 * 1024))),
-        upload_denominator_band=Decimal(_env("DXW_UPLOAD_DENOMINATOR_BAND", "0.20")),
+        upload_max_bytes=_env_number("DXW_UPLOAD_MAX_BYTES", str(10 * 1024 * 1024), int),
+        upload_denominator_band=_env_number("DXW_UPLOAD_DENOMINATOR_BAND", "0.20", Decimal),
         reporting_org_units=_env_list("DXW_REPORTING_ORG_UNITS"),
-        lock_timeout_ms=int(_env("DXW_LOCK_TIMEOUT_MS", "1000")),
-        lock_wait_seconds=float(_env("DXW_LOCK_WAIT_SECONDS", "300")),
-        bi_statement_timeout_seconds=float(_env("DXW_BI_STATEMENT_TIMEOUT", "120")),
-        bi_idle_in_transaction_seconds=float(_env("DXW_BI_IDLE_IN_TRANSACTION_TIMEOUT", "60")),
-        bi_temp_file_limit_mb=int(_env("DXW_BI_TEMP_FILE_LIMIT_MB", "1024")),
-        bi_connection_limit=int(_env("DXW_BI_CONNECTION_LIMIT", "20")),
+        lock_timeout_ms=_env_number("DXW_LOCK_TIMEOUT_MS", "1000", int),
+        lock_wait_seconds=_env_number("DXW_LOCK_WAIT_SECONDS", "300", float),
+        bi_statement_timeout_seconds=_env_number("DXW_BI_STATEMENT_TIMEOUT", "120", float),
+        bi_idle_in_transaction_seconds=_env_number("DXW_BI_IDLE_IN_TRANSACTION_TIMEOUT", "60", float),
+        bi_temp_file_limit_mb=_env_number("DXW_BI_TEMP_FILE_LIMIT_MB", "1024", int),
+        bi_connection_limit=_env_number("DXW_BI_CONNECTION_LIMIT", "20", int),
         airflow_host=_env("DXW_AIRFLOW_HOST", "127.0.0.1"),
-        airflow_port=int(_env("DXW_AIRFLOW_PORT", "8080")),
+        airflow_port=_env_number("DXW_AIRFLOW_PORT", "8080", int),
         airflow_url=os.environ.get("DXW_AIRFLOW_URL", "").strip().rstrip("/") or None,
         airflow_admin_user=_env("DXW_AIRFLOW_ADMIN_USER", "admin"),
         airflow_log_level=_env("DXW_AIRFLOW_LOG_LEVEL", "INFO").upper(),
         celery_broker_url=os.environ.get("DXW_CELERY_BROKER_URL", "").strip() or None,
-        redis_port=int(_env("DXW_REDIS_PORT", "6390")),
+        redis_port=_env_number("DXW_REDIS_PORT", "6390", int),
         redis_server=_env("DXW_REDIS_SERVER", "/usr/bin/redis-server"),
         # Two task slots per core: most tasks wait on the network or PostgreSQL, dbt's are pooled.
-        worker_concurrency=int(_env("DXW_WORKER_CONCURRENCY", str(2 * (os.cpu_count() or 1)))),
+        worker_concurrency=_env_number("DXW_WORKER_CONCURRENCY", str(2 * (os.cpu_count() or 1)), int),
         dbt_pool=_env("DXW_DBT_POOL", "dbt"),
-        dbt_pool_slots=int(_env("DXW_DBT_POOL_SLOTS", "2")),
-        dbt_task_retries=int(_env("DXW_DBT_TASK_RETRIES", "2")),
+        dbt_pool_slots=_env_number("DXW_DBT_POOL_SLOTS", "2", int),
+        dbt_task_retries=_env_number("DXW_DBT_TASK_RETRIES", "2", int),
     )

@@ -1,8 +1,9 @@
 """Airflow timetable with one data interval per reporting half-year (windows from :mod:`dxw.periods`).
 
 A run's data interval is ``[first day of the window 00:00, day after the last day 00:00)`` in the
-timetable's time zone, so ``2025S1`` under Decree 09 is 2024-12-15 00:00 .. 2025-06-15 00:00 in
-Asia/Ho_Chi_Minh. Scheduled runs start once the window has closed, plus an optional delay.
+timetable's time zone (``DXW_TIMEZONE`` unless given), so ``2025S1`` under Decree 09 is
+2024-12-15 00:00 .. 2025-06-15 00:00 local time. Scheduled runs start once the window has closed,
+plus an optional delay.
 
 This module imports Airflow: in a process that has not configured Airflow yet, call
 :func:`dxw.airflow_env.apply` first. The scheduler and dag-processor only accept the class once it is
@@ -20,6 +21,7 @@ from airflow.timetables.base import DagRunInfo, DataInterval, TimeRestriction, T
 from pendulum.tz.exceptions import InvalidTimezone
 
 from dxw.periods import CONVENTIONS, Convention, Period, PeriodError, parse, period_of
+from dxw.settings import get_settings
 
 _CONVENTION_SUMMARY = {
     "decree09": "Decree 09 cut-off windows",
@@ -39,7 +41,7 @@ class HalfYearTimetable(Timetable):
     """One run per reporting half-year, started when the half-year's window has closed.
 
     :param convention: ``"decree09"`` (cut-off windows closing on 14 Jun / 14 Dec) or ``"calendar"``.
-    :param timezone: IANA name of the zone whose midnights bound the windows.
+    :param timezone: IANA name of the zone whose midnights bound the windows (default ``DXW_TIMEZONE``).
     :param delay: how long after the window closes a scheduled run starts.
     """
 
@@ -49,7 +51,7 @@ class HalfYearTimetable(Timetable):
     def __init__(
         self,
         convention: str = "decree09",
-        timezone: str = "Asia/Ho_Chi_Minh",
+        timezone: str | None = None,
         delay: timedelta = timedelta(0),
     ) -> None:
         if convention not in CONVENTIONS:
@@ -58,6 +60,8 @@ class HalfYearTimetable(Timetable):
             )
         if delay < timedelta(0):
             raise AirflowTimetableInvalid(f"delay must not be negative, got {delay}")
+        if timezone is None:
+            timezone = get_settings().timezone
         try:
             self._tz = pendulum.timezone(timezone)
         except InvalidTimezone as exc:

@@ -37,6 +37,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from dxw.errors import ConfigurationError, InputError
+
 PROVINCE_CODE = "02"
 # The former Tuyên Quang's code in the legacy list (the new province reuses it).
 FORMER_TUYEN_QUANG_CODE = "08"
@@ -86,7 +88,7 @@ class Unit:
 
     def _require_connected(self, system: str) -> None:
         if not self.is_current and self.province_code != PROVINCE_CODE:
-            raise ValueError(f"no {system} of the former Tuyên Quang is connected: {self.code} {self.name}")
+            raise InputError(f"no {system} of the former Tuyên Quang is connected: {self.code} {self.name}")
 
     @property
     def dms_code(self) -> str:
@@ -145,7 +147,7 @@ def _package_data_dir() -> Path:
     """
     spec = importlib.util.find_spec("vietnamadminunits")
     if spec is None or spec.origin is None:
-        raise RuntimeError("the vietnamadminunits package is not installed")
+        raise ConfigurationError("the vietnamadminunits package is not installed: run `make install`")
     return Path(spec.origin).with_name("data")
 
 
@@ -191,7 +193,7 @@ def _legacy_province(code: str) -> tuple[Unit, ...]:
         (code,),
     )
     if len(rows) != LEGACY_COMMUNE_COUNTS[code]:
-        raise RuntimeError(
+        raise ConfigurationError(
             f"vietnamadminunits lists {len(rows)} commune-level units in legacy province {code}, "
             f"expected {LEGACY_COMMUNE_COUNTS[code]}: review the registry before using this package version"
         )
@@ -246,11 +248,6 @@ def former_tuyen_quang_units() -> tuple[Unit, ...]:
     return _legacy_province(FORMER_TUYEN_QUANG_CODE)
 
 
-def by_code() -> dict[str, Unit]:
-    """Hà Giang's legacy units by code (codes are unique within one generation, not across both)."""
-    return {unit.code: unit for unit in legacy_units()}
-
-
 @cache
 def current_units() -> tuple[Unit, ...]:
     """Tuyên Quang's units from 1 July 2025: the province, its provincial bodies, its 124 communes.
@@ -262,7 +259,7 @@ def current_units() -> tuple[Unit, ...]:
         (NEW_PROVINCE_CODE,),
     )
     if len(rows) != NEW_COMMUNE_COUNT:
-        raise RuntimeError(
+        raise ConfigurationError(
             f"vietnamadminunits lists {len(rows)} commune-level units in province {NEW_PROVINCE_CODE}, "
             f"expected {NEW_COMMUNE_COUNT}: review the 2025 mapping before using this package version"
         )
@@ -305,7 +302,7 @@ def _successors(old_province: str) -> dict[str, list[tuple[str, bool]]]:
     old_province_key = legacy[0]["provinceKey"]
     targets = [new for new, olds in converter["DICT_PROVINCE"].items() if old_province_key in olds]
     if targets != [new_province_key]:
-        raise RuntimeError(f"converter maps {old_province_key} to {targets}, not {new_province_key}")
+        raise ConfigurationError(f"converter maps {old_province_key} to {targets}, not {new_province_key}")
 
     whole: dict[str, list[str]] = {}
     for new_key, old_keys in converter["DICT_PROVINCE_WARD_NO_DIVIDED"][new_province_key].items():
@@ -318,7 +315,7 @@ def _successors(old_province: str) -> dict[str, list[tuple[str, bool]]]:
         parts = [(new_key, True) for new_key in whole.get(old_key, [])]
         parts += [(part["newWardKey"], bool(part["isDefaultNewWard"])) for part in divided.get(old_key, [])]
         if not parts or sum(is_primary for _, is_primary in parts) != 1:
-            raise RuntimeError(f"converter data has no single primary successor for {old_key}: {parts}")
+            raise ConfigurationError(f"converter data has no single primary successor for {old_key}: {parts}")
         successors[row["wardCode"]] = [(new_codes[new_key], is_primary) for new_key, is_primary in parts]
     return successors
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from dxw import imports
+from dxw.errors import InputError
 from dxw.settings import Settings, get_settings
 from dxw.uploads import safe_filename
 
@@ -66,7 +67,7 @@ def process(relative: str, settings: Settings | None = None) -> dict[str, Any]:
     inbox = paths["inbox"].resolve()
     path = (inbox / relative).resolve()
     if inbox not in path.parents or path.is_symlink():
-        raise ValueError(f"{relative!r} is not a file of the upload inbox")
+        raise InputError(f"{relative!r} is not a file of the upload inbox")
     unit = safe_filename(path.parent.name) if path.parent != inbox else None
     outbox = paths["outbox"] / (unit or "unknown")
     arrived = datetime.fromtimestamp(path.stat().st_mtime, UTC)

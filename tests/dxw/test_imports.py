@@ -8,6 +8,7 @@ from openpyxl import load_workbook
 
 from dxw import imports, report, upload_folder
 from dxw.cli import main
+from dxw.errors import InputError
 from dxw.periods import parse
 from dxw.simulator import dhis2_data
 from dxw.simulator.upload_data import write_filled
@@ -196,7 +197,7 @@ def test_the_landing_folder_loads_archives_and_reports(tmp_path, monkeypatch, co
         assert not (inbox / "027" / "bao-cao.xlsx").exists()
         assert (tmp_path / "uploads" / "outbox" / "027" / "bao-cao.tu-choi.xlsx").exists()
         assert result["archived"].startswith(str(tmp_path / "uploads" / "archive" / "2025S1" / "027"))
-        with pytest.raises(ValueError, match="not a file of the upload inbox"):
+        with pytest.raises(InputError, match="not a file of the upload inbox"):
             upload_folder.process("../../etc/passwd")
     finally:
         get_settings.cache_clear()

@@ -4,6 +4,7 @@ from collections import Counter
 import pytest
 
 import dxw.units
+from dxw.errors import ConfigurationError, InputError
 from dxw.settings import get_settings
 from dxw.units import (
     current_units,
@@ -49,7 +50,7 @@ def test_the_former_tuyen_quang_is_in_the_registry():
     assert codes["070"].name == "Thành phố Tuyên Quang"
     assert (codes["02200"].name, codes["02200"].parent_code) == ("Phường Phan Thiết", "070")
     # No source of the former Tuyên Quang is connected: it has no portal or document-system code.
-    with pytest.raises(ValueError, match="former Tuyên Quang"):
+    with pytest.raises(InputError, match="former Tuyên Quang"):
         _ = codes["02200"].portal_code
 
 
@@ -124,7 +125,7 @@ def test_new_units_are_valid_from_july_2025_and_keyed_by_code_and_validity():
 def test_an_unexpected_commune_count_fails_loudly(monkeypatch: pytest.MonkeyPatch):
     rows = dxw.units._query("select * from admin_units where provinceCode = '08'")
     monkeypatch.setattr(dxw.units, "_query", lambda *_args: rows[:-1])
-    with pytest.raises(RuntimeError, match="123 commune-level units"):
+    with pytest.raises(ConfigurationError, match="123 commune-level units"):
         current_units.__wrapped__()
 
 

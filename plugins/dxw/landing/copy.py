@@ -36,6 +36,7 @@ from psycopg.copy import QueuedLibpqWriter
 from psycopg.types.json import Jsonb
 
 from dxw import locking
+from dxw.errors import WarehouseError
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +121,7 @@ class LoadResult:
     checksum: str
 
 
-class LoadError(RuntimeError):
+class LoadError(WarehouseError):
     """A batch could not be landed; nothing of it was written."""
 
 

@@ -13,6 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
+from dxw.errors import DxwError
 from dxw.periods import Period, parse
 from dxw.reports import vn_percent
 
@@ -84,7 +85,7 @@ PILOT_LEVEL_NAMES = {
 PILOT_MARK = "★"
 
 
-class ReportError(RuntimeError):
+class ReportError(DxwError):
     """The report cannot be written (bad period, nothing published)."""
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 from decimal import Decimal
 from urllib.parse import urlsplit
 
+from psycopg import sql
+
 from dxw import database, publish
 from dxw.periods import parse
 from dxw.reports.model import structure_of
@@ -181,12 +183,13 @@ def status() -> str:
         if not has_ledger or len(lines) == 1:
             lines.append("  nothing landed yet (run `dxw demo` or `dxw run ingest_public_service_portal`)")
         lines.append("Quality gates (latest run per suite):")
-        if conn.execute("select to_regclass('marts_audit.quality_run')").fetchone()[0]:
+        runs = f"{publish.AUDIT_SCHEMA}.quality_run"
+        if conn.execute("select to_regclass(%s)", (runs,)).fetchone()[0]:
             for suite, ok, errors, warnings, started in conn.execute(
-                """
-                select distinct on (suite) suite, success, failed_errors, failed_warnings, started_at
-                from marts_audit.quality_run order by suite, quality_run_id desc
-                """
+                sql.SQL(
+                    "select distinct on (suite) suite, success, failed_errors, failed_warnings, started_at "
+                    "from {} order by suite, quality_run_id desc"
+                ).format(sql.Identifier(publish.AUDIT_SCHEMA, "quality_run"))
             ).fetchall():
                 verdict = "passed" if ok else f"FAILED ({errors} blocking)"
                 lines.append(f"  {suite:<32} {verdict:<20} {warnings} warnings  {started:%Y-%m-%d %H:%M}")

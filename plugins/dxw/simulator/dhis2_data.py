@@ -33,10 +33,10 @@ from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from dxw import catalogue
 from dxw.periods import Period, parse
+from dxw.settings import get_settings
 from dxw.simulator import reorganisation, submissions
 from dxw.simulator.portal_data import FIRST_YEAR, _rng, _step, holds
 from dxw.simulator.upload_data import figures as uploaded_figures
@@ -48,7 +48,6 @@ DEFAULT_COMBO = "HllvX50cXC0"
 # The data set's code in the system's metadata; its UID is derived from it like every UID here.
 DATA_SET_CODE = "DXW_SIXMONTHLY"
 # The system's clock: a Vietnamese reporting system writes local times without an offset.
-SERVER_TIMEZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 # DHIS2's CSV export header (CsvDataValueSetWriter.HEADER_ROW, 2.38 and later).
 CSV_HEADER = (
     "dataelement",
@@ -145,12 +144,12 @@ def data_values(
 
 def moment(stamp: str) -> datetime:
     """A stamp the system wrote (local time, no offset) as an aware time."""
-    return datetime.fromisoformat(stamp).replace(tzinfo=SERVER_TIMEZONE)
+    return datetime.fromisoformat(stamp).replace(tzinfo=get_settings().zone)
 
 
 def stamp(moment: datetime) -> str:
     """A time as the system writes it: local, to the millisecond, without an offset."""
-    local = moment.astimezone(SERVER_TIMEZONE)
+    local = moment.astimezone(get_settings().zone)
     return f"{local:%Y-%m-%dT%H:%M:%S}.{local.microsecond // 1000:03d}"
 
 
@@ -165,12 +164,12 @@ def since_of(last_updated: str | None, duration: str | None, now: datetime | Non
     if last_updated:
         text = last_updated.strip().replace("Z", "+00:00")
         moment = datetime.fromisoformat(text)
-        return moment if moment.tzinfo else moment.replace(tzinfo=SERVER_TIMEZONE)
+        return moment if moment.tzinfo else moment.replace(tzinfo=get_settings().zone)
     if duration:
         match = _DURATION.fullmatch(duration.strip())
         if not match:
             raise ValueError(f"Duration is not valid: {duration}")
-        return (now or datetime.now(SERVER_TIMEZONE)) - timedelta(**{_UNITS[match[2]]: int(match[1])})
+        return (now or datetime.now(get_settings().zone)) - timedelta(**{_UNITS[match[2]]: int(match[1])})
     return None
 
 
@@ -263,7 +262,7 @@ class Changes:
 
     def write(self, value: dict[str, Any], when: datetime | None = None) -> None:
         """Store ``value`` (a full data value, ``deleted`` for a deletion), stamped ``when`` (now)."""
-        moment = stamp(when or datetime.now(SERVER_TIMEZONE))
+        moment = stamp(when or datetime.now(get_settings().zone))
         key = self.key(value)
         previous = self.current(key)
         stored = {

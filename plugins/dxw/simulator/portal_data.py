@@ -25,9 +25,9 @@ import uuid
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from dxw.periods import Period
+from dxw.settings import get_settings
 from dxw.simulator import reorganisation
 from dxw.units import SEED_VALID_FROM, Unit, current_units, legacy_units, reporting_area_2025
 
@@ -36,7 +36,6 @@ FIRST_YEAR = 2022
 # real source, the simulator answers for any period up to today's (:func:`holds`).
 LAST_YEAR = 2025
 # The province's clock decides which periods have begun.
-_ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 _NAMESPACE = uuid.UUID("5d1c8f0e-6a0b-4f4e-9d55-86a2022dc0de")
 
 
@@ -52,7 +51,7 @@ def _rng(*parts: object) -> random.Random:
 
 def today() -> date:
     """Today in the province (the simulated sources hold periods up to the current one)."""
-    return datetime.now(_ZONE).date()
+    return datetime.now(get_settings().zone).date()
 
 
 def holds(period: Period, on: date | None = None) -> bool:

@@ -509,10 +509,6 @@ class SimulatorServer:
         """Drop queued faults and forget the ones served."""
         self._faults.clear()
 
-    def clear_changes(self) -> None:
-        """Forget what was written to the reporting system through its API."""
-        self.httpd.dhis2_changes.clear()
-
     @property
     def faults_served(self) -> list[str]:
         return list(self._faults.served)

@@ -15,12 +15,11 @@ Departments submit through the reporting system (their data set's values carry t
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from dxw.periods import Period
+from dxw.settings import get_settings
 from dxw.simulator.portal_data import _rng
 
-LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")
 LATE = frozenset({"02.SXD", "02.HND", "031"})
 MISSING = frozenset({"035"})
 LATE_DAYS = 9
@@ -34,4 +33,4 @@ def submitted_at(unit_code: str, period: Period) -> datetime | None:
     rng = _rng(unit_code, "submission", period.id)
     days = LATE_DAYS if unit_code in LATE else rng.randint(1, 4)
     moment = time(rng.randint(8, 16), rng.randint(0, 59))
-    return datetime.combine(cutoff + timedelta(days=days), moment, tzinfo=LOCAL)
+    return datetime.combine(cutoff + timedelta(days=days), moment, tzinfo=get_settings().zone)

@@ -6,11 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from dxw.errors import SourceError as SourceError  # raised by every connector
 from dxw.landing.copy import Document
-
-
-class SourceError(RuntimeError):
-    """The source could not be read: unreachable, refused the request or answered nonsense."""
 
 
 class ContractError(SourceError):

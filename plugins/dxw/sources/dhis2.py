@@ -32,12 +32,11 @@ from datetime import date, datetime, timedelta
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 from dxw import catalogue
 from dxw.landing.copy import Document
 from dxw.periods import Period, PeriodError, parse
-from dxw.settings import Settings
+from dxw.settings import Settings, get_settings
 from dxw.sources import http_session as http
 from dxw.sources.contract import ContractError, Delivery, SourceError
 
@@ -504,7 +503,7 @@ def completion(document: Document, id_scheme: IdScheme = "uid") -> Completion | 
     DHIS2 registers the completion of the set's data set for the set's own ``orgUnit`` and
     ``period`` only: values of other org units or periods in the same file are not completed by
     it. A time without a zone is the server's, a Vietnamese reporting system's local time
-    (Asia/Ho_Chi_Minh). A CSV set carries none.
+    (``DXW_TIMEZONE``). A CSV set carries none.
     """
     if document.media_type != "application/json":
         return None
@@ -516,7 +515,7 @@ def completion(document: Document, id_scheme: IdScheme = "uid") -> Completion | 
         moment = datetime.fromisoformat(stamp.strip())
     except ValueError as exc:
         raise ContractError(f"{document.name}: completeDate {stamp!r} is not a date") from exc
-    at = moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
+    at = moment if moment.tzinfo else moment.replace(tzinfo=get_settings().zone)
     unit, period = body.get("orgUnit"), body.get("period")
     if not (isinstance(unit, str) and unit.strip() and isinstance(period, str) and period.strip()):
         return Completion(at, None)

@@ -27,6 +27,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from dxw import catalogue, catalogue_versions, periods
+from dxw.errors import InputError
 
 UPLOAD_SOURCE = "unit_upload"
 LEVELS_VI = {
@@ -42,7 +43,7 @@ SOURCES_VI = {
 }
 
 
-class CatalogueError(LookupError):
+class CatalogueError(InputError):
     """A unit or indicator that the catalogue does not know for the period asked."""
 
 

@@ -30,6 +30,7 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from dxw.errors import InputError
 from dxw.uploads.cells import is_formula
 from dxw.uploads.validate import MAX_CELL_CHARS, NO_DATA_VI, REASONS_VI, WARNINGS_VI, UploadValidation
 
@@ -53,7 +54,7 @@ def write_rejections(path: str | Path, validation: UploadValidation) -> Path:
     elif suffix == ".csv":
         _write_csv(path, validation)
     else:
-        raise ValueError(f"rejection report must be .xlsx or .csv, not {path.name!r}")
+        raise InputError(f"rejection report must be .xlsx or .csv, not {path.name!r}")
     return path
 
 

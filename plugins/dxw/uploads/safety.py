@@ -25,6 +25,8 @@ import zipfile
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
+from dxw.errors import InputError
+
 FileKind = Literal["xlsx", "csv"]
 
 MAX_BYTES = 10 * 1024 * 1024
@@ -54,7 +56,7 @@ _SNIFF_BYTES = 8192
 _TEXT_CONTROLS = frozenset({0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x1A})
 
 
-class UploadError(ValueError):
+class UploadError(InputError):
     """A file the pipeline will not read; ``reason_vi`` goes back to the reporting unit."""
 
     def __init__(self, reason_vi: str, code: str) -> None:

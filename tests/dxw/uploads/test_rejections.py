@@ -5,6 +5,7 @@ from decimal import Decimal
 import openpyxl
 import pytest
 
+from dxw.errors import InputError
 from dxw.uploads.catalogue import load_catalogue
 from dxw.uploads.rejections import summary_vi, write_csv_rows, write_rejections
 from dxw.uploads.validate import validate
@@ -90,7 +91,7 @@ def test_report_of_a_clean_upload(tmp_path):
 
 
 def test_report_extension_must_be_xlsx_or_csv(tmp_path, validation):
-    with pytest.raises(ValueError, match=r"\.xlsx or \.csv"):
+    with pytest.raises(InputError, match=r"\.xlsx or \.csv"):
         write_rejections(tmp_path / "report.pdf", validation)
 
 

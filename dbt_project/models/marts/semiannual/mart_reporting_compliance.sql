@@ -141,12 +141,14 @@ final as (
         -- In the province's time zone: 23:59 on the deadline day in Hà Giang is still on time.
         case
             when own_reports.timed > 0
-                then (own_reports.submitted_at at time zone 'Asia/Ho_Chi_Minh')::date <= duty.deadline
+                then
+                    (own_reports.submitted_at at time zone '{{ var("dxw_timezone") }}')::date
+                    <= duty.deadline
         end as on_time,
         case
             when own_reports.unit_code is null then 'missing'
             when own_reports.timed = 0 then 'time_not_recorded'
-            when (own_reports.submitted_at at time zone 'Asia/Ho_Chi_Minh')::date <= duty.deadline
+            when (own_reports.submitted_at at time zone '{{ var("dxw_timezone") }}')::date <= duty.deadline
                 then 'on_time'
             else 'late'
         end as status,

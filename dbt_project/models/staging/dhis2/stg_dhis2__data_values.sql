@@ -57,16 +57,16 @@ renamed as (
         nullif(loaded.value, '')::bigint as value,
         loaded.stored_by,
         -- DHIS2 writes lastUpdated in the server's local time without a zone: a Vietnamese
-        -- reporting system's, Asia/Ho_Chi_Minh. A time with an offset keeps it.
+        -- reporting system's, the province's (var dxw_timezone). A time with an offset keeps it.
         case
             when loaded.last_updated ~ '(Z|[+-]\d{2}(:?\d{2})?)$' then loaded.last_updated::timestamptz
             when loaded.last_updated ~ '^\d{4}-\d{2}-\d{2}'
-                then loaded.last_updated::timestamp at time zone 'Asia/Ho_Chi_Minh'
+                then loaded.last_updated::timestamp at time zone '{{ var("dxw_timezone") }}'
         end as last_updated,
         case
             when loaded.created ~ '(Z|[+-]\d{2}(:?\d{2})?)$' then loaded.created::timestamptz
             when loaded.created ~ '^\d{4}-\d{2}-\d{2}'
-                then loaded.created::timestamp at time zone 'Asia/Ho_Chi_Minh'
+                then loaded.created::timestamp at time zone '{{ var("dxw_timezone") }}'
         end as created_at,
         loaded.batch_submitted_at,
         loaded.loaded_at
