@@ -32,6 +32,7 @@ from dxw.periods import Period, PeriodError, parse
 from dxw.reports import vn_percent
 from dxw.reports.charts import Bars, Chart, Histogram, Lines
 from dxw.settings import Settings, get_settings
+from dxw.sources import registry
 
 log = logging.getLogger(__name__)
 
@@ -48,13 +49,8 @@ LEVEL_NAMES = {
 LEVEL_UNITS = {"province": "tỉnh", "department": "cơ quan", "district": "huyện", "commune": "xã"}
 # Sources that measure figures themselves: a missing figure means the source is not connected,
 # while a missing self-reported figure means the unit has not reported it.
-SYSTEM_SOURCES = ("public_service_portal", "document_management", "reporting_system")
-SOURCE_NAMES = {
-    "public_service_portal": "Cổng Dịch vụ công (số liệu hệ thống)",
-    "document_management": "Hệ thống quản lý văn bản và điều hành (số liệu hệ thống)",
-    "reporting_system": "Hệ thống thông tin báo cáo",
-    "unit_upload": "Báo cáo của đơn vị",
-}
+SYSTEM_SOURCES = tuple(source.name for source in registry.SOURCES)
+SOURCE_NAMES = registry.labels_vi()
 # Short labels for chart legends and table headers; full names come from the catalogue.
 SHORT_NAMES = {
     "PS_FULL_ONLINE": "DVC trực tuyến toàn trình",
