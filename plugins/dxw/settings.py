@@ -54,7 +54,7 @@ class Settings:
     dbt_threads: int
     # Each registry source's base URL (dxw.sources.registry: its DXW_*_URL variable, else its
     # default); None: the bundled simulator serves it when dxw runs the pipeline in-process.
-    source_urls: Mapping[str, str | None] = field(default_factory=dict)
+    source_urls: Mapping[str, str | None] = field(default_factory=dict, hash=False)
     # Alerts (dxw.alerts): with neither a webhook nor recipients, failures are only logged.
     alert_webhook_url: str | None = None
     alert_email_to: tuple[str, ...] = ()
