@@ -47,6 +47,7 @@ from dxw.cli import INGEST_DAGS, _output_to  # noqa: E402
 from dxw.settings import get_settings  # noqa: E402
 from dxw.simulator import start_in_thread  # noqa: E402
 from dxw.simulator.upload_data import drop_uploads, write_filled  # noqa: E402
+from dxw.sources.registry import SOURCES  # noqa: E402
 from dxw.uploads.template import HEADER_ROW  # noqa: E402
 
 UNIT = "024"  # a district whose simulated form is the clean variant
@@ -182,8 +183,8 @@ def main() -> int:
     parser.add_argument("--period", default="2025S1", help="half-year to publish")
     args = parser.parse_args()
     simulator = start_in_thread()
-    for variable in ("DXW_PORTAL_URL", "DXW_DMS_URL", "DXW_REPORTING_URL"):
-        os.environ[variable] = simulator.url
+    for source in SOURCES:
+        os.environ[source.url_variable] = simulator.url
     get_settings.cache_clear()
     urls = database.resolve()
     with psycopg.connect(urls.maintenance, autocommit=True) as conn:

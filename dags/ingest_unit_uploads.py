@@ -9,6 +9,7 @@ from airflow.timetables.trigger import CronTriggerTimetable
 from dxw.alerts import failure_callback
 from dxw.assets import UPLOADS_ASSET
 from dxw.settings import get_settings
+from dxw.sources.registry import UPLOAD_DAG_ID, UPLOAD_SOURCE
 
 DOC = """
 ### Unit uploads (landing folder) -> raw
@@ -34,13 +35,13 @@ the same content again changes nothing, and a unit's resubmission replaces its p
 
 
 @dag(
-    dag_id="ingest_unit_uploads",
+    dag_id=UPLOAD_DAG_ID,
     schedule=CronTriggerTimetable("*/10 * * * *", timezone=get_settings().timezone),
     start_date=pendulum.datetime(2022, 1, 1, tz=get_settings().timezone),
     catchup=False,
     max_active_runs=1,
     doc_md=DOC,
-    tags=["ingestion", "unit_upload"],
+    tags=["ingestion", UPLOAD_SOURCE],
     default_args={
         "retries": 2,
         "retry_delay": pendulum.duration(minutes=2),

@@ -4,20 +4,17 @@ from __future__ import annotations
 
 from airflow.sdk import Asset
 
+from dxw.sources.registry import SOURCES, UPLOAD_DATASET, RawDataset
 
-def raw_asset(dataset: str) -> Asset:
+
+def raw_asset(dataset: RawDataset) -> Asset:
     """The raw landing table of a source dataset."""
-    return Asset(name=f"raw.{dataset}", uri=f"dxw://warehouse/raw/{dataset}", group="raw")
+    return Asset(name=dataset.asset_name, uri=dataset.asset_uri, group="raw")
 
 
-PORTAL_DATASETS = {
-    "dvc-progress-tree": "portal_dvc_progress",
-    "provide-online-tree": "portal_provide_online",
-}
-PORTAL_ASSETS = {endpoint: raw_asset(dataset) for endpoint, dataset in PORTAL_DATASETS.items()}
-DMS_ASSET = raw_asset("dms_work_dossiers")
-REPORTING_ASSET = raw_asset("dhis2_data_values")
-UPLOADS_ASSET = raw_asset("unit_upload_observations")
-RAW_ASSETS = [*PORTAL_ASSETS.values(), DMS_ASSET, REPORTING_ASSET, UPLOADS_ASSET]
+# Every registry source's raw tables, then the unit uploads'.
+SOURCE_ASSETS = {source.name: [raw_asset(dataset) for dataset in source.datasets] for source in SOURCES}
+UPLOADS_ASSET = raw_asset(UPLOAD_DATASET)
+RAW_ASSETS = [*(asset for assets in SOURCE_ASSETS.values() for asset in assets), UPLOADS_ASSET]
 CORE = Asset(name="core", uri="dxw://warehouse/core", group="warehouse")
 PUBLISHED_MARTS = Asset(name="marts", uri="dxw://warehouse/marts", group="marts")

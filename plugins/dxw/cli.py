@@ -17,15 +17,12 @@ from types import TracebackType
 from dxw.errors import ConfigurationError, DxwError, InputError
 from dxw.secrets import mask_url, scrub
 from dxw.settings import get_settings
+from dxw.sources.registry import SOURCES, UPLOAD_DAG_ID
 
 log = logging.getLogger("dxw")
 
-# Ingestion DAGs and the setting (dxw.settings field) that holds their source's address.
-INGEST_DAGS = {
-    "ingest_public_service_portal": "portal_url",
-    "ingest_document_management": "dms_url",
-    "ingest_reporting_system": "reporting_url",
-}
+# The ingestion DAGs of the registry's sources, and the source each one pulls from.
+INGEST_DAGS = {source.dag_id: source.name for source in SOURCES}
 DEMO_FIRST, DEMO_LAST, DEMO_SHOW = "2022S1", "2025S2", "2025S1"
 
 
@@ -308,8 +305,8 @@ def _run_dags(runs: Sequence[tuple[str, dict]], quiet: bool = True) -> None:
     with ExitStack() as stack:
         simulator_url = None
         for dag_id, conf in runs:
-            url_setting = INGEST_DAGS.get(dag_id)
-            if url_setting and getattr(settings, url_setting) is None:
+            source = INGEST_DAGS.get(dag_id)
+            if source and settings.source_url(source) is None:
                 if simulator_url is None:
                     from dxw.simulator import start_in_thread
 
@@ -358,10 +355,8 @@ def _pipeline(first: str, last: str, publish: list[str]) -> list[tuple[str, dict
 
     periods = [p.id for p in halfyears(first, last)]
     return [
-        ("ingest_public_service_portal", {"periods": periods}),
-        ("ingest_document_management", {"periods": periods}),
-        ("ingest_reporting_system", {"periods": periods}),
-        ("ingest_unit_uploads", {}),
+        *((source.dag_id, {"periods": periods}) for source in SOURCES),
+        (UPLOAD_DAG_ID, {}),
         ("transform_warehouse", {}),
         *(("semiannual_marts", {"period": period}) for period in publish),
     ]
@@ -695,7 +690,10 @@ def build_parser() -> argparse.ArgumentParser:
     trigger.add_argument("--timeout", type=float, default=3600.0, help="seconds --wait waits (default 3600)")
 
     run = add("run", cmd_run, "Run one DAG to completion through Airflow (dag.test).")
-    run.add_argument("dag_id", help="e.g. ingest_public_service_portal, transform_warehouse")
+    run.add_argument(
+        "dag_id",
+        help=f"{', '.join([*INGEST_DAGS, UPLOAD_DAG_ID])}, transform_warehouse or semiannual_marts",
+    )
     run.add_argument("--period", help="half-year to work on, e.g. 2025S1")
     run.add_argument("--conf", help="the run's parameters as JSON, e.g. '{\"full_pull\": true}'")
 
@@ -828,7 +826,7 @@ def _scrub(text: str) -> str:
 
 def _source_urls() -> list[str | None]:
     settings = get_settings()
-    return [getattr(settings, name) for name in INGEST_DAGS.values()]
+    return list(settings.source_urls.values())
 
 
 if __name__ == "__main__":

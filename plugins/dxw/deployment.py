@@ -32,6 +32,7 @@ from pathlib import Path
 from dxw import airflow_env, database
 from dxw.errors import RunError
 from dxw.settings import ConfigurationError, Settings, get_settings
+from dxw.sources.registry import SOURCES
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +116,7 @@ def simulator_port(settings: Settings) -> int:
 
 
 def needs_simulator(settings: Settings) -> bool:
-    return None in (settings.portal_url, settings.dms_url, settings.reporting_url)
+    return any(settings.source_url(source.name) is None for source in SOURCES)
 
 
 def environment(
@@ -146,9 +147,8 @@ def environment(
     }
     if needs_simulator(settings):
         simulator = f"http://127.0.0.1:{simulator_port(settings)}"
-        env["DXW_PORTAL_URL"] = settings.portal_url or simulator
-        env["DXW_DMS_URL"] = settings.dms_url or simulator
-        env["DXW_REPORTING_URL"] = settings.reporting_url or simulator
+        for source in SOURCES:
+            env[source.url_variable] = settings.source_url(source.name) or simulator
     return env
 
 

@@ -15,10 +15,10 @@ import psycopg
 
 from dxw import database
 from dxw.landing import copy
-from dxw.periods import Period, parse
+from dxw.periods import parse
 from dxw.secrets import mask_url
 from dxw.settings import Settings, get_settings
-from dxw.sources import dhis2, dms, portal
+from dxw.sources import dhis2, portal, registry
 from dxw.sources.contract import Delivery, SourceError
 
 log = logging.getLogger(__name__)
@@ -35,59 +35,38 @@ class Feed:
     watermark: Callable[[list[dict[str, Any]], str | None], str | None] | None = None
 
 
-def portal_dataset(endpoint: portal.Endpoint) -> copy.Dataset:
-    """A portal endpoint's raw table: what the portal answered, one record per agency and calendar
-    month, with the request's time fields; dbt staging assembles the half-year from the months."""
-    return copy.Dataset(
-        portal.SOURCE,
-        endpoint.dataset,
-        {**endpoint.fields, **portal.CONTEXT_FIELDS},
-        key=("requestYear", "requestMonth", "departmentCode"),
+def raw_dataset(source: registry.Source | str, dataset: registry.RawDataset) -> copy.Dataset:
+    """The raw table of a registry dataset, made from its field contract."""
+    name = source if isinstance(source, str) else source.name
+    return copy.Dataset(name, dataset.name, dataset.fields, key=dataset.key)
+
+
+def feed_of(source: registry.Source, dataset: registry.RawDataset) -> Feed:
+    """A registry dataset's feed: its raw table and its connector's functions (imported here)."""
+    fetch = source.function(dataset.fetch)
+    return Feed(
+        raw_dataset(source, dataset),
+        partial(fetch, **dataset.options) if dataset.options else fetch,
+        source.function(source.watermark) if source.watermark else None,
     )
 
 
+def portal_dataset(endpoint: portal.Endpoint) -> copy.Dataset:
+    """A portal endpoint's raw table: what the portal answered, one record per agency and calendar
+    month, with the request's time fields; dbt staging assembles the half-year from the months."""
+    return FEEDS[endpoint.dataset].dataset
+
+
 def portal_endpoint(name: str) -> portal.Endpoint:
-    for endpoint in portal.ENDPOINTS:
-        if endpoint.name == name:
-            return endpoint
-    raise ValueError(f"unknown portal endpoint {name!r}: one of {[e.name for e in portal.ENDPOINTS]}")
+    return portal.endpoint_named(name)
 
-
-def _portal_fetch(endpoint: portal.Endpoint, settings: Settings, url: str, period: Period) -> Delivery:
-    return portal.fetch(settings, url, endpoint, period)
-
-
-DHIS2_DATASET = copy.Dataset(dhis2.SOURCE, dhis2.DATASET, dhis2.FIELDS, key=dhis2.KEY)
-# Unit uploads are files, not a feed: dxw.imports lands their accepted and "no data" rows here.
-UPLOAD_DATASET = copy.Dataset(
-    "unit_upload",
-    "unit_upload_observations",
-    {
-        "submittedBy": str,
-        "unitCode": str,
-        "unitValidFrom": str,
-        "indicatorCode": str,
-        "numerator": float,
-        "denominator": float,
-        "value": float,
-        "comment": str,
-        "sheet": str,
-        "rowNo": int,
-        "fileName": str,
-        # The row answered "no data" (issue 14): submitted, not measured; its figures are null.
-        "noData": bool,
-    },
-    key=("unitCode", "indicatorCode"),
-)
 
 FEEDS: dict[str, Feed] = {
-    **{
-        endpoint.dataset: Feed(portal_dataset(endpoint), partial(_portal_fetch, endpoint))
-        for endpoint in portal.ENDPOINTS
-    },
-    dms.DATASET: Feed(copy.Dataset(dms.SOURCE, dms.DATASET, dms.FIELDS, key=("orgCode",)), dms.fetch),
-    dhis2.DATASET: Feed(DHIS2_DATASET, dhis2.fetch, dhis2.watermark),
+    dataset.name: feed_of(source, dataset) for source in registry.SOURCES for dataset in source.datasets
 }
+DHIS2_DATASET = FEEDS[dhis2.DATASET].dataset
+# Unit uploads are files, not a feed: dxw.imports lands their accepted and "no data" rows here.
+UPLOAD_DATASET = raw_dataset(registry.UPLOAD_SOURCE, registry.UPLOAD_DATASET)
 
 
 def ingest(

@@ -122,11 +122,62 @@ class QualityGateFailed(RunError):
 
 
 def load_suite(name: str, settings: Settings | None = None) -> dict[str, Any]:
+    """The suite ``expectations/<name>.json``; a raw dataset without one gets :func:`baseline_raw_suite`."""
     settings = settings or get_settings()
     path = settings.expectations_dir / f"{name}.json"
     if not path.exists():
-        raise ConfigurationError(f"no expectation suite {path}")
+        baseline = baseline_raw_suite(name)
+        if baseline is None:
+            raise ConfigurationError(f"no expectation suite {path}")
+        log.warning("no suite %s: %s gets the baseline raw gate (non-empty, key unique)", path, name)
+        return baseline
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def baseline_raw_suite(name: str) -> dict[str, Any] | None:
+    """The raw gate a registry dataset has before it gets a reviewed suite, from its field contract:
+    the batch is not empty and its key identifies one record (None: ``name`` is no raw dataset)."""
+    from dxw.landing.copy import snake
+    from dxw.sources import registry
+
+    try:
+        dataset = registry.dataset(name.removeprefix("raw_")) if name.startswith("raw_") else None
+    except KeyError:
+        dataset = None
+    if dataset is None:
+        return None
+    key = [snake(field) for field in dataset.key]
+    expectations: list[dict[str, Any]] = [
+        {
+            "type": "expect_table_row_count_to_be_between",
+            "kwargs": {"min_value": 1},
+            "meta": {"check": "the batch is not empty", "severity": "error"},
+        },
+        *(
+            {
+                "type": "expect_column_values_to_not_be_null",
+                "kwargs": {"column": column},
+                "meta": {"check": f"{column} is filled (record key)", "severity": "error"},
+            }
+            for column in key
+        ),
+    ]
+    if len(key) == 1:
+        unique = {"type": "expect_column_values_to_be_unique", "kwargs": {"column": key[0]}}
+    else:
+        unique = {"type": "expect_compound_columns_to_be_unique", "kwargs": {"column_list": key}}
+    if key:
+        expectations.append({**unique, "meta": {"check": "one record per key", "severity": "error"}})
+    return {
+        "name": name,
+        "meta": {
+            "dxw_table": f"raw.{dataset.name}",
+            "dxw_batch_column": "batch_id",
+            "dxw_key_columns": key,
+            "description": f"Baseline gate of raw.{dataset.name} (no reviewed suite yet), from its contract.",
+        },
+        "expectations": expectations,
+    }
 
 
 def _resolve_queries(value: Any, conn: psycopg.Connection, params: dict[str, Any]) -> Any:

@@ -8,8 +8,8 @@ database sit beside it.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -17,6 +17,7 @@ from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dxw.errors import ConfigurationError as ConfigurationError  # raised for a bad DXW_* value
+from dxw.sources.registry import SOURCES
 
 PROJECT_DIR_DEFAULT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
@@ -64,9 +65,6 @@ class Settings:
     airflow_database_name: str | None
     simulator_host: str
     simulator_port: int
-    portal_url: str | None
-    dms_url: str | None
-    reporting_url: str | None
     bi_password: str | None
     loader_password: str | None
     http_timeout_connect: float
@@ -75,6 +73,9 @@ class Settings:
     portal_page_size: int
     timezone: str
     dbt_threads: int
+    # Each registry source's base URL (dxw.sources.registry: its DXW_*_URL variable, else its
+    # default); None: the bundled simulator serves it when dxw runs the pipeline in-process.
+    source_urls: Mapping[str, str | None] = field(default_factory=dict, hash=False)
     # Alerts (dxw.alerts): with neither a webhook nor recipients, failures are only logged.
     alert_webhook_url: str | None = None
     alert_email_to: tuple[str, ...] = ()
@@ -119,6 +120,10 @@ class Settings:
     dbt_pool: str = "dbt"
     dbt_pool_slots: int = 2
     dbt_task_retries: int = 2
+
+    def source_url(self, source: str) -> str | None:
+        """The configured base URL of the registry source ``source`` (None: not configured)."""
+        return self.source_urls.get(source)
 
     @property
     def dbt_project_dir(self) -> Path:
@@ -195,9 +200,9 @@ def get_settings() -> Settings:
         airflow_database_name=os.environ.get("DXW_AIRFLOW_DATABASE_NAME", "").strip() or None,
         simulator_host=_env("DXW_SIMULATOR_HOST", "127.0.0.1"),
         simulator_port=_env_number("DXW_SIMULATOR_PORT", "0", int),
-        portal_url=os.environ.get("DXW_PORTAL_URL", "").strip() or None,
-        dms_url=os.environ.get("DXW_DMS_URL", "").strip() or None,
-        reporting_url=os.environ.get("DXW_REPORTING_URL", "").strip() or None,
+        source_urls={
+            source.name: _env(source.url_variable, source.url_default or "") or None for source in SOURCES
+        },
         bi_password=os.environ.get("DXW_BI_PASSWORD", "").strip() or None,
         loader_password=os.environ.get("DXW_LOADER_PASSWORD", "").strip() or None,
         http_timeout_connect=_env_number("DXW_HTTP_TIMEOUT_CONNECT", "5", float),

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from dxw import dagrun
-from dxw.assets import DMS_ASSET
+from dxw.sources import registry
 from dxw.timetables import HalfYearTimetable
 
 pytestmark = pytest.mark.integration
@@ -24,7 +24,7 @@ def asset_events() -> int:
                 select(func.count())
                 .select_from(AssetEvent)
                 .join(AssetModel, AssetModel.id == AssetEvent.asset_id)
-                .where(AssetModel.uri == DMS_ASSET.uri)
+                .where(AssetModel.uri == registry.dataset("dms_work_dossiers").asset_uri)
             )
             or 0
         )

@@ -16,6 +16,7 @@ from pathlib import Path
 from dxw.errors import DxwError
 from dxw.periods import Period, parse
 from dxw.reports import vn_percent
+from dxw.sources import registry
 
 BEFORE_2025, FROM_2025 = "before_2025", "from_2025"
 # Districts were abolished on 1 July 2025: half-years from 2025S2 use the new structure.
@@ -30,13 +31,8 @@ LEVEL_NAMES = {
 LEVEL_UNITS = {"province": "tỉnh", "department": "cơ quan", "district": "huyện", "commune": "xã"}
 # Sources that measure figures themselves: a missing figure means the source is not connected,
 # while a missing self-reported figure means the unit has not reported it.
-SYSTEM_SOURCES = ("public_service_portal", "document_management", "reporting_system")
-SOURCE_NAMES = {
-    "public_service_portal": "Cổng Dịch vụ công (số liệu hệ thống)",
-    "document_management": "Hệ thống quản lý văn bản và điều hành (số liệu hệ thống)",
-    "reporting_system": "Hệ thống thông tin báo cáo",
-    "unit_upload": "Báo cáo của đơn vị",
-}
+SYSTEM_SOURCES = tuple(source.name for source in registry.SOURCES)
+SOURCE_NAMES = registry.labels_vi()
 # Short labels for chart legends and table headers; full names come from the catalogue.
 SHORT_NAMES = {
     "PS_FULL_ONLINE": "DVC trực tuyến toàn trình",

@@ -38,6 +38,7 @@ from dxw.landing.copy import Document
 from dxw.periods import Period, PeriodError, parse
 from dxw.settings import Settings, get_settings
 from dxw.sources import http_session as http
+from dxw.sources import registry
 from dxw.sources.contract import ContractError, Delivery, SourceError
 
 log = logging.getLogger(__name__)
@@ -47,21 +48,9 @@ DATASET = "dhis2_data_values"
 PATH = "/api/dataValueSets.json"
 DEFAULT_COMBO = "HllvX50cXC0"
 DATA_SET_CODE = "DXW_SIXMONTHLY"
-FIELDS: dict[str, type] = {
-    "dataElement": str,
-    "period": str,
-    "orgUnit": str,
-    "categoryOptionCombo": str,
-    "attributeOptionCombo": str,
-    "value": str,
-    "storedBy": str,
-    "lastUpdated": str,
-    "comment": str,
-    "followup": str,
-    "created": str,
-    "deleted": str,
-}
-KEY = ("dataElement", "period", "orgUnit", "categoryOptionCombo", "attributeOptionCombo")
+# The field contract of a value and its key, declared in the registry.
+FIELDS = registry.dataset(DATASET).fields
+KEY = registry.dataset(DATASET).key
 # A pulled value carries every field but ``deleted``, which DHIS2 writes only on a deleted value
 # (``includeDeleted=true``).
 _OPTIONAL_FIELDS = frozenset({"deleted"})

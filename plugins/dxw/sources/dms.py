@@ -13,6 +13,7 @@ import time
 from dxw.periods import Period
 from dxw.settings import Settings
 from dxw.sources import http_session as http
+from dxw.sources import registry
 from dxw.sources.contract import ContractError, Delivery, SourceError, check_record, check_unique
 
 log = logging.getLogger(__name__)
@@ -20,14 +21,8 @@ log = logging.getLogger(__name__)
 SOURCE = "document_management"
 DATASET = "dms_work_dossiers"
 PATH = "/api/dms/v1/work-dossier-stats"
-FIELDS: dict[str, type] = {
-    "orgCode": str,
-    "orgName": str,
-    "dossiersTotal": int,
-    "dossiersSecret": int,
-    "processedOnline": int,
-    "signedOnline": int,
-}
+# The field contract of a record, declared in the registry (the raw table is made from it).
+FIELDS = registry.dataset(DATASET).fields
 
 
 def fetch(settings: Settings, base_url: str, period: Period, page_size: int = 100) -> Delivery:

@@ -13,8 +13,8 @@ Which body field carries the month (``month``) and the quarter (``quarter``) is 
 public capture of the API: dxw's choice, documented in the README.
 
 The endpoints are undocumented and change without notice, so every record of every page is
-checked against the field contract below: a renamed, missing or extra field fails the whole
-fetch with the difference spelt out, before anything lands.
+checked against the field contract (declared in ``dxw.sources.registry``): a renamed, missing or
+extra field fails the whole fetch with the difference spelt out, before anything lands.
 """
 
 from __future__ import annotations
@@ -27,20 +27,13 @@ from typing import Any
 from dxw.periods import Period
 from dxw.settings import Settings
 from dxw.sources import http_session as http
+from dxw.sources import registry
 from dxw.sources.contract import ContractError, Delivery, SourceError, check_record, check_unique
 
 log = logging.getLogger(__name__)
 
 SOURCE = "public_service_portal"
 PATH = "/api/v1/reporting/evaluation/"
-
-_NODE_FIELDS = {
-    "departmentId": str,
-    "departmentName": str,
-    "departmentCode": str,
-    "parentId": str,
-    "level": int,
-}
 
 
 @dataclass(frozen=True)
@@ -49,43 +42,29 @@ class Endpoint:
 
     name: str
     dataset: str
-    fields: dict[str, type]
-
-
-ENDPOINTS = (
-    Endpoint(
-        "dvc-progress-tree",
-        "portal_dvc_progress",
-        {
-            **_NODE_FIELDS,
-            "totalReceived": int,
-            "totalCompleted": int,
-            "totalOnTime": int,
-            "totalOverdue": int,
-            "avgProcessingDays": float,
-            "ratio": float,
-            "score": float,
-            "maxScore": float,
-        },
-    ),
-    Endpoint(
-        "provide-online-tree",
-        "portal_provide_online",
-        {
-            **_NODE_FIELDS,
-            "onlineServiceTotal": int,
-            "fullCount": int,
-            "partialCount": int,
-            "onlineDossierCount": int,
-            "onlineOnTimeSum": int,
-            "onlineOverdueSum": int,
-        },
-    ),
-)
+    fields: dict[str, type]  # the contract of a record as the portal answers it
 
 
 # The request's time fields, added to every landed record: which calendar month it answers.
-CONTEXT_FIELDS: dict[str, type] = {"requestTimeType": str, "requestYear": int, "requestMonth": int}
+CONTEXT_FIELDS = registry.PORTAL_REQUEST_FIELDS
+# The endpoints are the registry's portal datasets (options ``endpoint``); the portal's records
+# have every field of the raw table's contract but the request's time fields.
+ENDPOINTS = tuple(
+    Endpoint(
+        dataset.options["endpoint"],
+        dataset.name,
+        {name: kind for name, kind in dataset.fields.items() if name not in CONTEXT_FIELDS},
+    )
+    for dataset in registry.source(SOURCE).datasets
+)
+
+
+def endpoint_named(name: str) -> Endpoint:
+    """The endpoint the portal calls ``name`` (``dvc-progress-tree``)."""
+    for endpoint in ENDPOINTS:
+        if endpoint.name == name:
+            return endpoint
+    raise ValueError(f"unknown portal endpoint {name!r}: one of {[e.name for e in ENDPOINTS]}")
 
 
 def request_body(period: Period, page: int, page_size: int, root_id: str | None) -> dict[str, Any]:
@@ -144,6 +123,11 @@ def fetch(
         time.monotonic() - started,
     )
     return delivery
+
+
+def fetch_endpoint(settings: Settings, base_url: str, period: Period, endpoint: str) -> Delivery:
+    """:func:`fetch` for the endpoint the portal calls ``endpoint`` (a registry dataset's options)."""
+    return fetch(settings, base_url, endpoint_named(endpoint), period)
 
 
 def _fetch_month(
