@@ -28,7 +28,8 @@ def _is_environ(node: ast.expr) -> bool:
 
 
 def _variables_read(tree: ast.AST) -> set[str]:
-    """``DXW_*`` names read by os.environ[...], os.environ.get, os.getenv or settings' ``_env*`` helpers."""
+    """``DXW_*`` names read by os.environ[...], os.environ.get, os.getenv or settings' ``_env*`` helpers,
+    and the sources' URL variables the registry declares (``url_variable=``) and settings reads."""
     names = set()
     for node in ast.walk(tree):
         key = None
@@ -42,6 +43,8 @@ def _variables_read(tree: ast.AST) -> set[str]:
                 or (isinstance(func, ast.Name) and func.id.startswith("_env"))
             )
             key = node.args[0] if reads else None
+        elif isinstance(node, ast.keyword) and node.arg == "url_variable":
+            key = node.value  # a source's URL variable, declared in the registry, read by settings
         if isinstance(key, ast.Constant) and isinstance(key.value, str) and key.value.startswith("DXW_"):
             names.add(key.value)
     return names
@@ -57,9 +60,10 @@ def _readme_table() -> set[str]:
 def test_the_scan_finds_what_it_looks_for():
     tree = ast.parse(
         'os.environ["DXW_A"]; os.environ.get("DXW_B", ""); os.getenv("DXW_C")\n'
-        '_env_number("DXW_D", "1", int); os.environ["DXW_WRITTEN"] = "1"; env.get("DXW_NOT_ENVIRON")'
+        '_env_number("DXW_D", "1", int); os.environ["DXW_WRITTEN"] = "1"; env.get("DXW_NOT_ENVIRON")\n'
+        'Source(name="x", url_variable="DXW_E")'
     )
-    assert _variables_read(tree) == {"DXW_A", "DXW_B", "DXW_C", "DXW_D"}
+    assert _variables_read(tree) == {"DXW_A", "DXW_B", "DXW_C", "DXW_D", "DXW_E"}
 
 
 def test_every_variable_the_code_reads_is_in_the_readme_table():
