@@ -55,7 +55,7 @@ def child_parse(path: str) -> dict[str, Any]:
 
 
 def child_render(mode: str) -> dict[str, Any]:
-    """What ``dxw.dbt_tasks.dbt_task_group("dbt", select=["tag:publish"])`` builds, in a throwaway DAG."""
+    """What ``dbt_tasks.dbt_task_group("dbt", select=["tag:publish"])`` builds, in a throwaway DAG."""
     from airflow.dag_processing.dagbag import DagBag  # noqa: F401  (imported, as in the processor)
     from airflow.sdk import DAG
     from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
@@ -72,7 +72,7 @@ def child_render(mode: str) -> dict[str, Any]:
             project_config = ProjectConfig(
                 dbt_project_path=project_dir, manifest_path=manifest, project_name="dxw"
             )
-            project_config.manifest_path = manifest  # a plain Path, as dxw.dbt_tasks does
+            project_config.manifest_path = manifest  # a plain Path, as dxw.transform.dbt_tasks does
         else:
             project_config = ProjectConfig(dbt_project_path=project_dir, project_name="dxw")
         DbtTaskGroup(
@@ -98,9 +98,9 @@ def child_render(mode: str) -> dict[str, Any]:
 
 def isolated_env(tmp: Path) -> dict[str, str]:
     """dxw's Airflow environment, with its databases nowhere and its state in ``tmp``."""
-    from dxw import airflow_env
-    from dxw.database import DatabaseUrls
+    from dxw.orchestration import airflow_env
     from dxw.settings import get_settings
+    from dxw.warehouse.database import DatabaseUrls
 
     settings = get_settings()
     env = {**os.environ, **airflow_env.environment(settings, DatabaseUrls(NOWHERE, NOWHERE, NOWHERE))}

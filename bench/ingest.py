@@ -24,8 +24,8 @@ from pathlib import Path
 
 import psycopg
 
-from dxw import database
 from dxw.landing import copy
+from dxw.warehouse import database
 
 FIELDS = {
     "unitCode": str,
@@ -61,7 +61,7 @@ def make_records(rows: int) -> list[dict]:
 
 
 def psql_binary() -> str:
-    from dxw.embedded_pg import _bin
+    from dxw.warehouse.embedded_pg import _bin
 
     bundled = Path(_bin("psql"))
     return str(bundled) if bundled.exists() else (shutil.which("psql") or "psql")

@@ -42,13 +42,16 @@ import psycopg  # noqa: E402
 from openpyxl import load_workbook  # noqa: E402
 from psycopg import sql  # noqa: E402
 
-from dxw import airflow_env, database, publish, roles, upload_folder  # noqa: E402
+from dxw import publish  # noqa: E402
 from dxw.cli import INGEST_DAGS, _output_to  # noqa: E402
+from dxw.intake import upload_folder  # noqa: E402
+from dxw.intake.uploads.template import HEADER_ROW  # noqa: E402
+from dxw.orchestration import airflow_env  # noqa: E402
 from dxw.settings import get_settings  # noqa: E402
 from dxw.simulator import start_in_thread  # noqa: E402
 from dxw.simulator.upload_data import drop_uploads, write_filled  # noqa: E402
 from dxw.sources.registry import SOURCES  # noqa: E402
-from dxw.uploads.template import HEADER_ROW  # noqa: E402
+from dxw.warehouse import database, roles  # noqa: E402
 
 UNIT = "024"  # a district whose simulated form is the clean variant
 POLL_SECONDS = 600  # dags/ingest_unit_uploads.py: CronTriggerTimetable("*/10 * * * *")
@@ -73,7 +76,7 @@ class Measure:
 
 def run_stage(measure: Measure, dag_id: str, conf: dict | None = None) -> str:
     """Run one DAG through dag.test(); record its wall time and its tasks' span; its run id."""
-    from dxw import dagrun
+    from dxw.orchestration import dagrun
 
     print(f"    {dag_id} ...", end="", flush=True)
     started = time.perf_counter()

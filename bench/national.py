@@ -81,7 +81,7 @@ NOT_NATIONAL = ["--exclude", "path:tests/pilot_units", "dim_pilot_unit,resource_
 
 
 def _timed_dbt(args: list[str], urls, settings) -> float:
-    from dxw import dbt
+    from dxw.transform import dbt
 
     started = time.perf_counter()
     dbt.run([*args, *NOT_NATIONAL], urls.warehouse, settings)
@@ -132,9 +132,10 @@ def main() -> None:
     import psycopg
     from psycopg import sql
 
-    from dxw import database, ingest
+    from dxw.intake import ingest
     from dxw.settings import get_settings
     from dxw.simulator.national import NationalWorld
+    from dxw.warehouse import database
 
     settings = get_settings()
     urls = database.resolve(settings)

@@ -11,8 +11,8 @@ import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
-from dxw.alerts import failure_callback
-from dxw.assets import raw_asset
+from dxw.orchestration.alerts import failure_callback
+from dxw.orchestration.assets import raw_asset
 from dxw.settings import get_settings
 from dxw.sources.registry import SOURCES, RawDataset, Source
 
@@ -47,7 +47,7 @@ def ingestion_dag(source: Source):
     def ingest_source():
         @task
         def periods_to_pull() -> list[str]:
-            from dxw.runtime import periods_for_run
+            from dxw.orchestration.runtime import periods_for_run
 
             context = get_current_context()
             params, logical_date = context["params"], context.get("logical_date")
@@ -58,8 +58,8 @@ def ingestion_dag(source: Source):
 
             @task(task_id=dataset.task_id, outlets=[raw_asset(dataset)], map_index_template="{{ period }}")
             def land(period: str, dataset: RawDataset = dataset) -> dict:
-                from dxw.ingest import ingest
-                from dxw.runtime import landed, source_url
+                from dxw.intake.ingest import ingest
+                from dxw.orchestration.runtime import landed, source_url
                 from dxw.settings import get_settings
 
                 params = get_current_context()["params"]

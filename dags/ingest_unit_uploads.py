@@ -6,8 +6,8 @@ import pendulum
 from airflow.sdk import dag, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
-from dxw.alerts import failure_callback
-from dxw.assets import UPLOADS_ASSET
+from dxw.orchestration.alerts import failure_callback
+from dxw.orchestration.assets import UPLOADS_ASSET
 from dxw.settings import get_settings
 from dxw.sources.registry import UPLOAD_DAG_ID, UPLOAD_SOURCE
 
@@ -51,13 +51,13 @@ the same content again changes nothing, and a unit's resubmission replaces its p
 def ingest_unit_uploads():
     @task
     def waiting_files() -> list[str]:
-        from dxw.upload_folder import pending
+        from dxw.intake.upload_folder import pending
 
         return pending()
 
     @task(outlets=[UPLOADS_ASSET], map_index_template="{{ relative }}")
     def load_upload(relative: str) -> dict:
-        from dxw.upload_folder import process
+        from dxw.intake.upload_folder import process
 
         return process(relative)
 

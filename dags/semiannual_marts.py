@@ -5,11 +5,11 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 
-from dxw.alerts import deadline_alert, failure_callback
-from dxw.assets import PUBLISHED_MARTS
-from dxw.dbt_tasks import dbt_task_group
+from dxw.orchestration.alerts import deadline_alert, failure_callback
+from dxw.orchestration.assets import PUBLISHED_MARTS
+from dxw.orchestration.timetables import HalfYearTimetable
 from dxw.settings import get_settings
-from dxw.timetables import HalfYearTimetable
+from dxw.transform.dbt_tasks import dbt_task_group
 
 DOC = """
 ### Semi-annual marts: write, audit, publish one half-year
@@ -67,7 +67,7 @@ to carry a correction forward.
 def semiannual_marts():
     @task
     def half_year() -> str:
-        from dxw.runtime import period_to_build
+        from dxw.orchestration.runtime import period_to_build
 
         return period_to_build(get_current_context())
 
@@ -80,8 +80,8 @@ def semiannual_marts():
 
     @task(outlets=[PUBLISHED_MARTS])
     def publish_marts(period_id: str, gate_run_id: int | None) -> list[dict]:
-        from dxw import database
         from dxw.publish import publish
+        from dxw.warehouse import database
 
         run_id = get_current_context()["run_id"]
         with database.connect(autocommit=True) as conn:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import AssetAny, dag, task
 
-from dxw.assets import CORE, RAW_ASSETS
-from dxw.dbt_tasks import dbt_task_group
+from dxw.orchestration.assets import CORE, RAW_ASSETS
 from dxw.settings import get_settings
+from dxw.transform.dbt_tasks import dbt_task_group
 
 DOC = """
 ### raw -> staging -> intermediate -> core
@@ -38,14 +38,14 @@ def transform_warehouse():
     @task
     def ensure_raw_tables() -> None:
         """Staging reads every source's raw table, including those that have not delivered yet."""
-        from dxw.ingest import ensure_raw_tables
+        from dxw.intake.ingest import ensure_raw_tables
 
         ensure_raw_tables()
 
     @task(outlets=[CORE])
     def core_built() -> dict[str, int]:
         """Observations per period in the rebuilt fact table (and the asset event for the marts)."""
-        from dxw import database
+        from dxw.warehouse import database
 
         with database.connect() as conn:
             rows = conn.execute(

@@ -18,8 +18,9 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from dxw import airflow_env, database
+from dxw.orchestration import airflow_env
 from dxw.settings import get_settings
+from dxw.warehouse import database
 
 _configured = get_settings()
 if _configured.database_url:

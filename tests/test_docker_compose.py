@@ -359,7 +359,7 @@ def test_check_lock_names_each_package_the_image_has_wrong(tmp_path):
 
 
 def test_init_creates_the_pool_the_dbt_tasks_run_in(compose):
-    # A task whose pool does not exist is never scheduled: the init creates the one dxw.dbt_tasks
+    # A task whose pool does not exist is never scheduled: the init creates the one dxw.transform.dbt_tasks
     # names (DXW_DBT_POOL, default "dbt") with the slots every service is told (DXW_DBT_POOL_SLOTS).
     from dxw.settings import Settings
 

@@ -40,7 +40,7 @@ def _iso_date(text: str, what: str) -> date:
 
 # --- db ---------------------------------------------------------------------------------------
 def cmd_db_url(args: argparse.Namespace) -> int:
-    from dxw import database
+    from dxw.warehouse import database
 
     urls = database.resolve()
     database.ensure_databases(urls)
@@ -50,7 +50,7 @@ def cmd_db_url(args: argparse.Namespace) -> int:
 
 
 def cmd_db_grant(args: argparse.Namespace) -> int:
-    from dxw import database, roles
+    from dxw.warehouse import database, roles
 
     settings = get_settings()
     urls = database.resolve(settings)
@@ -62,7 +62,7 @@ def cmd_db_grant(args: argparse.Namespace) -> int:
 
 
 def cmd_db_scope(args: argparse.Namespace) -> int:
-    from dxw import database, roles, row_security
+    from dxw.warehouse import database, roles, row_security
 
     settings = get_settings()
     urls = database.resolve(settings)
@@ -78,7 +78,7 @@ def cmd_db_scope(args: argparse.Namespace) -> int:
         for line in roles.grant(conn, settings):
             _say(line)
         try:
-            lines = row_security.scope(
+            lines = roles.scope(
                 conn,
                 args.login,
                 args.unit,
@@ -97,7 +97,7 @@ def cmd_db_scope(args: argparse.Namespace) -> int:
 
 
 def cmd_db_start(args: argparse.Namespace) -> int:
-    from dxw import database, embedded_pg
+    from dxw.warehouse import database, embedded_pg
 
     settings = get_settings()
     if not settings.uses_embedded_database:
@@ -112,7 +112,7 @@ def cmd_db_start(args: argparse.Namespace) -> int:
 
 
 def cmd_db_stop(args: argparse.Namespace) -> int:
-    from dxw import embedded_pg
+    from dxw.warehouse import embedded_pg
 
     settings = get_settings()
     if not settings.uses_embedded_database:
@@ -142,7 +142,7 @@ def cmd_simulator_serve(args: argparse.Namespace) -> int:
 
 # --- airflow (the deployment) ------------------------------------------------------------------
 def cmd_airflow_up(args: argparse.Namespace) -> int:
-    from dxw import deployment
+    from dxw.orchestration import deployment
 
     settings = get_settings()
     _say(f"dxw airflow up: starting the deployment from {settings.home} ...")
@@ -167,7 +167,7 @@ def cmd_airflow_up(args: argparse.Namespace) -> int:
 
 
 def cmd_airflow_down(args: argparse.Namespace) -> int:
-    from dxw import deployment
+    from dxw.orchestration import deployment
 
     stopped = deployment.stop(get_settings())
     _say(f"stopped: {', '.join(stopped)}" if stopped else "no deployment was running.")
@@ -176,8 +176,8 @@ def cmd_airflow_down(args: argparse.Namespace) -> int:
 
 def cmd_airflow_trigger(args: argparse.Namespace) -> int:
     """Start a run through the deployment's REST API: the half-year is named, never taken from a date."""
-    from dxw import deployment
-    from dxw.airflow_api import AirflowApiError
+    from dxw.orchestration import deployment
+    from dxw.orchestration.airflow_api import AirflowApiError
 
     conf: dict[str, str] = {}
     if args.period:
@@ -228,7 +228,7 @@ def cmd_airflow_trigger(args: argparse.Namespace) -> int:
 
 
 def cmd_airflow_worker(args: argparse.Namespace) -> int:
-    from dxw import deployment
+    from dxw.orchestration import deployment
 
     settings = get_settings()
     _say(f"dxw airflow worker: a Celery worker of the deployment at {settings.airflow_url or '?'} ...")
@@ -241,7 +241,7 @@ def cmd_airflow_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_airflow_status(args: argparse.Namespace) -> int:
-    from dxw import deployment
+    from dxw.orchestration import deployment
 
     running = deployment.status(get_settings())
     for name, pid in running.items():
@@ -259,19 +259,19 @@ def _output_to(path: Path) -> Iterator[None]:
     sys.stdout.flush()
     sys.stderr.flush()
     saved = os.dup(1), os.dup(2)
-    # What the pipeline waits for (a BI session holding a mart, dxw.locking) stays on the terminal.
+    # What the pipeline waits for (a BI session holding a mart, dxw.warehouse.locking) stays on the terminal.
     terminal = os.fdopen(os.dup(saved[1]), "w", buffering=1)
     waits = logging.StreamHandler(terminal)
     waits.setLevel(logging.WARNING)
     waits.setFormatter(logging.Formatter("  %(message)s"))
-    logging.getLogger("dxw.locking").addHandler(waits)
+    logging.getLogger("dxw.warehouse.locking").addHandler(waits)
     with path.open("ab") as handle:
         os.dup2(handle.fileno(), 1)
         os.dup2(handle.fileno(), 2)
         try:
             yield
         finally:
-            logging.getLogger("dxw.locking").removeHandler(waits)
+            logging.getLogger("dxw.warehouse.locking").removeHandler(waits)
             terminal.close()
             sys.stdout.flush()
             sys.stderr.flush()
@@ -287,7 +287,7 @@ def _run_dags(runs: Sequence[tuple[str, dict]], quiet: bool = True) -> None:
     With ``quiet``, the runs' own logs go to ``$DXW_HOME/logs/`` and only progress is shown;
     the log's tail is shown when a run fails.
     """
-    from dxw import airflow_env, deployment
+    from dxw.orchestration import airflow_env, deployment
 
     running = deployment.status(get_settings())
     if running:
@@ -297,7 +297,7 @@ def _run_dags(runs: Sequence[tuple[str, dict]], quiet: bool = True) -> None:
             "`dxw airflow trigger`, or stop it first (make airflow-stop)"
         )
     airflow_env.apply()
-    from dxw import dagrun
+    from dxw.orchestration import dagrun
 
     settings = get_settings()
     log_file = settings.home / "logs" / f"run-{datetime.now():%Y%m%d-%H%M%S}.log"
@@ -377,7 +377,7 @@ def _demo_publishes(first: str, show: str) -> list[str]:
 def cmd_demo(args: argparse.Namespace) -> int:
     started = time.monotonic()
     _say(f"dxw demo: Hà Giang digital-transformation indicators, {args.first}..{args.last}")
-    from dxw import upload_folder
+    from dxw.intake import upload_folder
     from dxw.simulator.upload_data import drop_uploads
 
     inbox = upload_folder.folders()["inbox"]
@@ -389,7 +389,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _run_dags(
         _pipeline(args.first, args.last, _demo_publishes(args.first, args.show)), quiet=not args.verbose
     )
-    from dxw.reports import terminal
+    from dxw.serving.reports import terminal
 
     for table in (
         terminal.attainment_table,
@@ -400,7 +400,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     ):
         _say()
         _say(table(args.show))
-    from dxw.reports import write_report
+    from dxw.serving.reports import write_report
 
     files = write_report(args.show, get_settings().home / "reports")
     _say()
@@ -428,7 +428,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 def cmd_ingest_dhis2(args: argparse.Namespace) -> int:
     import json
 
-    from dxw import imports
+    from dxw.intake import imports
 
     summary = imports.import_dhis2_file(
         Path(args.file),
@@ -442,7 +442,7 @@ def cmd_ingest_dhis2(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest_upload(args: argparse.Namespace) -> int:
-    from dxw import imports
+    from dxw.intake import imports
 
     report_dir = Path(args.report_dir) if args.report_dir else Path(args.file).resolve().parent
     try:
@@ -478,7 +478,7 @@ def cmd_ingest_upload(args: argparse.Namespace) -> int:
 
 
 def cmd_upload_template(args: argparse.Namespace) -> int:
-    from dxw import uploads
+    from dxw.intake import uploads
     from dxw.periods import parse
 
     period = parse(args.period)
@@ -489,7 +489,7 @@ def cmd_upload_template(args: argparse.Namespace) -> int:
 
 
 def cmd_upload_inbox(args: argparse.Namespace) -> int:
-    from dxw import upload_folder
+    from dxw.intake import upload_folder
 
     for name, path in upload_folder.folders().items():
         _say(f"{name:8} {path}")
@@ -500,7 +500,7 @@ def cmd_upload_inbox(args: argparse.Namespace) -> int:
 
 # --- report -------------------------------------------------------------------------------------
 def cmd_report(args: argparse.Namespace) -> int:
-    from dxw.reports import write_report
+    from dxw.serving.reports import write_report
 
     settings = get_settings()
     started = time.monotonic()
@@ -515,7 +515,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 # --- status -------------------------------------------------------------------------------------
 def cmd_status(args: argparse.Namespace) -> int:
-    from dxw.reports import terminal
+    from dxw.serving.reports import terminal
 
     _say(terminal.status())
     return 0
@@ -537,7 +537,7 @@ def cmd_period(args: argparse.Namespace) -> int:
 # --- build helpers ----------------------------------------------------------------------------
 def cmd_manifest(args: argparse.Namespace) -> int:
     """dbt parse: the manifest Cosmos renders the transform DAG from (no database needed)."""
-    from dxw import dbt
+    from dxw.transform import dbt
 
     settings = get_settings()
     env_url = settings.database_url or "postgresql://postgres@127.0.0.1:5432/dxw"

@@ -76,7 +76,7 @@ class Settings:
     # Each registry source's base URL (dxw.sources.registry: its DXW_*_URL variable, else its
     # default); None: the bundled simulator serves it when dxw runs the pipeline in-process.
     source_urls: Mapping[str, str | None] = field(default_factory=dict, hash=False)
-    # Alerts (dxw.alerts): with neither a webhook nor recipients, failures are only logged.
+    # Alerts (dxw.orchestration.alerts): with neither a webhook nor recipients, failures are only logged.
     alert_webhook_url: str | None = None
     alert_email_to: tuple[str, ...] = ()
     smtp_host: str = "localhost"
@@ -84,20 +84,20 @@ class Settings:
     smtp_from: str = "dxw@localhost"
     alert_timeout: float = 10.0
     publish_deadline_days: int = 15
-    # Unit uploads (dxw.imports): the landing folder the upload DAG watches, and the size limit.
+    # Unit uploads (dxw.intake.imports): the landing folder the upload DAG watches, and the size limit.
     upload_dir: Path | None = None
     upload_max_bytes: int = 10 * 1024 * 1024
     # An upload's denominator further than this fraction from the unit's previous half-year is
-    # accepted with a warning (dxw.uploads.validate.DENOMINATOR_BAND says why 0.20).
+    # accepted with a warning (dxw.intake.uploads.validate.DENOMINATOR_BAND says why 0.20).
     upload_denominator_band: Decimal = Decimal("0.20")
     # The reporting system's org units to pull the data set for, each with its children (one
     # request each, which keeps answers bounded); empty means the province's root org unit.
     reporting_org_units: tuple[str, ...] = ()
-    # Serving (dxw.locking, dxw.roles): how long one attempt at a lock may queue (readers queued
-    # behind it wait at most that long), and how long the pipeline retries before it gives up.
+    # Serving (dxw.warehouse.locking, dxw.warehouse.roles): how long one attempt at a lock may queue
+    # (readers queued behind it wait at most that long), and how long the pipeline retries before it gives up.
     lock_timeout_ms: int = 1000
     lock_wait_seconds: float = 300.0
-    # BI logins' limits (dxw.roles, set on dxw_bi and on every scoped login at `dxw db grant`).
+    # BI logins' limits (dxw.warehouse.roles, set on dxw_bi and on every scoped login at `dxw db grant`).
     # Both timeouts stay well below DXW_LOCK_WAIT_SECONDS: a BI session left idle in a transaction
     # (or a runaway query) is ended by the server before the pipeline's bounded wait runs out, so
     # on a default install it can delay a run but never fail it.
@@ -105,9 +105,9 @@ class Settings:
     bi_idle_in_transaction_seconds: float = 60.0
     bi_temp_file_limit_mb: int = 1024
     bi_connection_limit: int = 20
-    # The deployment (dxw.deployment, `dxw airflow up`): where the api-server listens, the Celery
-    # broker (a Redis dxw starts on 127.0.0.1 unless a URL is given), the worker's task slots and the
-    # dbt pool that bounds how many Cosmos tasks run at once (each is a dbt process on a core).
+    # The deployment (dxw.orchestration.deployment, `dxw airflow up`): where the api-server listens,
+    # the Celery broker (a Redis dxw starts on 127.0.0.1 unless a URL is given), the worker's task
+    # slots and the dbt pool that bounds how many Cosmos tasks run at once (each is a dbt process on a core).
     airflow_host: str = "127.0.0.1"
     airflow_port: int = 8080
     airflow_url: str | None = None

@@ -19,14 +19,16 @@ from decimal import Decimal
 import pytest
 from openpyxl import load_workbook
 
-from dxw import database, dbt, imports
-from dxw.ingest import FEEDS, ensure_raw_tables, land_gated
+from dxw.intake import imports
+from dxw.intake.ingest import FEEDS, ensure_raw_tables, land_gated
+from dxw.intake.uploads import load_catalogue, write_template
+from dxw.intake.uploads.template import HEADER_ROW
 from dxw.periods import parse
 from dxw.settings import get_settings
 from dxw.simulator import dms_data
 from dxw.sources import dms
-from dxw.uploads import load_catalogue, write_template
-from dxw.uploads.template import HEADER_ROW
+from dxw.transform import dbt
+from dxw.warehouse import database
 
 pytestmark = pytest.mark.integration
 

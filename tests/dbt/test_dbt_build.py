@@ -5,9 +5,9 @@ from decimal import Decimal
 
 import pytest
 
-from dxw import dbt
-from dxw.ingest import FEEDS, ensure_raw_tables, ingest
+from dxw.intake.ingest import FEEDS, ensure_raw_tables, ingest
 from dxw.settings import get_settings
+from dxw.transform import dbt
 
 pytestmark = pytest.mark.integration
 

@@ -4,9 +4,10 @@ what a full rebuild gives (macros/incremental_periods.sql)."""
 import psycopg
 import pytest
 
-from dxw import dbt, publish
-from dxw.ingest import FEEDS, ensure_raw_tables, ingest
+from dxw import publish
+from dxw.intake.ingest import FEEDS, ensure_raw_tables, ingest
 from dxw.settings import get_settings
+from dxw.transform import dbt
 
 pytestmark = pytest.mark.integration
 

@@ -22,8 +22,9 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from dxw import database, dbt
 from dxw.settings import get_settings
+from dxw.transform import dbt
+from dxw.warehouse import database
 
 pytestmark = pytest.mark.integration
 

@@ -11,12 +11,13 @@ import csv
 
 import pytest
 
-from dxw import database, dbt
-from dxw.ingest import FEEDS, ensure_raw_tables, land_gated
+from dxw.intake.ingest import FEEDS, ensure_raw_tables, land_gated
 from dxw.periods import parse
 from dxw.settings import get_settings
 from dxw.simulator import dms_data
 from dxw.sources import dms
+from dxw.transform import dbt
+from dxw.warehouse import database
 
 pytestmark = pytest.mark.integration
 

@@ -4,7 +4,7 @@
 Airflow home and logs) on free ports, so it never meets the tests' in-process Airflow nor a
 deployment the user keeps running. Everything is driven the way an operator drives it: the
 `dxw airflow trigger` command and Airflow's REST API. The in-process run of the same half-year
-(`dxw.dagrun`, as `dxw run` does it) is the reference for the published marts.
+(`dxw.orchestration.dagrun`, as `dxw run` does it) is the reference for the published marts.
 """
 
 from __future__ import annotations
@@ -24,8 +24,10 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from dxw import dagrun, publish, upload_folder
-from dxw.airflow_api import AirflowApi
+from dxw import publish
+from dxw.intake import upload_folder
+from dxw.orchestration import dagrun
+from dxw.orchestration.airflow_api import AirflowApi
 from dxw.settings import get_settings
 from dxw.simulator.upload_data import drop_uploads
 
@@ -241,7 +243,8 @@ def test_the_pipeline_runs_under_the_deployment(deployment, in_process_marts):
     transform = api.wait_for_run("transform_warehouse", transforms[0]["dag_run_id"], timeout=1800)
     tasks = api.task_instances("transform_warehouse", transform["dag_run_id"])
     assert transform["state"] == "success", [(ti["task_id"], ti["state"]) for ti in tasks]
-    # Cosmos' dbt nodes ran in the dbt pool, with retries (dxw.dbt_tasks), through the Celery worker.
+    # Cosmos' dbt nodes ran in the dbt pool, with retries (dxw.transform.dbt_tasks), through the
+    # Celery worker.
     dbt_tasks = [ti for ti in tasks if ti["task_id"].startswith("dbt.")]
     assert len(dbt_tasks) > 10
     assert {ti["pool"] for ti in dbt_tasks} == {"dbt"}

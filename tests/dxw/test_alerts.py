@@ -23,7 +23,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from dxw import alerts
+from dxw.orchestration import alerts
 from dxw.settings import Settings, get_settings
 
 VN_ERROR = "Đơn vị 'Xã Lũng Cú' không có trong danh mục đơn vị hành chính (mã 00001)"
@@ -287,7 +287,7 @@ def test_failure_callback_reads_the_environment(env_settings: pytest.MonkeyPatch
 
 
 def test_no_channel_configured_only_logs(settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.INFO, logger="dxw.alerts"):
+    with caplog.at_level(logging.INFO, logger="dxw.orchestration.alerts"):
         alerts.failure_callback(task_context(), settings)
 
     [record] = caplog.records
@@ -307,7 +307,7 @@ def test_unreachable_channels_log_a_warning_and_never_raise(
         smtp_host="127.0.0.1",
         smtp_port=port,
     )
-    with caplog.at_level(logging.WARNING, logger="dxw.alerts"):
+    with caplog.at_level(logging.WARNING, logger="dxw.orchestration.alerts"):
         alerts.failure_callback(task_context(), configured)
 
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
@@ -339,7 +339,7 @@ def test_a_webhook_error_status_is_logged(
     settings: Settings, webhook: Webhook, caplog: pytest.LogCaptureFixture
 ) -> None:
     webhook.status = 500
-    with caplog.at_level(logging.WARNING, logger="dxw.alerts"):
+    with caplog.at_level(logging.WARNING, logger="dxw.orchestration.alerts"):
         alerts.failure_callback(task_context(), replace(settings, alert_webhook_url=webhook.url))
 
     assert len(webhook.requests) == 1
@@ -355,7 +355,7 @@ def test_a_webhook_that_never_answers_times_out(settings: Settings, caplog: pyte
         silent.listen(1)
         url = f"http://127.0.0.1:{silent.getsockname()[1]}/hook"
         started = time.monotonic()
-        with caplog.at_level(logging.WARNING, logger="dxw.alerts"):
+        with caplog.at_level(logging.WARNING, logger="dxw.orchestration.alerts"):
             alerts.failure_callback(
                 task_context(), replace(settings, alert_webhook_url=url, alert_timeout=0.5)
             )
@@ -378,7 +378,7 @@ def test_deadline_alert_carries_the_configured_interval(settings: Settings) -> N
     assert deadline.interval == timedelta(days=20)
     assert isinstance(deadline.reference, alerts.DagRunDataIntervalEndDeadline)
     assert isinstance(deadline.callback, AsyncCallback)
-    assert deadline.callback.path == "dxw.alerts.publish_deadline_missed"
+    assert deadline.callback.path == "dxw.orchestration.alerts.publish_deadline_missed"
     assert deadline.callback.kwargs == {"days": 20}
 
 
@@ -433,12 +433,14 @@ def test_deadline_is_the_cutoff_plus_interval_for_scheduled_runs_only(
     from airflow.serialization.serialized_objects import DagSerialization
 
     # What the plugin in plugins/ declares with ``deadline_references``.
-    registered = {"dxw.alerts.DagRunDataIntervalEndDeadline": alerts.DagRunDataIntervalEndDeadline}
+    registered = {
+        "dxw.orchestration.alerts.DagRunDataIntervalEndDeadline": alerts.DagRunDataIntervalEndDeadline
+    }
     monkeypatch.setattr(plugins_manager, "get_deadline_references_plugins", lambda: registered)
 
     dag = DAG("publish_semiannual", schedule=None, deadline=alerts.deadline_alert(settings))
     [encoded] = DagSerialization.serialize_dag(dag)["deadline"]
-    assert encoded["reference"]["__class_path"] == "dxw.alerts.DagRunDataIntervalEndDeadline"
+    assert encoded["reference"]["__class_path"] == "dxw.orchestration.alerts.DagRunDataIntervalEndDeadline"
     decoded = decode_deadline_alert(encoded)
 
     def deadline_of(run_id: str) -> datetime | None:
@@ -478,7 +480,7 @@ def test_the_semiannual_marts_dag_carries_the_publish_deadline(monkeypatch: pyte
     assert isinstance(deadline.reference, alerts.DagRunDataIntervalEndDeadline)
     assert deadline.interval == timedelta(days=9)
     assert isinstance(deadline.callback, AsyncCallback)
-    assert deadline.callback.path == "dxw.alerts.publish_deadline_missed"
+    assert deadline.callback.path == "dxw.orchestration.alerts.publish_deadline_missed"
     assert deadline.callback.kwargs == {"days": 9}
 
     # Stored and read back the way the dag-processor and the scheduler do, with the plugins of
@@ -498,7 +500,7 @@ def test_missed_deadline_alerts_through_airflows_callback_trigger(
     env_settings.setenv("DXW_ALERT_WEBHOOK_URL", webhook.url)
     get_settings.cache_clear()
     trigger = CallbackTrigger(
-        callback_path="dxw.alerts.publish_deadline_missed",
+        callback_path="dxw.orchestration.alerts.publish_deadline_missed",
         callback_kwargs={"days": 15, "context": deadline_context()},
     )
 

@@ -7,9 +7,10 @@ import os
 
 import pytest
 
-from dxw import database, deployment
 from dxw.cli import main
+from dxw.orchestration import deployment
 from dxw.settings import get_settings
+from dxw.warehouse import database
 
 URLS = database.DatabaseUrls(
     "postgresql://postgres@127.0.0.1:5999/dxw",

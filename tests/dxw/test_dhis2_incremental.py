@@ -7,11 +7,11 @@ import json
 import pytest
 import requests
 
-from dxw import dbt
-from dxw.ingest import ensure_raw_tables, ingest
+from dxw.intake.ingest import ensure_raw_tables, ingest
 from dxw.settings import get_settings
 from dxw.simulator import start_in_thread
 from dxw.simulator.dhis2_data import data_set_uid
+from dxw.transform import dbt
 
 pytestmark = pytest.mark.integration
 

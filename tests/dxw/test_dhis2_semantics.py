@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from dxw import dbt, imports
 from dxw.cli import main
-from dxw.ingest import ensure_raw_tables
+from dxw.intake import imports
+from dxw.intake.ingest import ensure_raw_tables
 from dxw.settings import get_settings
+from dxw.transform import dbt
 
 pytestmark = pytest.mark.integration
 

@@ -5,8 +5,8 @@ from dataclasses import replace
 import psycopg
 import pytest
 
-from dxw import embedded_pg
 from dxw.settings import get_settings
+from dxw.warehouse import embedded_pg
 
 pytestmark = pytest.mark.integration
 

@@ -6,13 +6,14 @@ import zipfile
 import pytest
 from openpyxl import load_workbook
 
-from dxw import imports, report, upload_folder
 from dxw.cli import main
 from dxw.errors import InputError
+from dxw.intake import imports, upload_folder
+from dxw.intake.uploads.template import HEADER_ROW
 from dxw.periods import parse
+from dxw.serving import report
 from dxw.simulator import dhis2_data
 from dxw.simulator.upload_data import write_filled
-from dxw.uploads.template import HEADER_ROW
 
 pytestmark = pytest.mark.integration
 

@@ -4,7 +4,7 @@ import pytest
 from psycopg import sql
 
 from dxw import quality
-from dxw.ingest import ingest_portal
+from dxw.intake.ingest import ingest_portal
 
 pytestmark = pytest.mark.integration
 
@@ -68,7 +68,7 @@ def test_transient_faults_are_retried_and_the_batch_lands_exactly_once(
 ):
     from dataclasses import replace
 
-    from dxw.ingest import ingest
+    from dxw.intake.ingest import ingest
     from dxw.settings import get_settings
 
     settings = replace(get_settings(), http_timeout_read=1.0, http_retries=4)
@@ -89,7 +89,7 @@ def test_a_broken_delivery_lands_nothing_and_the_retry_lands_it_once(
 ):
     from dataclasses import replace
 
-    from dxw.ingest import ensure_raw_tables, ingest
+    from dxw.intake.ingest import ensure_raw_tables, ingest
     from dxw.settings import get_settings
     from dxw.sources.contract import SourceError
 
@@ -113,7 +113,7 @@ def test_a_broken_delivery_lands_nothing_and_the_retry_lands_it_once(
 
 def test_the_reporting_system_gate_refuses_a_batch_with_a_duplicated_data_value(conn, empty_warehouse):
     """The gate checks uniqueness on its own (one aggregation), not trusting the connector's check."""
-    from dxw.ingest import DHIS2_DATASET, audit_batch, ensure_raw_tables
+    from dxw.intake.ingest import DHIS2_DATASET, audit_batch, ensure_raw_tables
     from dxw.landing import copy
     from dxw.settings import get_settings
     from dxw.sources import dhis2

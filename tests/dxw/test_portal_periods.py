@@ -241,8 +241,8 @@ def test_the_simulator_reports_each_month_by_the_units_that_exist_then(simulator
 
 @pytest.mark.integration
 def test_a_half_year_is_assembled_from_the_months_in_staging(settings, fixture_portal, conn, empty_warehouse):
-    from dxw import dbt
-    from dxw.ingest import ensure_raw_tables, ingest
+    from dxw.intake.ingest import ensure_raw_tables, ingest
+    from dxw.transform import dbt
     from tests.conftest import URLS
 
     for dataset in ("portal_dvc_progress", "portal_provide_online"):

@@ -216,8 +216,8 @@ def test_a_new_column_reaches_the_periods_published_before_as_null(conn, empty_w
 
 
 def test_a_table_whose_rows_name_no_unit_version_is_refused_and_nothing_published(conn, empty_warehouse):
-    from dxw import roles
     from dxw.settings import get_settings
+    from dxw.warehouse import roles
 
     roles.grant(conn, get_settings())
     # unit_code without unit_structure or cutoff_date: a reused code names two units.

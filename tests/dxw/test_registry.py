@@ -8,8 +8,8 @@ import sys
 import pytest
 
 from dxw import cli
-from dxw.ingest import FEEDS, UPLOAD_DATASET
-from dxw.reports.semiannual import SOURCE_NAMES
+from dxw.intake.ingest import FEEDS, UPLOAD_DATASET
+from dxw.serving.reports.semiannual import SOURCE_NAMES
 from dxw.settings import get_settings
 from dxw.sources import registry
 

@@ -5,8 +5,9 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import psycopg
 import pytest
 
-from dxw import publish, roles
+from dxw import publish
 from dxw.settings import get_settings
+from dxw.warehouse import roles
 
 pytestmark = pytest.mark.integration
 

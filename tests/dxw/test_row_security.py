@@ -12,8 +12,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from dxw import dbt, publish, roles, row_security
+from dxw import publish
 from dxw.settings import get_settings
+from dxw.transform import dbt
+from dxw.warehouse import roles, row_security
 from tests.dxw.test_roles import SCOPED_PASSWORD, as_role
 
 pytestmark = pytest.mark.integration
@@ -73,7 +75,7 @@ def history():
             ("bi_test_00694_new", "00694", None),
         ]:
             # Logins are server-wide and outlive a test run: their test password is set again.
-            row_security.scope(
+            roles.scope(
                 conn, login, code, as_of=as_of, password=SCOPED_PASSWORD, reset_password=True, own_roles=OWN
             )
         publish.publish(conn)
@@ -144,9 +146,7 @@ def test_the_unscoped_bi_login_still_sees_every_row(history, urls):
 
 def test_a_scoped_login_without_a_scope_row_sees_nothing(history, urls):
     conn = history
-    row_security.scope(
-        conn, "bi_test_none", "02", password=SCOPED_PASSWORD, reset_password=True, own_roles=OWN
-    )
+    roles.scope(conn, "bi_test_none", "02", password=SCOPED_PASSWORD, reset_password=True, own_roles=OWN)
     conn.execute("delete from marts_security.unit_scope where login = 'bi_test_none'")
     assert seen(urls.warehouse, "bi_test_none") == set()
 
@@ -241,7 +241,7 @@ def test_roles_row_security_cannot_restrict_are_refused(history, setup, login, r
         for statement in setup.split("; "):
             conn.execute(statement)
     with pytest.raises(row_security.RowSecurityError, match=reason):
-        row_security.scope(conn, login, "024", own_roles=OWN)
+        roles.scope(conn, login, "024", own_roles=OWN)
     assert conn.execute(
         "select count(*) from marts_security.unit_scope where login = %s", (login,)
     ).fetchone() == (0,)
@@ -250,20 +250,16 @@ def test_roles_row_security_cannot_restrict_are_refused(history, setup, login, r
 def test_an_existing_password_changes_only_when_asked(history, urls):
     conn = history
     with pytest.raises(row_security.RowSecurityError, match="--reset-password"):
-        row_security.scope(conn, "bi_test_024", "024", password="another-password", own_roles=OWN)
+        roles.scope(conn, "bi_test_024", "024", password="another-password", own_roles=OWN)
     assert seen(urls.warehouse, "bi_test_024")  # the old password still logs in
-    row_security.scope(
-        conn, "bi_test_024", "024", password="another-password", reset_password=True, own_roles=OWN
-    )
+    roles.scope(conn, "bi_test_024", "024", password="another-password", reset_password=True, own_roles=OWN)
     with psycopg.connect(as_role(urls.warehouse, "bi_test_024", "another-password")) as reader:
         assert reader.execute("select count(*) from marts.mart_probe").fetchone()[0] > 0
-    row_security.scope(
-        conn, "bi_test_024", "024", password=SCOPED_PASSWORD, reset_password=True, own_roles=OWN
-    )
+    roles.scope(conn, "bi_test_024", "024", password=SCOPED_PASSWORD, reset_password=True, own_roles=OWN)
 
 
 def test_scoping_says_what_the_login_reads(history):
-    lines = row_security.scope(history, "bi_test_00688", "00688", own_roles=OWN)
+    lines = roles.scope(history, "bi_test_00688", "00688", own_roles=OWN)
     assert (
         lines[0] == "bi_test_00688: existing login, scoped to 00688 (before_2025, 2004-01-01 to 2025-06-30)"
     )
@@ -284,4 +280,4 @@ def test_scoping_says_what_the_login_reads(history):
 )
 def test_an_unknown_unit_or_a_day_it_did_not_exist_is_refused(history, code, as_of, message):
     with pytest.raises(row_security.RowSecurityError, match=message):
-        row_security.scope(history, "bi_test_x", code, as_of=as_of, own_roles=OWN)
+        roles.scope(history, "bi_test_x", code, as_of=as_of, own_roles=OWN)

@@ -7,9 +7,9 @@ from types import SimpleNamespace
 
 import pytest
 
+from dxw.orchestration.runtime import PeriodNotReady, check_ready, period_of_run, periods_for_run
+from dxw.orchestration.timetables import HalfYearTimetable
 from dxw.periods import PeriodError
-from dxw.runtime import PeriodNotReady, check_ready, period_of_run, periods_for_run
-from dxw.timetables import HalfYearTimetable
 
 TT = HalfYearTimetable()
 DAG = SimpleNamespace(dag_id="semiannual_marts", timetable=TT)

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from dxw import database
 from dxw.cli import main
-from dxw.ingest import ingest
+from dxw.intake.ingest import ingest
 from dxw.secrets import mask_url, scrub
 from dxw.settings import get_settings
 from dxw.sources import dms, portal
 from dxw.sources.contract import SourceError
+from dxw.warehouse import database
 
 PASSWORD = "s3cret-Pw"
 TOKEN = "tok-9f8e7d"

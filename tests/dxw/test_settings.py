@@ -132,7 +132,7 @@ def test_a_value_dxw_cannot_use_is_refused_naming_the_variable(environment, vari
 
 
 def test_the_zone_reaches_the_dags_and_dbt(environment):
-    from dxw import dbt
+    from dxw.transform import dbt
 
     environment.setenv("DXW_TIMEZONE", "Asia/Bangkok")
     get_settings.cache_clear()

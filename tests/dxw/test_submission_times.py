@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from dxw import imports, upload_folder
 from dxw.cli import main
+from dxw.intake import imports, upload_folder
 from dxw.periods import parse
 from dxw.simulator import dhis2_data, submissions
 from dxw.simulator.upload_data import drop_uploads, write_filled

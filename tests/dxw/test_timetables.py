@@ -11,9 +11,9 @@ import pytest
 from airflow.exceptions import AirflowTimetableInvalid
 from airflow.timetables.base import DataInterval, TimeRestriction
 
-from dxw import timetables
+from dxw.orchestration import timetables
+from dxw.orchestration.timetables import HalfYearTimetable
 from dxw.periods import PeriodError, halfyears
-from dxw.timetables import HalfYearTimetable
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -274,7 +274,7 @@ def test_plugin_registers_the_timetable():
     assert module.DxwPlugin.name == "dxw"
     assert HalfYearTimetable in module.DxwPlugin.timetables
     registered = plugins_manager.get_timetables_plugins()
-    assert registered["dxw.timetables.HalfYearTimetable"] is HalfYearTimetable
+    assert registered["dxw.orchestration.timetables.HalfYearTimetable"] is HalfYearTimetable
 
 
 def test_dag_with_the_timetable_survives_serialization():
@@ -296,7 +296,7 @@ def test_dag_with_the_timetable_survives_serialization():
         noop()
 
     stored = json.loads(json.dumps(DagSerialization.to_dict(dag)))
-    assert stored["dag"]["timetable"]["__type"] == "dxw.timetables.HalfYearTimetable"
+    assert stored["dag"]["timetable"]["__type"] == "dxw.orchestration.timetables.HalfYearTimetable"
     restored = DagSerialization.from_dict(stored)
     assert restored.timetable == timetable
     assert restored.timetable is not timetable

@@ -11,10 +11,10 @@ from decimal import Decimal
 import pytest
 from openpyxl import load_workbook
 
-from dxw import dbt
 from dxw.cli import main
-from dxw.ingest import ensure_raw_tables
+from dxw.intake.ingest import ensure_raw_tables
 from dxw.settings import get_settings
+from dxw.transform import dbt
 
 pytestmark = pytest.mark.integration
 
@@ -174,7 +174,7 @@ def test_a_raw_table_of_an_earlier_release_gets_the_no_data_column(tmp_path, con
 def test_a_refused_file_named_like_a_formula_stays_one_inert_cell_in_the_refusal_report(
     tmp_path, conn, empty_warehouse, capsys
 ):
-    # A ".csv" holding NUL bytes is refused as a whole (dxw.uploads.safety); its report is the
+    # A ".csv" holding NUL bytes is refused as a whole (dxw.intake.uploads.safety); its report is the
     # one-line CSV beside the file. Its name has a comma and starts with "=": written by hand it
     # became a live formula and shifted the reason into a third column.
     upload = tmp_path / "=HYPERLINK(1),x.csv"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dxw.timetables import HalfYearTimetable
+from dxw.orchestration.timetables import HalfYearTimetable
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -24,7 +24,7 @@ def airflow(*args: str) -> str:
 
 
 def test_backfill_dry_run_lists_every_half_year_once():
-    from dxw.dagrun import ensure_metadata_db
+    from dxw.orchestration.dagrun import ensure_metadata_db
 
     ensure_metadata_db()  # a fresh machine's metadata database may not be migrated yet
     airflow("dags", "reserialize")

@@ -5,9 +5,9 @@ from decimal import Decimal
 
 import pytest
 
-from dxw import dagrun
 from dxw.cli import INGEST_DAGS
-from dxw.reports import write_report
+from dxw.orchestration import dagrun
+from dxw.serving.reports import write_report
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 

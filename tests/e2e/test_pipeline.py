@@ -5,9 +5,11 @@ import shutil
 import psycopg
 import pytest
 
-from dxw import dagrun, publish, upload_folder
-from dxw.ingest import portal_dataset, portal_endpoint
+from dxw import publish
+from dxw.intake import upload_folder
+from dxw.intake.ingest import portal_dataset, portal_endpoint
 from dxw.landing import copy
+from dxw.orchestration import dagrun
 from dxw.periods import parse
 from dxw.settings import get_settings
 from dxw.simulator.upload_data import drop_uploads, figures
@@ -283,7 +285,7 @@ def test_failing_expectation_blocks_publishing(published, conn, simulator):
 
 
 def test_every_published_mart_has_row_security_for_the_scoped_group(published, conn):
-    from dxw import roles, row_security
+    from dxw.warehouse import roles, row_security
     from tests.conftest import URLS
     from tests.dxw.test_roles import SCOPED_PASSWORD, as_role
 

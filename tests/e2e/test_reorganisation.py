@@ -22,12 +22,12 @@ from pathlib import Path
 
 import pytest
 
-from dxw import dbt
-from dxw.ingest import ensure_raw_tables, ingest
+from dxw.intake.ingest import ensure_raw_tables, ingest
 from dxw.periods import parse
 from dxw.settings import get_settings
 from dxw.simulator import dms_data
 from dxw.sources import dms
+from dxw.transform import dbt
 from dxw.units import legacy_units
 
 pytestmark = pytest.mark.integration

@@ -12,9 +12,9 @@ import openpyxl
 import pytest
 from openpyxl.chart import BarChart, LineChart
 
-from dxw import dagrun
 from dxw.cli import INGEST_DAGS
-from dxw.reports import ReportNotPublished, vn_number, vn_percent, write_report
+from dxw.orchestration import dagrun
+from dxw.serving.reports import ReportNotPublished, vn_number, vn_percent, write_report
 from dxw.settings import get_settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from dxw import dagrun
+from dxw.orchestration import dagrun
+from dxw.orchestration.timetables import HalfYearTimetable
 from dxw.sources import registry
-from dxw.timetables import HalfYearTimetable
 
 pytestmark = pytest.mark.integration
 

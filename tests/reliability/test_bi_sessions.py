@@ -16,9 +16,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from dxw import locking, publish, roles
+from dxw import publish
 from dxw.landing import copy
 from dxw.settings import get_settings
+from dxw.warehouse import locking, roles
 from tests.dxw.test_roles import as_role
 
 pytestmark = pytest.mark.integration

@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from dxw import dagrun
 from dxw.landing import copy
+from dxw.orchestration import dagrun
 
 pytestmark = pytest.mark.integration
 
@@ -28,7 +28,7 @@ def test_three_identical_deliveries_at_once_land_one_batch(conn, urls, empty_war
             barrier.wait()
             result = copy.land(own, PROBE, "2025S1", changed, staged=True)
             if result.status == "staged":
-                time.sleep(0.3)  # its raw gate runs (dxw.ingest.audit_batch)
+                time.sleep(0.3)  # its raw gate runs (dxw.intake.ingest.audit_batch)
                 copy.promote(own, result.batch_id)
             results.append(result)
 

@@ -14,9 +14,9 @@ from dataclasses import replace
 import psycopg
 import pytest
 
-from dxw import database, embedded_pg
 from dxw.landing import copy
 from dxw.settings import get_settings
+from dxw.warehouse import database, embedded_pg
 from tests.reliability.test_crash_during_copy import DATASET, records
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability]

@@ -19,9 +19,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook
 
-from dxw.uploads import UploadError, load_catalogue, read_upload, validate
-from dxw.uploads.template import HEADERS
-from dxw.uploads.validate import REGISTRY_DENOMINATORS
+from dxw.intake.uploads import UploadError, load_catalogue, read_upload, validate
+from dxw.intake.uploads.template import HEADERS
+from dxw.intake.uploads.validate import REGISTRY_DENOMINATORS
 
 pytestmark = pytest.mark.reliability
 

@@ -13,7 +13,7 @@ from dataclasses import replace
 import pytest
 from psycopg import sql
 
-from dxw.ingest import FEEDS, ingest
+from dxw.intake.ingest import FEEDS, ingest
 from dxw.periods import Period, parse
 from dxw.settings import get_settings
 from dxw.simulator import dhis2_data, dms_data, portal_data

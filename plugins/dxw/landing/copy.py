@@ -35,8 +35,9 @@ from psycopg import sql
 from psycopg.copy import QueuedLibpqWriter
 from psycopg.types.json import Jsonb
 
-from dxw import locking
 from dxw.errors import WarehouseError
+from dxw.sources.contract import Document
+from dxw.warehouse import locking
 
 log = logging.getLogger(__name__)
 
@@ -104,15 +105,6 @@ class Dataset:
 
 
 @dataclass(frozen=True)
-class Document:
-    """One document a source sent, kept verbatim beside the rows flattened from it."""
-
-    name: str
-    media_type: str
-    content: bytes
-
-
-@dataclass(frozen=True)
 class LoadResult:
     batch_id: int
     status: str  # loaded | staged | unchanged
@@ -136,7 +128,7 @@ select to_regclass('raw.source_document') is not null and exists (
 def ensure_tables(conn: psycopg.Connection, datasets: Sequence[Dataset]) -> None:
     """Create the ledger and the datasets' raw tables when missing, in a transaction of its own.
 
-    Its lock waits are bounded (:func:`dxw.locking.bounded`) when ``conn`` is outside a
+    Its lock waits are bounded (:func:`dxw.warehouse.locking.bounded`) when ``conn`` is outside a
     transaction: a session holding a raw table delays the DDL, said in the log, never silently.
     """
 

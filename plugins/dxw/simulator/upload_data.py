@@ -14,14 +14,14 @@ from pathlib import Path
 
 from openpyxl import load_workbook
 
+from dxw.intake.uploads import load_catalogue, write_template
+from dxw.intake.uploads.template import HEADER_ROW
+from dxw.intake.uploads.validate import registry_denominator
 from dxw.periods import Period, parse
 from dxw.simulator import submissions
 from dxw.simulator.portal_data import _rng, _step
 from dxw.simulator.reorganisation import exists_at_cutoff
 from dxw.units import legacy_units
-from dxw.uploads import load_catalogue, write_template
-from dxw.uploads.template import HEADER_ROW
-from dxw.uploads.validate import registry_denominator
 
 # Numerator/denominator scale and where the share heads by 2025S2, per indicator (low, high).
 _SCALE = {

@@ -7,7 +7,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dxw.errors import SourceError as SourceError  # raised by every connector
-from dxw.landing.copy import Document
+
+
+@dataclass(frozen=True)
+class Document:
+    """One document a source sent, kept verbatim beside the rows flattened from it."""
+
+    name: str
+    media_type: str
+    content: bytes
 
 
 class ContractError(SourceError):

@@ -34,12 +34,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from dxw import catalogue
-from dxw.landing.copy import Document
 from dxw.periods import Period, PeriodError, parse
 from dxw.settings import Settings, get_settings
 from dxw.sources import http_session as http
 from dxw.sources import registry
-from dxw.sources.contract import ContractError, Delivery, SourceError
+from dxw.sources.contract import ContractError, Delivery, Document, SourceError
 
 log = logging.getLogger(__name__)
 

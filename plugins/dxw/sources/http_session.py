@@ -8,10 +8,9 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from dxw.landing.copy import Document
 from dxw.secrets import mask_url, scrub
 from dxw.settings import Settings
-from dxw.sources.contract import ContractError, SourceError
+from dxw.sources.contract import ContractError, Document, SourceError
 
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 

@@ -2,7 +2,7 @@
 
 A :class:`Source` names its ingestion DAG (built by ``dags/ingest_sources.py``, one per entry: its
 schedule, parameters, documentation and one landing task per dataset), its raw datasets with
-their field contracts (the raw tables ``dxw.ingest`` creates and lands, the ``raw.<dataset>``
+their field contracts (the raw tables ``dxw.intake.ingest`` creates and lands, the ``raw.<dataset>``
 assets that trigger ``transform_warehouse``), the ``DXW_*_URL`` variable of its address
 (``dxw.settings``), its names (Vietnamese in the semi-annual report) and its connector. ``dxw run``,
 ``dxw demo`` and ``dxw backfill`` run the ingestion DAGs listed here.
@@ -61,7 +61,7 @@ class Source:
     schedule: str  # cron, in local time (DXW_TIMEZONE)
     doc_md: str
     url_default: str | None = None  # None: the bundled simulator serves it (`dxw run`, `dxw demo`)
-    # The half-year convention of "the current half-year" a scheduled run pulls (dxw.runtime).
+    # The half-year convention of "the current half-year" a scheduled run pulls (dxw.orchestration.runtime).
     convention: Literal["decree09", "calendar"] = "decree09"
     # A source that can send only what changed since a watermark: the connector's function that
     # gives the new watermark (its fetch then takes ``since``); its DAG gets a ``full_pull`` param.
@@ -79,7 +79,7 @@ class Source:
 UPLOAD_DAG_ID = "ingest_unit_uploads"
 UPLOAD_SOURCE = "unit_upload"
 UPLOAD_LABEL_VI = "Báo cáo của đơn vị"
-# Unit uploads are files, not a feed (dxw.imports lands their accepted and "no data" rows here).
+# Unit uploads are files, not a feed (dxw.intake.imports lands their accepted and "no data" rows here).
 UPLOAD_DATASET = RawDataset(
     "unit_upload_observations",
     {

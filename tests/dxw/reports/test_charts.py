@@ -1,7 +1,7 @@
 import xml.etree.ElementTree as ET
 
-from dxw.reports.charts import Bars, Histogram, Lines
-from dxw.reports.svg import svg
+from dxw.serving.reports.charts import Bars, Histogram, Lines
+from dxw.serving.reports.svg import svg
 
 NS = {"s": "http://www.w3.org/2000/svg"}
 

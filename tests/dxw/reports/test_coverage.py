@@ -7,9 +7,9 @@ terminal table must say so rather than present a part as the whole.
 
 from dataclasses import replace
 
-from dxw.reports import html, workbook
-from dxw.reports.model import BEFORE_2025, FROM_2025
-from dxw.reports.terminal import coverage_words
+from dxw.serving.reports import html, workbook
+from dxw.serving.reports.model import BEFORE_2025, FROM_2025
+from dxw.serving.reports.terminal import coverage_words
 from tests.dxw.reports.test_rendering import sample
 
 

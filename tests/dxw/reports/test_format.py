@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import pytest
 
-from dxw.reports import vn_change, vn_number, vn_percent
+from dxw.serving.reports import vn_change, vn_number, vn_percent
 
 
 @pytest.mark.parametrize(

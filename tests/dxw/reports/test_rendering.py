@@ -11,8 +11,8 @@ from markupsafe import escape
 from openpyxl.chart import BarChart, LineChart
 
 from dxw.periods import parse
-from dxw.reports import html, workbook
-from dxw.reports.model import (
+from dxw.serving.reports import html, workbook
+from dxw.serving.reports.model import (
     BEFORE_2025,
     FROM_2025,
     AwardCandidate,
@@ -26,7 +26,7 @@ from dxw.reports.model import (
     ReportData,
     structure_of,
 )
-from dxw.reports.queries import load_catalogue
+from dxw.serving.reports.queries import load_catalogue
 from dxw.settings import get_settings
 
 EVIL = "<script>alert('x')</script>"

@@ -2,7 +2,7 @@ from datetime import date
 
 import pytest
 
-from dxw.uploads.catalogue import CatalogueError, load_catalogue
+from dxw.intake.uploads.catalogue import CatalogueError, load_catalogue
 
 
 @pytest.fixture(scope="module")

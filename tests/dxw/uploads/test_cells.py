@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from dxw.uploads.cells import (
+from dxw.intake.uploads.cells import (
     CellError,
     cell_text,
     fold,

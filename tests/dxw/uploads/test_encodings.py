@@ -13,10 +13,10 @@ from decimal import Decimal
 
 import pytest
 
-from dxw.uploads.catalogue import load_catalogue
-from dxw.uploads.safety import UploadError
-from dxw.uploads.validate import validate
-from dxw.uploads.workbook import decode_csv, read_upload
+from dxw.intake.uploads.catalogue import load_catalogue
+from dxw.intake.uploads.safety import UploadError
+from dxw.intake.uploads.validate import validate
+from dxw.intake.uploads.workbook import decode_csv, read_upload
 
 HEADERS = ("Mã đơn vị", "Tên đơn vị", "Mã chỉ tiêu", "Kỳ báo cáo", "Tử số", "Mẫu số", "Ghi chú")
 ROWS = (

@@ -13,10 +13,10 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from dxw.uploads.catalogue import load_catalogue
-from dxw.uploads.rejections import write_rejections
-from dxw.uploads.validate import validate
-from dxw.uploads.workbook import read_upload
+from dxw.intake.uploads.catalogue import load_catalogue
+from dxw.intake.uploads.rejections import write_rejections
+from dxw.intake.uploads.validate import validate
+from dxw.intake.uploads.workbook import read_upload
 
 HEADER = ["Mã đơn vị", "Mã chỉ tiêu", "Kỳ báo cáo", "Tử số", "Mẫu số", "Ghi chú"]
 LIMIT = 32767  # Excel's limit, written by hand

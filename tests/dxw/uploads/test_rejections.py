@@ -6,10 +6,10 @@ import openpyxl
 import pytest
 
 from dxw.errors import InputError
-from dxw.uploads.catalogue import load_catalogue
-from dxw.uploads.rejections import summary_vi, write_csv_rows, write_rejections
-from dxw.uploads.validate import validate
-from dxw.uploads.workbook import read_upload
+from dxw.intake.uploads.catalogue import load_catalogue
+from dxw.intake.uploads.rejections import summary_vi, write_csv_rows, write_rejections
+from dxw.intake.uploads.validate import validate
+from dxw.intake.uploads.workbook import read_upload
 
 HEADER = ["Mã đơn vị", "Mã chỉ tiêu", "Tử số", "Mẫu số", "Ghi chú"]
 ROWS = [

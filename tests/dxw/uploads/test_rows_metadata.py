@@ -7,10 +7,10 @@ rows by hand; TP Hà Giang (024) has commune 00688 Phường Quang Trung under i
 
 import pytest
 
-from dxw.uploads.catalogue import load_catalogue
-from dxw.uploads.safety import UploadError
-from dxw.uploads.validate import period_from_rows, unit_from_rows, validate
-from dxw.uploads.workbook import read_upload
+from dxw.intake.uploads.catalogue import load_catalogue
+from dxw.intake.uploads.safety import UploadError
+from dxw.intake.uploads.validate import period_from_rows, unit_from_rows, validate
+from dxw.intake.uploads.workbook import read_upload
 
 HEADER = "Mã đơn vị,Mã chỉ tiêu,Kỳ báo cáo,Tử số,Mẫu số\n"
 

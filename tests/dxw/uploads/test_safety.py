@@ -5,7 +5,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from dxw.uploads.safety import UnsafeUpload, check_file, safe_filename
+from dxw.intake.uploads.safety import UnsafeUpload, check_file, safe_filename
 
 
 def workbook(path: Path) -> Path:

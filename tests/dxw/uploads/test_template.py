@@ -3,10 +3,10 @@ from decimal import Decimal
 import openpyxl
 import pytest
 
-from dxw.uploads.catalogue import CatalogueError, load_catalogue
-from dxw.uploads.template import HEADERS, TITLE, write_template
-from dxw.uploads.validate import validate
-from dxw.uploads.workbook import read_upload
+from dxw.intake.uploads.catalogue import CatalogueError, load_catalogue
+from dxw.intake.uploads.template import HEADERS, TITLE, write_template
+from dxw.intake.uploads.validate import validate
+from dxw.intake.uploads.workbook import read_upload
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,10 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from dxw.uploads.catalogue import Catalogue, Succession, UnitRef, load_catalogue
-from dxw.uploads.safety import UploadError
-from dxw.uploads.validate import validate
-from dxw.uploads.workbook import read_upload
+from dxw.intake.uploads.catalogue import Catalogue, Succession, UnitRef, load_catalogue
+from dxw.intake.uploads.safety import UploadError
+from dxw.intake.uploads.validate import validate
+from dxw.intake.uploads.workbook import read_upload
 
 HEADER = ["Mã đơn vị", "Tên đơn vị", "Mã chỉ tiêu", "Kỳ báo cáo", "Tử số", "Mẫu số", "Giá trị (%)", "Ghi chú"]
 FIRST_DATA_ROW = 5

@@ -7,11 +7,11 @@ import openpyxl
 import pytest
 from openpyxl.worksheet.formula import ArrayFormula
 
-from dxw.uploads.catalogue import load_catalogue
-from dxw.uploads.rejections import summary_vi
-from dxw.uploads.safety import UnsafeUpload, UploadError
-from dxw.uploads.validate import validate
-from dxw.uploads.workbook import header_field, read_upload
+from dxw.intake.uploads.catalogue import load_catalogue
+from dxw.intake.uploads.rejections import summary_vi
+from dxw.intake.uploads.safety import UnsafeUpload, UploadError
+from dxw.intake.uploads.validate import validate
+from dxw.intake.uploads.workbook import header_field, read_upload
 
 HEADER = [
     "Mã đơn vị",
