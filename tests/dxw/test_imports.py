@@ -11,7 +11,7 @@ from dxw.errors import InputError
 from dxw.intake import imports, upload_folder
 from dxw.intake.uploads.template import HEADER_ROW
 from dxw.periods import parse
-from dxw.serving import report
+from dxw.serving.reports import terminal
 from dxw.simulator import dhis2_data
 from dxw.simulator.upload_data import write_filled
 
@@ -247,7 +247,7 @@ def test_a_file_of_no_data_answers_lands_as_a_submission_without_figures(tmp_pat
         ("024", "DIST_EPAYMENT_ACCOUNTS"),
     ]
     # The data team's table of uploads shows it: 0 accepted, 0 rejected, 2 no data, 0 warnings.
-    assert report.uploads_table("2025S1").splitlines()[-1].split() == [
+    assert terminal.uploads_table("2025S1").splitlines()[-1].split() == [
         "024",
         "loaded",
         "0",
