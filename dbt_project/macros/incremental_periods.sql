@@ -17,24 +17,20 @@
 
 {#- Rows of (period_id, load_signature): the half-year's loaded batches, every seed's content and
     the transform version (var `dxw_transform_version`, raised by a release that changes how
-    figures are computed, so that every half-year is rebuilt). Models resolve the tables with
-    ref() and source(), which records them as parents; tests (`by_graph`) look them up in the
-    graph, since a test may not acquire parents at run time. -#}
+    figures are computed, so that every half-year is rebuilt). The seeds are those of dbt's graph,
+    so a new seed counts without being named here. Models resolve the tables with ref() and
+    source(), which records them as parents; tests (`by_graph`) look them up in the graph, since a
+    test may not acquire parents at run time. -#}
 {% macro period_load_signatures(by_graph=false) -%}
-    {%- set seeds = [
-        'unit_crosswalk', 'units', 'unit_succession', 'indicators', 'dhis2_data_elements',
-        'source_precedence', 'reporting_deadlines', 'date_spine_bounds', 'award_rules',
-        'eligible_online_services', 'pilot_units',
-    ] -%}
     {%- set references = [] -%}
     {%- if by_graph -%}
         {%- set ledger = _graph_relation('source.' ~ project_name ~ '.raw_ledger.load_batch') -%}
-        {%- for seed in seeds -%}
-            {%- do references.append(_graph_relation('seed.' ~ project_name ~ '.' ~ seed)) -%}
+        {%- for seed in _project_seeds() -%}
+            {%- do references.append(_graph_relation(seed.unique_id)) -%}
         {%- endfor -%}
     {%- else -%}
         {%- set ledger = source('raw_ledger', 'load_batch') -%}
-        {%- for seed in seeds -%}
+        {%- for seed in _signature_parents() -%}
             {%- do references.append(ref(seed)) -%}
         {%- endfor -%}
     {%- endif -%}
@@ -56,6 +52,41 @@
     from {{ ledger }} as ledger
     where ledger.status = 'loaded'
     group by ledger.period_id
+{%- endmacro %}
+
+
+{#- Every seed of the project, from dbt's graph (empty while dbt parses the project). -#}
+{% macro _project_seeds() -%}
+    {{ return(graph.nodes.values()
+        | selectattr('resource_type', 'equalto', 'seed')
+        | selectattr('package_name', 'equalto', project_name)
+        | sort(attribute='unique_id') | list) }}
+{%- endmacro %}
+
+
+{#- The seeds a model's signature ref()s: its parents in dbt's DAG, so that every seed is loaded
+    before the signature reads it (a changed seed rebuilds its half-years in the same build). dbt
+    records ref()s while it parses, before its graph exists, so these are named here; when the
+    model runs, a seed of the graph missing from the list fails the build instead of being left
+    out of the signature. (The graph is also empty in a dbt unit test: nothing to check there.) -#}
+{% macro _signature_parents() -%}
+    {%- set parents = [
+        'award_rules', 'date_spine_bounds', 'dhis2_data_elements', 'eligible_online_services',
+        'indicators', 'pilot_units', 'reporting_deadlines', 'source_precedence', 'unit_crosswalk',
+        'unit_succession', 'units',
+    ] -%}
+    {%- if not execute or not graph.get('nodes') -%}
+        {{ return(parents) }}
+    {%- endif -%}
+    {%- set seeds = _project_seeds() | map(attribute='name') | list -%}
+    {%- set missing = seeds | reject('in', parents) | list -%}
+    {%- if missing -%}
+        {{ exceptions.raise_compiler_error(
+            "seed(s) " ~ missing | join(', ') ~ " not among the parents of the half-year signature: add "
+            ~ "them to _signature_parents() in macros/incremental_periods.sql, or a change to them "
+            ~ "would rebuild nothing") }}
+    {%- endif -%}
+    {{ return(seeds) }}
 {%- endmacro %}
 
 

@@ -1,6 +1,11 @@
 """Builds by half-year: an incremental `dbt build` rebuilds only what changed, and gives exactly
 what a full rebuild gives (macros/incremental_periods.sql)."""
 
+import csv
+import dataclasses
+import shutil
+from decimal import Decimal
+
 import psycopg
 import pytest
 
@@ -168,3 +173,80 @@ def test_publishing_a_half_year_rebuilds_the_next_one_against_it(builds, conn):
     incremental = checksums(conn)
     build("--full-refresh")
     assert checksums(conn) == incremental
+
+
+SEEDS = sorted(path.stem for path in (get_settings().dbt_project_dir / "seeds").glob("*.csv"))
+
+
+def seed_writes(conn) -> dict[str, str]:
+    """Per seed table, the transactions that wrote its rows (xmin): a reload writes them anew."""
+    return {
+        seed: conn.execute(f"select string_agg(distinct xmin::text, ',') from reference.{seed}").fetchone()[0]
+        for seed in SEEDS
+    }
+
+
+@pytest.fixture
+def project_copy(tmp_path):
+    """A copy of the dbt project (seeds included) and settings pointing at it."""
+    settings = get_settings()
+    shutil.copytree(
+        settings.dbt_project_dir,
+        tmp_path / "dbt_project",
+        ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"),
+    )
+    return dataclasses.replace(settings, project_dir=tmp_path)
+
+
+def test_an_unchanged_seed_is_not_reloaded_and_rebuilds_nothing(builds, conn):
+    build()  # whatever the tests before did (a full refresh reloads every seed)
+    seeds, facts = seed_writes(conn), writes(conn)
+    assert all(seeds.values()), seeds  # every seed holds rows
+    build()
+    assert seed_writes(conn) == seeds
+    assert writes(conn) == facts
+
+
+def test_a_changed_seed_row_is_reloaded_alone_and_rebuilds_every_half_year(builds, conn, project_copy):
+    from tests.conftest import URLS
+
+    build()
+    seeds, before = seed_writes(conn), writes(conn)
+    # The Plan's target for provincial work dossiers processed online, 90 %, becomes 85 %.
+    path = project_copy.dbt_project_dir / "seeds" / "indicators.csv"
+    with path.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    [row] = [r for r in rows if r["indicator_code"] == "DEPT_WORK_DOSSIERS_ONLINE"]
+    assert row["target_value"] == "90"
+    row["target_value"] = "85"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
+    assert dbt.run(["build"], URLS.warehouse, project_copy, check=False) == 0
+    reloaded = {seed for seed, xmin in seed_writes(conn).items() if xmin != seeds[seed]}
+    assert reloaded == {"indicators"}
+    after = writes(conn)
+    for table in BY_HALF_YEAR:
+        assert rewritten(before, after, table) == set(after[table]) == {"2024S2", "2025S1", "2025S2"}, table
+    # The target applies to the departments (target_levels); the other levels' rows carry none.
+    targets = conn.execute(
+        "select period_id, array_agg(distinct target_value) filter (where target_value is not null) "
+        "from marts_build.mart_semiannual_indicator "
+        "where indicator_code = 'DEPT_WORK_DOSSIERS_ONLINE' group by 1 order by 1"
+    ).fetchall()
+    assert targets == [(period, [Decimal(85)]) for period in ("2024S2", "2025S1", "2025S2")]
+
+
+def test_a_seed_the_signature_does_not_read_fails_the_build(builds, project_copy, capfd):
+    from tests.conftest import URLS
+
+    (project_copy.dbt_project_dir / "seeds" / "holidays.csv").write_text(
+        "day\n2025-09-02\n", encoding="utf-8"
+    )
+    assert dbt.run(
+        ["compile", "--select", "fct_indicator_observation"], URLS.warehouse, project_copy, check=False
+    )
+    output = capfd.readouterr()
+    assert "seed(s) holidays not among the parents of the half-year signature" in output.out + output.err
