@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from dxw.settings import get_settings
+from dxw.sources.registry import SOURCES
 
 ROOT = get_settings().project_dir
 AIRFLOW_SERVICES = {
@@ -122,7 +123,9 @@ def test_source_urls_point_at_the_simulator_service(compose, variable):
 
 
 def test_every_dxw_variable_is_a_real_setting(compose):
+    # Settings reads its own variables and the URL variable of every source of the registry.
     known = set(re.findall(r'"(DXW_[A-Z_]+)"', (ROOT / "plugins/dxw/settings.py").read_text()))
+    known |= {source.url_variable for source in SOURCES}
     used = {
         key for service in compose["services"] for key in _env(compose, service) if key.startswith("DXW_")
     }
