@@ -16,6 +16,9 @@ import requests
 from dxw.errors import RunError
 
 FINISHED = frozenset({"success", "failed"})
+# A read the api-server failed (5xx, dropped connection) is asked up to this many times in all.
+GET_ATTEMPTS = 4
+RETRY_PAUSE = 1.0  # seconds, times the attempt number
 
 
 class AirflowApiError(RunError):
@@ -46,13 +49,37 @@ class AirflowApi:
         self._token = response.json()["access_token"]
 
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """One API call. A read (GET) the server failed with a 5xx or a dropped connection is asked
+        again (a busy api-server answers "Database error" now and then); a write never is, since
+        it may have been done."""
         if self._token is None:
             self._login()
+        headers = kwargs.pop("headers", {})
+        attempts = GET_ATTEMPTS if method.upper() == "GET" else 1
+        for attempt in range(1, attempts + 1):
+            try:
+                response = self._send(method, path, headers, **kwargs)
+            except requests.ConnectionError:
+                if attempt == attempts:
+                    raise
+                time.sleep(RETRY_PAUSE * attempt)
+                continue
+            if response.status_code >= 500 and attempt < attempts:
+                time.sleep(RETRY_PAUSE * attempt)
+                continue
+            break
+        if response.status_code >= 400:
+            detail = f"{method} {path}: HTTP {response.status_code}: {response.text[:500]}"
+            raise AirflowApiError(detail, response.status_code)
+        return response
+
+    def _send(self, method: str, path: str, headers: dict, **kwargs: Any) -> requests.Response:
+        """The request, logging in again once if the token expired."""
         for attempt in (1, 2):
             response = self.session.request(
                 method,
                 f"{self.url}{path}",
-                headers={"Authorization": f"Bearer {self._token}", **kwargs.pop("headers", {})},
+                headers={"Authorization": f"Bearer {self._token}", **headers},
                 timeout=self.timeout,
                 **kwargs,
             )
@@ -60,9 +87,6 @@ class AirflowApi:
                 self._login()  # the token expired
                 continue
             break
-        if response.status_code >= 400:
-            detail = f"{method} {path}: HTTP {response.status_code}: {response.text[:500]}"
-            raise AirflowApiError(detail, response.status_code)
         return response
 
     def dag(self, dag_id: str) -> dict | None:
