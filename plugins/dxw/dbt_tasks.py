@@ -175,7 +175,12 @@ class DbtBuildOperator(BaseOperator):
         finally:
             with database.connect(autocommit=True) as conn:
                 dbt_build.finish_log(conn, build_id, outcome)
-        return {"selection": outcome.selection, "results": outcome.results, "seconds": outcome.seconds}
+        return {
+            "selection": outcome.selection,
+            "results": outcome.results,
+            "seconds": outcome.seconds,
+            "try_number": context["ti"].try_number,
+        }
 
 
 def _changed_raw_assets(context: Any) -> set[str]:
@@ -202,7 +207,8 @@ class DbtNodeOperator(BaseOperator):
         if outcome is None:
             raise AirflowSkipException("the group's dbt build did not run (skipped): nothing to report")
         results = {uid: outcome["results"][uid] for uid in self.node.unique_ids if uid in outcome["results"]}
-        if ti.try_number > 1:
+        if ti.try_number > outcome["try_number"]:
+            # A retry, or a clear of this task alone: the build's result is this task's last try.
             self.log.info("try %d: building %s and its tests again", ti.try_number, self.node.name)
             results = self._rebuild()
         elif not results:
@@ -210,6 +216,10 @@ class DbtNodeOperator(BaseOperator):
                 f"{self.node.name} is not downstream of what changed: this run's build selected "
                 f"{' '.join(outcome['selection'])}"
             )
+        elif results.get(self.node.unique_id, {}).get("status") == "skipped":
+            # dbt skipped it after a failure upstream; that upstream task has since succeeded (a retry).
+            self.log.info("dbt skipped %s in the build; its upstream is built now", self.node.name)
+            results = self._rebuild()
         self._report(results)
 
     def _rebuild(self) -> dict[str, dict[str, Any]]:
@@ -225,12 +235,12 @@ class DbtNodeOperator(BaseOperator):
 
         problems = []
         for uid, result in sorted(results.items()):
-            name = uid.split(".")[-1] if uid != self.node.unique_id else self.node.name
+            # model.<project>.<name>, test.<project>.<name>.<hash>, unit_test.<project>.<model>.<name>
+            kind, _, *names = uid.split(".")
+            name = names[-1] if kind == "unit_test" else names[0]
             self.log.info("%-60s %-8s %6.2f s", name, result["status"], result["seconds"])
             if result["status"] in FAILED:
                 problems.append(f"{name}: {result['status']}: {result['message']}")
-            elif result["status"] == "skipped" and uid == self.node.unique_id:
-                problems.append(f"{name}: dbt skipped it: something it depends on failed in the build")
         if problems:
             what = f"dbt {self.node.resource_type} {self.node.name}"
             raise AirflowException(f"{what} failed:\n" + "\n".join(problems))
