@@ -117,12 +117,15 @@ def last_build_was_clean(conn: Any, dag_id: str, group_id: str, signature: str) 
 
 def start_log(conn: Any, dag_id: str, group_id: str, run_id: str | None, signature: str,
               selection: list[str]) -> int:  # fmt: skip
-    conn.execute(BUILD_LOG_DDL)
-    row = conn.execute(
-        "insert into marts_audit.dbt_build (dag_id, group_id, run_id, project_signature, selection) "
-        "values (%s, %s, %s, %s, %s) returning build_id",
-        (dag_id, group_id, run_id, signature, selection),
-    ).fetchone()
+    with conn.transaction():
+        # The two DAGs' first builds may create the log at once: one does, the other waits.
+        conn.execute("select pg_advisory_xact_lock(hashtext('marts_audit.dbt_build'))")
+        conn.execute(BUILD_LOG_DDL)
+        row = conn.execute(
+            "insert into marts_audit.dbt_build (dag_id, group_id, run_id, project_signature, selection) "
+            "values (%s, %s, %s, %s, %s) returning build_id",
+            (dag_id, group_id, run_id, signature, selection),
+        ).fetchone()
     return int(row[0])
 
 
