@@ -17,7 +17,8 @@ DOC = """
 For the half-year of the run's data interval (Decree 09/2019 cut-off windows, 15 Dec - 14 Jun
 and 15 Jun - 14 Dec, local time: `DXW_TIMEZONE`):
 
-1. **write**: dbt builds the marts into `marts_build` (Cosmos, one task per mart with its tests);
+1. **write**: one `dbt build` builds the marts into `marts_build` (`dbt.build`, a task per mart
+   reports it with its tests);
    `change_since_previous` compares with the previous half-year as published, never with an
    ungated build (null when that half-year is not published);
 2. **audit**: the Great Expectations suites in `expectations/` check the build's rows of the

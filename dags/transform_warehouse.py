@@ -12,10 +12,17 @@ from dxw.transform.dbt_tasks import dbt_task_group
 DOC = """
 ### raw -> staging -> intermediate -> core
 
-dbt (rendered by Cosmos from the pre-built manifest, one task per node; each node's tests run
-with it) builds the seeds, the staging views over the latest loaded batch of every raw dataset,
-the roll-up bridges and the core star schema (`dim_unit`, `dim_indicator`,
-`fct_indicator_observation`). A failing dbt test stops everything downstream of it.
+One `dbt build` (`dbt.build`, with dbt's threads) builds the seeds, the staging views over the
+latest loaded batch of every raw dataset, the roll-up bridges and the core star schema
+(`dim_unit`, `dim_indicator`, `fct_indicator_observation`); a task per dbt node (rendered from
+the pre-built manifest) reports that node with its tests. A failing dbt test fails its node's
+task and stops everything downstream of it; a retry of a node's task rebuilds that node.
+
+A run started by new raw data builds only what is downstream of the sources that landed (the
+facts are rebuilt for the half-years whose loads changed); the other nodes' tasks are skipped.
+A manual run, a run after a build that failed and the first run after the dbt project changed
+build everything. `--conf '{"raw_assets": ["raw.dms_work_dossiers"]}'` builds one source's
+branch by hand.
 
 The semi-annual marts are not built here: `semiannual_marts` builds, audits and publishes them
 for each half-year.
@@ -42,7 +49,8 @@ def transform_warehouse():
 
         ensure_raw_tables()
 
-    @task(outlets=[CORE])
+    # A run that rebuilt one source's branch skips the other nodes' tasks: the core is still built.
+    @task(outlets=[CORE], trigger_rule="none_failed")
     def core_built() -> dict[str, int]:
         """Observations per period in the rebuilt fact table (and the asset event for the marts)."""
         from dxw.warehouse import database
@@ -53,7 +61,7 @@ def transform_warehouse():
             ).fetchall()
         return dict(rows)
 
-    ensure_raw_tables() >> dbt_task_group("dbt", exclude=["tag:publish"]) >> core_built()
+    ensure_raw_tables() >> dbt_task_group("dbt", exclude=["tag:publish"], select_changed=True) >> core_built()
 
 
 transform_warehouse()

@@ -243,12 +243,13 @@ def test_the_pipeline_runs_under_the_deployment(deployment, in_process_marts):
     transform = api.wait_for_run("transform_warehouse", transforms[0]["dag_run_id"], timeout=1800)
     tasks = api.task_instances("transform_warehouse", transform["dag_run_id"])
     assert transform["state"] == "success", [(ti["task_id"], ti["state"]) for ti in tasks]
-    # Cosmos' dbt nodes ran in the dbt pool, with retries (dxw.transform.dbt_tasks), through the
-    # Celery worker.
+    # One dbt build and the node tasks ran in the dbt pool, with retries (dxw.transform.dbt_tasks),
+    # through Celery.
     dbt_tasks = [ti for ti in tasks if ti["task_id"].startswith("dbt.")]
     assert len(dbt_tasks) > 10
     assert {ti["pool"] for ti in dbt_tasks} == {"dbt"}
     assert {ti["max_tries"] for ti in dbt_tasks} == {2}
+    assert {ti["task_id"]: ti["state"] for ti in dbt_tasks}["dbt.build"] == "success"
     assert {ti["executor"] or "CeleryExecutor" for ti in tasks} == {"CeleryExecutor"}
 
     # The half-year by name, through the REST API, whatever today's date: the same marts as in-process.

@@ -17,7 +17,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from dxw.errors import RunError
-from dxw.settings import Settings, get_settings
+from dxw.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -41,19 +41,6 @@ def connection_env(warehouse_url: str, settings: Settings) -> dict[str, str]:
         "DBT_LOG_PATH": str(settings.home / "dbt" / "logs"),
         **NO_TELEMETRY,
     }
-
-
-def export_connection_env(context: object = None) -> None:
-    """Put :func:`connection_env` into this process's environment, from the settings.
-
-    The ``on_execute_callback`` of every Cosmos dbt task: the worker that runs it may have been
-    started by something other than dxw (docker-compose starts ``airflow celery worker``), and
-    Cosmos runs dbt in the task's process with its environment.
-    """
-    from dxw.warehouse import database
-
-    settings = get_settings()
-    os.environ.update(connection_env(database.resolve(settings).warehouse, settings))
 
 
 def executable() -> str:

@@ -1,71 +1,287 @@
-"""The dbt task groups of the DAGs, rendered by Cosmos from the pre-built manifest.
+"""The dbt task groups of the DAGs: one ``dbt build`` per run, one task per dbt node.
 
-Rendering from ``target/manifest.json`` (``dxw manifest``, kept fresh by ``make``) keeps DAG
-parsing free of dbt invocations; each dbt node becomes one task running ``dbt build`` for that
-node, so a model's tests run right after it and stop what depends on it.
+Rendered from the pre-built manifest (``target/manifest.json``: ``dxw manifest``, kept fresh by
+``make``), so parsing a DAG file never runs dbt. A group is:
+
+- ``<group>.build``: runs ``dbt build`` once over the group's selection with dbt's threads
+  (``DXW_DBT_THREADS``); in ``transform_warehouse`` a run started by new raw data selects only
+  what is downstream of the sources that landed (``dxw.transform.dbt_build``);
+- ``<group>.<node>``: one task per seed and model (with its own tests) and per test spanning
+  several nodes, wired as dbt orders them, tests before what dbt makes wait for them. It reports
+  its node's result from the build: a failed node or test fails its task, and what depends on it
+  is ``upstream_failed``; a node the run did not select is skipped. A retry of a node's task (or
+  clearing it) runs ``dbt build`` for that node and its tests alone, then its dependants each
+  rebuild theirs.
 """
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache
+from pathlib import Path
 from typing import Any
 
-from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-from cosmos.constants import InvocationMode, LoadMode, TestBehavior
+from airflow.sdk import BaseOperator, TaskGroup
 
 from dxw.errors import ConfigurationError
 from dxw.settings import get_settings
-from dxw.transform import dbt
+
+BUILD_TASK_ID = "build"
+EXECUTABLE = ("model", "seed", "snapshot")
 
 
 class ManifestMissing(ConfigurationError):
     """The dbt manifest the DAGs render from has not been built."""
 
 
+@dataclass(frozen=True)
+class Node:
+    """A task of the group: a dbt node with the tests that only it feeds, or a test of several nodes."""
+
+    unique_id: str
+    name: str
+    resource_type: str
+    tests: tuple[str, ...]  # unique ids of the tests reported (and re-run) with it
+    upstream: tuple[str, ...]  # unique ids of the group's nodes its task waits for
+
+    @property
+    def unique_ids(self) -> tuple[str, ...]:
+        return (self.unique_id, *self.tests)
+
+
+@cache
+def _manifest(path: Path, mtime: float) -> dict[str, Any]:
+    return json.loads(path.read_text())
+
+
+def manifest() -> dict[str, Any]:
+    path = get_settings().dbt_project_dir / "target" / "manifest.json"
+    if not path.exists():
+        raise ManifestMissing(f"{path} is missing: run `make manifest` (dbt parse) first")
+    return _manifest(path, path.stat().st_mtime)
+
+
+def _matches(node: dict[str, Any], selectors: list[str]) -> bool:
+    """dbt's selection for what the DAGs use: ``tag:<tag>`` and a node's name."""
+    return any(
+        selector.removeprefix("tag:") in node.get("tags", [])
+        if selector.startswith("tag:")
+        else selector == node["name"]
+        for selector in selectors
+    )
+
+
+def group_nodes(manifest: dict[str, Any], select: list[str], exclude: list[str]) -> dict[str, Node]:
+    """The group's tasks as dbt builds them with ``--select``/``--exclude``, by unique id.
+
+    A test goes with its node when it tests that one node (dbt builds the node's dependants once
+    its tests passed); a test of several nodes (relationships, singular tests) is a task of its
+    own, after its nodes and before every node that descends from all of them (dbt's rule).
+    """
+    nodes = manifest["nodes"]
+    parents = {uid: list(node.get("depends_on", {}).get("nodes", [])) for uid, node in nodes.items()}
+    chosen = {
+        uid
+        for uid, node in nodes.items()
+        if node["resource_type"] in EXECUTABLE
+        and (not select or _matches(node, select))
+        and not _matches(node, exclude)
+    }
+    ancestors: dict[str, set[str]] = {}
+
+    def ancestors_of(uid: str) -> set[str]:
+        if uid not in ancestors:
+            found: set[str] = set()
+            for parent in parents.get(uid, []):
+                found |= {parent, *ancestors_of(parent)}
+            ancestors[uid] = found
+        return ancestors[uid]
+
+    attached: dict[str, list[str]] = {uid: [] for uid in chosen}
+    detached: list[str] = []
+    for uid, node in nodes.items():
+        if node["resource_type"] != "test" or _matches(node, exclude):
+            continue
+        tested = [parent for parent in parents[uid] if parent in nodes]
+        if not any(parent in chosen for parent in tested) and (select or tested):
+            continue  # dbt selects a test with any of its nodes (and, building everything, all tests)
+        if len(tested) == 1:
+            attached[tested[0]].append(uid)
+        else:
+            detached.append(uid)
+    for test in manifest.get("unit_tests", {}).values():
+        model = f"model.{test['package_name']}.{test['model']}"
+        if model in chosen:
+            attached[model].append(test["unique_id"])
+
+    waits_for = {uid: {p for p in parents[uid] if p in chosen} for uid in chosen}
+    for test in detached:
+        tested = set(parents[test])
+        for uid in chosen:
+            if tested & set(parents[uid]) and tested <= ancestors_of(uid):
+                waits_for[uid].add(test)
+    group = {
+        uid: Node(
+            uid,
+            nodes[uid]["name"],
+            nodes[uid]["resource_type"],
+            tuple(sorted(attached[uid])),
+            tuple(sorted(waits_for[uid])),
+        )
+        for uid in chosen
+    }
+    for test in detached:
+        upstream = tuple(sorted(p for p in parents[test] if p in chosen))
+        group[test] = Node(test, nodes[test]["name"], "test", (), upstream)
+    return group
+
+
+class DbtBuildOperator(BaseOperator):
+    """Runs one ``dbt build`` over the group's selection; returns each node's result (XCom)."""
+
+    def __init__(self, *, select: list[str], exclude: list[str], select_changed: bool = False, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.select = select
+        self.exclude = exclude
+        self.select_changed = select_changed
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from dxw.transform import dbt_build
+        from dxw.warehouse import database
+
+        settings = get_settings()
+        dag_id, group_id = self.dag_id, self.task_group.group_id if self.task_group else ""
+        signature = dbt_build.project_signature(settings.dbt_project_dir)
+        select = list(self.select)
+        with database.connect(autocommit=True) as conn:
+            if self.select_changed:
+                changed = _changed_raw_assets(context)
+                if changed and dbt_build.last_build_was_clean(conn, dag_id, group_id, signature):
+                    select = dbt_build.changed_selection(changed, manifest())
+                    self.log.info("new data in %s: building %s", ", ".join(sorted(changed)), " ".join(select))
+                elif changed:
+                    self.log.info(
+                        "the last build was not clean or the dbt project changed: building everything"
+                    )
+                else:
+                    self.log.info("no triggering raw asset (a manual run): building everything")
+            build_id = dbt_build.start_log(conn, dag_id, group_id, context.get("run_id"), signature, select)
+        args = ["--select", *select] if select else []
+        args += ["--exclude", *self.exclude] if self.exclude else []
+        outcome = None
+        try:
+            outcome = dbt_build.run_build(args, settings)
+            outcome.selection = select
+        finally:
+            with database.connect(autocommit=True) as conn:
+                dbt_build.finish_log(conn, build_id, outcome)
+        return {
+            "selection": outcome.selection,
+            "results": outcome.results,
+            "seconds": outcome.seconds,
+            "try_number": context["ti"].try_number,
+        }
+
+
+def _changed_raw_assets(context: Any) -> set[str]:
+    """The raw assets whose events started this run, or those a manual run names (conf raw_assets)."""
+    names = {getattr(asset, "name", "") for asset in (context.get("triggering_asset_events") or {})}
+    conf = getattr(context.get("dag_run"), "conf", None) or {}
+    names |= set(conf.get("raw_assets") or [])
+    return {name for name in names if name.startswith("raw.")}
+
+
+class DbtNodeOperator(BaseOperator):
+    """Reports one dbt node's result (with its tests) from the group's build; a retry rebuilds it."""
+
+    def __init__(self, *, node: Node, build_task_id: str, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.node = node
+        self.build_task_id = build_task_id
+
+    def execute(self, context: Any) -> None:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        ti = context["ti"]
+        outcome = ti.xcom_pull(task_ids=self.build_task_id)
+        if outcome is None:
+            raise AirflowSkipException("the group's dbt build did not run (skipped): nothing to report")
+        results = {uid: outcome["results"][uid] for uid in self.node.unique_ids if uid in outcome["results"]}
+        if ti.try_number > outcome["try_number"]:
+            # A retry, or a clear of this task alone: the build's result is this task's last try.
+            self.log.info("try %d: building %s and its tests again", ti.try_number, self.node.name)
+            results = self._rebuild()
+        elif not results:
+            raise AirflowSkipException(
+                f"{self.node.name} is not downstream of what changed: this run's build selected "
+                f"{' '.join(outcome['selection'])}"
+            )
+        elif results.get(self.node.unique_id, {}).get("status") == "skipped":
+            # dbt skipped it after a failure upstream; that upstream task has since succeeded (a retry).
+            self.log.info("dbt skipped %s in the build; its upstream is built now", self.node.name)
+            results = self._rebuild()
+        self._report(results)
+
+    def _rebuild(self) -> dict[str, dict[str, Any]]:
+        from dxw.transform import dbt_build
+
+        outcome = dbt_build.run_build(["--select", self.node.name], threads=1)
+        return {uid: result for uid, result in outcome.results.items() if uid in self.node.unique_ids}
+
+    def _report(self, results: dict[str, dict[str, Any]]) -> None:
+        from airflow.sdk.exceptions import AirflowException
+
+        from dxw.transform.dbt_build import FAILED
+
+        problems = []
+        for uid, result in sorted(results.items()):
+            # model.<project>.<name>, test.<project>.<name>.<hash>, unit_test.<project>.<model>.<name>
+            kind, _, *names = uid.split(".")
+            name = names[-1] if kind == "unit_test" else names[0]
+            self.log.info("%-60s %-8s %6.2f s", name, result["status"], result["seconds"])
+            if result["status"] in FAILED:
+                problems.append(f"{name}: {result['status']}: {result['message']}")
+        if problems:
+            what = f"dbt {self.node.resource_type} {self.node.name}"
+            raise AirflowException(f"{what} failed:\n" + "\n".join(problems))
+
+
 def dbt_task_group(group_id: str, select: list[str] | None = None, exclude: list[str] | None = None,
-                   **kwargs: Any) -> DbtTaskGroup:  # fmt: skip
-    """A Cosmos task group over the selected part of the dbt project."""
+                   select_changed: bool = False) -> TaskGroup:  # fmt: skip
+    """One dbt build over the selection and a task per node, in a task group named ``group_id``.
+
+    ``select_changed``: a run started by raw asset events builds only what is downstream of them.
+    """
     settings = get_settings()
-    manifest = settings.dbt_project_dir / "target" / "manifest.json"
-    if not manifest.exists():
-        raise ManifestMissing(f"{manifest} is missing: run `make manifest` (dbt parse) first")
-    project_config = ProjectConfig(
-        dbt_project_path=settings.dbt_project_dir, manifest_path=manifest, project_name="dxw"
-    )
-    # Cosmos wraps the manifest in an ObjectStoragePath, whose first open() sets up Airflow's
-    # hook-lineage collector: a third of a second per DAG file parse. The manifest is a local file.
-    project_config.manifest_path = manifest
-    return DbtTaskGroup(
-        group_id=group_id,
-        project_config=project_config,
-        profile_config=ProfileConfig(
-            profile_name="dxw",
-            target_name="warehouse",
-            profiles_yml_filepath=settings.dbt_project_dir / "profiles.yml",
-        ),
-        # In-process dbt: no interpreter start-up per node.
-        execution_config=ExecutionConfig(invocation_mode=InvocationMode.DBT_RUNNER),
-        render_config=RenderConfig(
-            load_method=LoadMode.DBT_MANIFEST,
-            test_behavior=TestBehavior.BUILD,
-            select=select or [],
-            exclude=exclude or [],
-            # Tests spanning several models (relationships, crosswalk coverage) run once all are built.
-            should_detach_multiple_parents_tests=True,
-        ),
-        operator_args={
-            # Lineage lives in dbt docs; per-model Airflow assets would only add noise here.
-            "install_deps": False,
-            "emit_datasets": False,
-            # Each node is a dbt process on a core: the pool (created by `dxw airflow up`) bounds how
-            # many run at once, so a small worker still answers its heartbeats; a node that lost
-            # its heartbeat anyway is retried (dbt build of one node is idempotent).
-            "pool": settings.dbt_pool,
-            "retries": settings.dbt_task_retries,
-            "retry_delay": timedelta(seconds=30),
-            # The connection dbt's profile reads, derived from the warehouse setting in the task's
-            # own process (not at parse time: the password would be serialized with the DAG).
-            "on_execute_callback": dbt.export_connection_env,
-        },
-        **kwargs,
-    )
+    # Each task may run dbt on a core: the pool (created by `dxw airflow up`) bounds how many run at
+    # once, so a small worker still answers its heartbeats; a task that lost its heartbeat anyway is
+    # retried (a dbt build is idempotent).
+    task_args = {
+        "pool": settings.dbt_pool,
+        "retries": settings.dbt_task_retries,
+        "retry_delay": timedelta(seconds=30),
+    }
+    nodes = group_nodes(manifest(), select or [], exclude or [])
+    with TaskGroup(group_id=group_id) as group:
+        build = DbtBuildOperator(
+            task_id=BUILD_TASK_ID, select=select or [], exclude=exclude or [], select_changed=select_changed,
+            doc_md="One `dbt build` over this group's selection, with dbt's threads.", **task_args,
+        )  # fmt: skip
+        tasks = {
+            uid: DbtNodeOperator(
+                task_id=node.name,
+                node=node,
+                build_task_id=build.task_id,
+                # A node the run did not select is skipped: what is downstream of it may still run.
+                trigger_rule="none_failed",
+                doc_md=f"dbt {node.resource_type} `{node.name}` with its {len(node.tests)} tests",
+                **task_args,
+            )
+            for uid, node in nodes.items()
+        }
+        for uid, node in nodes.items():
+            upstream = [tasks[parent] for parent in node.upstream]
+            (upstream or [build]) >> tasks[uid]
+    return group
