@@ -112,7 +112,8 @@ AFTER_THE_RUN = """
 import os
 from datetime import datetime
 
-from dxw import airflow_env, dbt
+from dxw.orchestration import airflow_env
+from dxw.transform import dbt
 from dxw.settings import get_settings
 
 urls = airflow_env.apply()
