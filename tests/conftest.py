@@ -36,6 +36,9 @@ os.environ["DXW_UPLOAD_DIR"] = tempfile.mkdtemp(prefix="dxw-test-uploads-")
 get_settings.cache_clear()
 os.environ.update(airflow_env.settings_environment(get_settings()))
 get_settings.cache_clear()
+# The settings of the session, taken now: the server is started by whichever test first needs it,
+# and that test may have pointed the settings elsewhere for itself (a copy of the project).
+SESSION_SETTINGS = get_settings()
 
 _urls: database.DatabaseUrls | None = None
 
@@ -44,7 +47,16 @@ def server_urls() -> database.DatabaseUrls:
     """Start (or find) the server, create the tests' databases and point Airflow at them; once."""
     global _urls
     if _urls is None:
-        _urls = airflow_env.apply()
+        # A test that pointed the settings at a copy of the project keeps it, while Airflow's
+        # folders (its plugins: the timetable) are the session's for every later test.
+        own = {name: os.environ.get(name) for name in ("DXW_PROJECT_DIR", "DXW_HOME")}
+        _urls = airflow_env.apply(SESSION_SETTINGS)
+        for name, value in own.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        get_settings.cache_clear()
         airflow_settings = sys.modules.get("airflow.settings")
         if airflow_settings is not None:
             # Test modules import Airflow at collection, before the server is known: its engine
