@@ -334,7 +334,7 @@ def test_every_published_mart_has_row_security_for_the_scoped_group(published, c
             name
         )
     # Computed once per query on the real mart, not once per row.
-    row_security.scope(
+    roles.scope(
         conn, "bi_test_024", "024", password=SCOPED_PASSWORD, reset_password=True, own_roles=(roles.OWNER,)
     )
     with psycopg.connect(as_role(URLS.warehouse, "bi_test_024")) as reader:
