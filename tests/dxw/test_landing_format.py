@@ -1,0 +1,38 @@
+"""The loader's COPY text, without a server: the bytes a batch's checksum is taken of.
+
+A batch is ``unchanged`` when its checksum equals the latest loaded one's, so the text the
+loader writes for the same records must not change between releases: a changed text would land
+every source's next delivery again as new. The expected lines are written by hand, as CSV of
+``str()`` of each value (Python's shortest float repr: ``0.1`` -> ``0.1``, ``1e16`` -> ``1e+16``).
+"""
+
+from dxw.landing import copy
+
+DATASET = copy.Dataset("test_source", "test_counts", {"unitCode": str, "totalCount": int, "ratio": float})
+
+
+def test_plain_records_are_written_as_comma_separated_str_values():
+    records = [
+        {"unitCode": "024", "totalCount": 10, "ratio": 0.5},
+        {"unitCode": "Xã Ngọc Đường", "totalCount": -3, "ratio": 0.1},
+        {"unitCode": "00715", "totalCount": 0, "ratio": 1e16},
+        {"unitCode": "Sở TT&TT", "totalCount": True, "ratio": -0.0},
+    ]
+    assert copy._csv_chunk(records, DATASET) == (
+        "024,10,0.5\nXã Ngọc Đường,-3,0.1\n00715,0,1e+16\nSở TT&TT,True,-0.0\n".encode()
+    )
+
+
+def test_values_needing_quotes_and_missing_values_go_through_the_csv_rules():
+    records = [
+        {"unitCode": 'a,"b"', "totalCount": None, "ratio": 2.0},
+        {"unitCode": "line\nbreak", "totalCount": 1, "ratio": None},
+    ]
+    assert copy._csv_chunk(records, DATASET) == b'"a,""b""",,2.0\n"line\nbreak",1,\n'
+
+
+def test_a_field_named_like_python_code_is_read_as_a_name():
+    # The fast path compiles a formatter per dataset: a field's name must never become code.
+    dataset = copy.Dataset("s", "t", {"x']}{__import__('os')}": str, "k0": int})
+    records = [{"x']}{__import__('os')}": "v", "k0": 7}]
+    assert copy._csv_chunk(records, dataset) == b"v,7\n"
