@@ -22,7 +22,11 @@
       model.checksum.checksum ~ '|' ~ tojson(config.get('column_types') or {}) ~ '|' ~ dbt_version
   ) -%}
   {%- set loads = api.Relation.create(database=database, schema=schema, identifier='dxw_seed_loads') -%}
-  {%- if exists_as_table and not flags.FULL_REFRESH and dxw_last_seed_load(loads, identifier) == fingerprint -%}
+  {#- dbt hashes a seed's content only up to 1 MiB; a larger file's checksum is its path, which
+      does not change with the content: such a seed is reloaded on every build. -#}
+  {%- set content_hashed = model.checksum.name == 'sha256' -%}
+  {%- if exists_as_table and content_hashed and not flags.FULL_REFRESH
+        and dxw_last_seed_load(loads, identifier) == fingerprint -%}
     {#- dbt's seed task reads the loaded table back from this result: an empty one. -#}
     {%- do store_result('agate_table', response='OK', agate_table=run_query('select 1 as unchanged where false')) -%}
     {% call noop_statement('main', 'UNCHANGED', 'UNCHANGED', 0) %}

@@ -239,6 +239,34 @@ def test_a_changed_seed_row_is_reloaded_alone_and_rebuilds_every_half_year(build
     assert targets == [(period, [Decimal(85)]) for period in ("2024S2", "2025S1", "2025S2")]
 
 
+def test_a_changed_seed_over_a_mebibyte_is_reloaded(conn, project_copy):
+    """dbt hashes a seed's content up to 1 MiB only (its checksum is then the file's path).
+
+    A national unit list can pass that size: a changed one must still be reloaded.
+    """
+    from tests.conftest import URLS
+
+    path = project_copy.dbt_project_dir / "seeds" / "big_reference.csv"
+    rows = [f"U{i:06d},{'x' * 40}" for i in range(30_000)]  # 30,000 x 49 bytes: 1.4 MiB
+    path.write_text("code,label\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    assert path.stat().st_size > 1024 * 1024
+    seed = ["seed", "--select", "big_reference"]
+
+    def label_of(code: str) -> str:
+        return conn.execute("select label from reference.big_reference where code = %s", [code]).fetchone()[0]
+
+    try:
+        assert dbt.run(seed, URLS.warehouse, project_copy, check=False) == 0
+        assert label_of("U000007") == "x" * 40
+        rows[7] = f"U000007,{'y' * 40}"  # the same size, another content
+        path.write_text("code,label\n" + "\n".join(rows) + "\n", encoding="utf-8")
+        assert dbt.run(seed, URLS.warehouse, project_copy, check=False) == 0
+        assert label_of("U000007") == "y" * 40
+    finally:
+        conn.execute("drop table if exists reference.big_reference")
+        conn.execute("delete from reference.dxw_seed_loads where seed = 'big_reference'")
+
+
 def test_a_seed_the_signature_does_not_read_fails_the_build(builds, project_copy, capfd):
     from tests.conftest import URLS
 
