@@ -32,6 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cache, lru_cache
+from itertools import repeat
 from pathlib import Path
 from typing import Any, Literal
 
@@ -303,6 +304,7 @@ def _place(
     where: Identifiers,
     unit_uid_by_code: Mapping[str, str],
     strategy: ImportStrategy,
+    key_order: bool = False,
 ) -> ImportResult | None:
     """:func:`resolve`'s result computed column by column, or None when the row-wise path must
     say what is wrong (a conflict, a duplicate, a cell that is not text).
@@ -310,7 +312,8 @@ def _place(
     A national half-year is 831,600 values naming 80 data elements, 10,395 org units and one
     period: each column's distinct cells are normalised and looked up once, and a value is only
     its cells' lookups. Every check of :func:`_check` is made on the distinct cells, so a delivery
-    this accepts is one the row-wise path accepts, value for value.
+    this accepts is one the row-wise path accepts, value for value. With ``key_order`` the values
+    come in the order of their key (``KEY``) rather than as delivered.
     """
     texts: dict[str, list[str]] = {}
     for name in FIELDS:
@@ -377,9 +380,28 @@ def _place(
     texts["period"] = list(map(period_ids.__getitem__, texts["period"]))
     if len(set(zip(*(texts[k] for k in KEY), strict=True))) != count:
         return None  # duplicates: the row-wise path names each and the value it repeats
-    values = [dict(zip(FIELDS, row, strict=True)) for row in zip(*texts.values(), strict=True)]
     units = {uid: where.unit_by_uid[uid][0] for uid in dict.fromkeys(texts["orgUnit"])}
+    rows = zip(*texts.values(), strict=True)
+    if key_order:
+        rows = map(list(rows).__getitem__, _key_order([texts[k] for k in KEY], count))
+    values = list(map(dict, map(zip, repeat(FIELDS), rows)))
     return ImportResult(values, [], units)
+
+
+def _key_order(keys: list[list[str]], count: int) -> list[int]:
+    """The positions of the values in the order of their keys (columns of text, no key twice).
+
+    Each column's text is replaced by its rank among the column's distinct texts and the ranks
+    are combined into one number per value, which orders the values as the keys' texts do:
+    sorting 831,600 numbers instead of as many tuples of five texts.
+    """
+    combined = [0] * count
+    for column in keys:
+        distinct = sorted(set(column))
+        rank = {text: position for position, text in enumerate(distinct)}
+        width = len(distinct)
+        combined = [number * width + rank[text] for number, text in zip(combined, column, strict=True)]
+    return sorted(range(count), key=combined.__getitem__)
 
 
 def is_deletion(value: Mapping[str, str], strategy: ImportStrategy = "CREATE_AND_UPDATE") -> bool:
@@ -507,7 +529,10 @@ def fetch(settings: Settings, base_url: str, period: Period, since: str | None =
     pages = _pull(settings, base_url.rstrip("/") + PATH, params, org_units)
     documents = [raw for _, raw in pages]
     columns, count = _value_columns([document for document, _ in pages])
-    result = _place(columns, count, "uid", period, mapping(), {}, "CREATE_AND_UPDATE") if columns else None
+    # In key order: the loader lands a feed's records in that order (same content, same checksum).
+    result = None
+    if columns is not None:
+        result = _place(columns, count, "uid", period, mapping(), {}, "CREATE_AND_UPDATE", key_order=True)
     if result is None:
         # Something to say: the row-wise path names the value and the reason.
         values: list[dict[str, Any]] = []
@@ -588,7 +613,7 @@ def _value_columns(documents: list[Any]) -> tuple[dict[str, list[Any]] | None, i
         for name in FIELDS:
             inherited = document.get(name) if name in _INHERITED else None
             default = inherited if isinstance(inherited, str) and inherited else _MISSING
-            cells = [value.get(name, default) for value in values]
+            cells = list(map(dict.get, values, repeat(name), repeat(default)))
             missing = cells.count(_MISSING)
             if missing and name not in _OPTIONAL_FIELDS:
                 return None, 0
