@@ -6,8 +6,13 @@
    63 provinces, 693 districts, 10,395 communes, 40 indicators (80 DHIS2 data elements).
 2. The simulator serves that country's reporting system over HTTP, in a process of its own
    (``dxw simulator serve --national``); the DHIS2 connector pulls each half-year one province
-   at a time, and the COPY loader lands it behind its Great Expectations gate: 831,600 data
-   values per half-year, 8.3 M in all. Each landed batch is reconciled with the simulator's truth.
+   per request (``DXW_DHIS2_CONCURRENCY`` at a time), and the COPY loader lands it behind its
+   Great Expectations gate: 831,600 data values per half-year, 8.3 M in all. Each landed batch
+   is reconciled with the simulator's truth. The simulator is asked for each half-year's answers
+   once before the ingestion and timed alone (it keeps what it rendered), so the ingestion's
+   figure is not the simulator's; the COPY loader alone (``landing.copy.land`` of a half-year's
+   data values) is timed in the same run, the named baseline of the ingestion's rate.
+   ``--ingest-only`` stops here; ``--half-years N`` (with it) ingests the first N half-years.
 3. dbt builds the warehouse for the first nine half-years; then the tenth lands, and
    ``dbt build`` (new half-year, incremental models) is timed against ``dbt build
    --full-refresh`` (the named baseline: the full rebuild) of the same warehouse. Both must
