@@ -2,6 +2,7 @@
 
 import csv
 import dataclasses
+import json
 
 import pytest
 import requests
@@ -188,3 +189,25 @@ def test_concurrent_pulls_deliver_what_one_at_a_time_delivers(server, seeds, mon
     assert {r["period"] for r in three.records} == {"2025S1"}
     assert {r["categoryOptionCombo"] for r in three.records} == {dhis2.DEFAULT_COMBO}
     assert {r["followup"] for r in three.records} == {r["deleted"] for r in three.records} == {"false"}
+
+
+def test_the_simulator_renders_an_answer_once_and_keeps_a_bounded_number(server):
+    from dxw.simulator.server import _Answers
+
+    rendered = []
+
+    def render(key):
+        rendered.append(key)
+        return key.encode()
+
+    answers = _Answers(size=2)
+    for key in ["a", "b", "a", "c", "a", "b"]:
+        assert answers.get((key, None, "json"), lambda key=key: render(key)) == key.encode()
+    # "a" kept while used; "b" pushed out by "c" (the least recently asked for), so rendered again.
+    assert rendered == ["a", "b", "c", "b"]
+    # Through HTTP: the same answer twice is the same bytes.
+    url = f"{server.url}{dhis2.PATH}"
+    query = {"dataSet": dhis2.data_set_uid(), "period": "2025S1", "orgUnit": WORLD.province_uids[0]}
+    first, second = (requests.get(url, params=query, timeout=30) for _ in range(2))
+    assert first.content == second.content
+    assert len(json.loads(first.content)["dataValues"]) == 2 * 4 * 3 * 2
