@@ -37,6 +37,18 @@ def _env_number(name: str, default: str, kind: Callable[[str], T]) -> T:
         raise ConfigurationError(f"{name}={value!r} is not a number (default {default})") from None
 
 
+# A source's API is shared with its users: more connections at once than this is a load test.
+DHIS2_CONCURRENCY_MAX = 16
+
+
+def _env_bounded(name: str, default: str, low: int, high: int) -> int:
+    """``name`` as a whole number from ``low`` to ``high``; a :class:`ConfigurationError` otherwise."""
+    value = _env_number(name, default, int)
+    if not low <= value <= high:
+        raise ConfigurationError(f"{name}={value} is out of range: {low} to {high} (default {default})")
+    return value
+
+
 def _env_timezone(name: str, default: str) -> str:
     """``name`` as an IANA time zone name; a :class:`ConfigurationError` naming it otherwise."""
     value = _env(name, default)
@@ -93,6 +105,9 @@ class Settings:
     # The reporting system's org units to pull the data set for, each with its children (one
     # request each, which keeps answers bounded); empty means the province's root org unit.
     reporting_org_units: tuple[str, ...] = ()
+    # How many of those subtrees are pulled at once (each its own HTTP connection): a national pull
+    # overlaps the source's answering with the parsing of the answers already in.
+    dhis2_concurrency: int = 4
     # Serving (dxw.warehouse.locking, dxw.warehouse.roles): how long one attempt at a lock may queue
     # (readers queued behind it wait at most that long), and how long the pipeline retries before it gives up.
     lock_timeout_ms: int = 1000
@@ -222,6 +237,7 @@ def get_settings() -> Settings:
         upload_max_bytes=_env_number("DXW_UPLOAD_MAX_BYTES", str(10 * 1024 * 1024), int),
         upload_denominator_band=_env_number("DXW_UPLOAD_DENOMINATOR_BAND", "0.20", Decimal),
         reporting_org_units=_env_list("DXW_REPORTING_ORG_UNITS"),
+        dhis2_concurrency=_env_bounded("DXW_DHIS2_CONCURRENCY", "4", 1, DHIS2_CONCURRENCY_MAX),
         lock_timeout_ms=_env_number("DXW_LOCK_TIMEOUT_MS", "1000", int),
         lock_wait_seconds=_env_number("DXW_LOCK_WAIT_SECONDS", "300", float),
         bi_statement_timeout_seconds=_env_number("DXW_BI_STATEMENT_TIMEOUT", "120", float),

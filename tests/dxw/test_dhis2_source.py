@@ -256,3 +256,41 @@ def test_only_json_and_csv_files_are_read(tmp_path):
     path.write_text("<dataValueSet/>")
     with pytest.raises(ContractError, match=r"\.json or \.csv"):
         dhis2.read_file(path)
+
+
+def test_a_clean_set_is_placed_value_for_value_as_dhis2_reads_it():
+    """A set with nothing to say is placed column by column: each value written out by hand."""
+    first, second = (e.uid for e in dhis2_data.data_elements()[:2])
+    unit = dhis2_data.reporting_units(S1)[0].dhis2_uid("2004-01-01")
+    values = [
+        {"dataElement": f" {first} ", "period": "2025S1", "orgUnit": unit, "value": "007",
+         "followup": True, "categoryOptionCombo": "default", "lastUpdated": "2025-06-20T08:15:00.000"},
+        {"dataElement": second, "period": "2025S1", "orgUnit": f"{unit} ", "value": "",
+         "deleted": "TRUE", "attributeOptionCombo": dhis2.DEFAULT_COMBO, "comment": " ghi chú "},
+    ]  # fmt: skip
+    result = dhis2.resolve(values, period=S1)
+    blank = dict.fromkeys(dhis2.FIELDS, "")
+    combos = {"categoryOptionCombo": dhis2.DEFAULT_COMBO, "attributeOptionCombo": dhis2.DEFAULT_COMBO}
+    assert result.conflicts == []
+    assert result.values == [
+        {**blank, **combos, "dataElement": first, "period": "2025S1", "orgUnit": unit, "value": "7",
+         "followup": "true", "deleted": "false", "lastUpdated": "2025-06-20T08:15:00.000"},
+        {**blank, **combos, "dataElement": second, "period": "2025S1", "orgUnit": unit, "value": "",
+         "followup": "false", "deleted": "true", "comment": "ghi chú"},
+    ]  # fmt: skip
+    assert [list(v) for v in result.values] == [list(dhis2.FIELDS)] * 2
+    assert result.units == {unit: dhis2.mapping().unit_by_uid[unit][0]}
+    # Under importStrategy=DELETE a number is kept and a non-number names the value it deletes.
+    deleting = dhis2.resolve([{**values[0], "value": "x"}, {**values[1], "value": " 12 "}], strategy="DELETE")
+    assert [v["value"] for v in deleting.values] == ["", "12"]
+
+
+def test_a_conflict_among_clean_values_is_named_with_its_position():
+    element = dhis2_data.data_elements()[3].uid
+    values = [a_value(dataElement=e.uid) for e in dhis2_data.data_elements()[:3]]
+    values.append(a_value(dataElement=element, value="1.5"))
+    result = dhis2.resolve(values)
+    assert len(result.values) == 3
+    assert [(c.object, c.value, c.index) for c in result.conflicts] == [
+        ("1.5", "Value must be zero or a positive integer", 4)
+    ]

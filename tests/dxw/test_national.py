@@ -2,6 +2,7 @@
 
 import csv
 import dataclasses
+import json
 
 import pytest
 import requests
@@ -166,3 +167,47 @@ def test_the_connector_pulls_one_subtree_per_configured_org_unit(server, seeds, 
     delivery = dhis2.fetch(settings, server.url, PERIOD)
     assert len(delivery.documents) == len(WORLD.province_uids)
     assert len(delivery.records) == len(WORLD.communes) * WORLD.indicators * 2
+
+
+def test_concurrent_pulls_deliver_what_one_at_a_time_delivers(server, seeds, monkeypatch):
+    national = dhis2.mapping(seeds)
+    monkeypatch.setattr(dhis2, "mapping", lambda seeds_dir=None: national)
+    base = dataclasses.replace(get_settings(), reporting_org_units=WORLD.province_uids)
+    one = dhis2.fetch(dataclasses.replace(base, dhis2_concurrency=1), server.url, PERIOD)
+    three = dhis2.fetch(dataclasses.replace(base, dhis2_concurrency=3), server.url, PERIOD)
+    assert three.records == one.records
+    # In key order (the simulator answers commune by commune), as the loader lands a feed.
+    keys = [tuple(r[k] for k in ("dataElement", "period", "orgUnit")) for r in three.records]
+    assert keys == sorted(keys) != [(de, pe, ou) for de, pe, ou, *_ in WORLD.data_values(PERIOD)]
+    assert [d.content for d in three.documents] == [d.content for d in one.documents]
+    # The documents follow the configured org units, whichever answer came first.
+    assert [WORLD.province_uids[i] in d.name for i, d in enumerate(three.documents)] == [True] * 3
+    # And what was delivered is the simulator's truth, value for value (not the connector's view).
+    truth = {(de, ou): value for de, _, ou, _, _, value, *_ in WORLD.data_values(PERIOD)}
+    assert {(r["dataElement"], r["orgUnit"]): r["value"] for r in three.records} == truth
+    assert len(three.records) == len(truth) == 3 * 2 * 4 * 3 * 2
+    assert {r["period"] for r in three.records} == {"2025S1"}
+    assert {r["categoryOptionCombo"] for r in three.records} == {dhis2.DEFAULT_COMBO}
+    assert {r["followup"] for r in three.records} == {r["deleted"] for r in three.records} == {"false"}
+
+
+def test_the_simulator_renders_an_answer_once_and_keeps_a_bounded_number(server):
+    from dxw.simulator.server import _Answers
+
+    rendered = []
+
+    def render(key):
+        rendered.append(key)
+        return key.encode()
+
+    answers = _Answers(size=2)
+    for key in ["a", "b", "a", "c", "a", "b"]:
+        assert answers.get((key, None, "json"), lambda key=key: render(key)) == key.encode()
+    # "a" kept while used; "b" pushed out by "c" (the least recently asked for), so rendered again.
+    assert rendered == ["a", "b", "c", "b"]
+    # Through HTTP: the same answer twice is the same bytes.
+    url = f"{server.url}{dhis2.PATH}"
+    query = {"dataSet": dhis2.data_set_uid(), "period": "2025S1", "orgUnit": WORLD.province_uids[0]}
+    first, second = (requests.get(url, params=query, timeout=30) for _ in range(2))
+    assert first.content == second.content
+    assert len(json.loads(first.content)["dataValues"]) == 2 * 4 * 3 * 2

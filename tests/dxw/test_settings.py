@@ -116,6 +116,9 @@ def environment(monkeypatch):
             "DXW_TIMEZONE='Hanoi' is not a time zone: use an IANA name, e.g. Asia/Ho_Chi_Minh",
         ),
         ("DXW_HTTP_RETRIES", "four", "DXW_HTTP_RETRIES='four' is not a number (default 4)"),
+        ("DXW_DHIS2_CONCURRENCY", "0", "DXW_DHIS2_CONCURRENCY=0 is out of range: 1 to 16 (default 4)"),
+        ("DXW_DHIS2_CONCURRENCY", "17", "DXW_DHIS2_CONCURRENCY=17 is out of range: 1 to 16 (default 4)"),
+        ("DXW_DHIS2_CONCURRENCY", "two", "DXW_DHIS2_CONCURRENCY='two' is not a number (default 4)"),
         (
             "DXW_UPLOAD_DENOMINATOR_BAND",
             "20%",
@@ -129,6 +132,16 @@ def test_a_value_dxw_cannot_use_is_refused_naming_the_variable(environment, vari
     with pytest.raises(ConfigurationError) as refused:
         get_settings()
     assert str(refused.value) == message
+
+
+@pytest.mark.parametrize(("value", "expected"), [(None, 4), ("1", 1), ("16", 16)])
+def test_the_dhis2_concurrency_is_a_bounded_setting(environment, value, expected):
+    if value is None:
+        environment.delenv("DXW_DHIS2_CONCURRENCY", raising=False)
+    else:
+        environment.setenv("DXW_DHIS2_CONCURRENCY", value)
+    get_settings.cache_clear()
+    assert get_settings().dhis2_concurrency == expected
 
 
 def test_the_zone_reaches_the_dags_and_dbt(environment):

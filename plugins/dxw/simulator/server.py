@@ -43,9 +43,11 @@ import logging
 import math
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -163,6 +165,38 @@ class _FaultQueue:
             return fault
 
 
+class _Answers:
+    """The national answers last rendered, by (period, org unit, media), at most ``size`` of them.
+
+    A province's answer is 13,200 data values, 4 MB of JSON, that the simulator renders in Python:
+    rendering a country's half-year takes seconds of the simulator's own. The country never
+    changes, so a repeated request (``bench/national.py`` asks each once to time the simulator
+    alone, then again through the connector) is answered with the same bytes, rendered once.
+    """
+
+    def __init__(self, size: int = 128) -> None:
+        self._size = size
+        self._answers: OrderedDict[tuple[str, str | None, str], bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str | None, str], render: Callable[[], bytes]) -> bytes:
+        with self._lock:
+            if key in self._answers:
+                self._answers.move_to_end(key)
+                return self._answers[key]
+        answer = render()
+        with self._lock:
+            self._answers[key] = answer
+            while len(self._answers) > self._size:
+                self._answers.popitem(last=False)
+        return answer
+
+
+def _rendered(national: NationalWorld, key: tuple[str, str | None, str]) -> bytes:
+    period_id, org_unit, _ = key
+    return json.dumps(national.as_json(parse(period_id), org_unit), ensure_ascii=False).encode()
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     faults: _FaultQueue
@@ -171,6 +205,8 @@ class _Server(ThreadingHTTPServer):
     national: NationalWorld | None = None
     # What was written to the province's reporting system through its API.
     dhis2_changes: dhis2_data.Changes
+    # The national world's latest answers, rendered (see _national_answer).
+    national_answers: _Answers
     # The latest portal request bodies received, in order (tests assert what a connector asked for).
     portal_requests: deque[dict[str, Any]]
 
@@ -268,7 +304,10 @@ class _Handler(BaseHTTPRequestHandler):
         log.debug("%s " + format, self.address_string(), *args)
 
     def _send(self, status: int, document: dict[str, Any]) -> None:
-        payload = json.dumps(document, ensure_ascii=False).encode()
+        self._send_payload(json.dumps(document, ensure_ascii=False).encode(), status)
+
+    def _send_payload(self, payload: bytes, status: int = HTTPStatus.OK) -> None:
+        """A JSON answer already rendered."""
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(payload)))
@@ -405,7 +444,7 @@ class _Handler(BaseHTTPRequestHandler):
         national = self.server.national
         period, org_unit = selection.period, selection.org_unit
         if national:
-            document = national.as_json(period, org_unit) if (fault or media == "json") else None
+            document = national.as_json(period, org_unit) if fault else None
             # The country's values were all entered at one time: a later lastUpdated selects none.
             entered = dhis2_data.moment(national.entered(period))
             stale = selection.since is not None and selection.since > entered
@@ -413,8 +452,12 @@ class _Handler(BaseHTTPRequestHandler):
                 # The country's answers are large: no per-value dicts unless a fault edits them.
                 if media == "csv":
                     self._send_csv(dhis2_data.csv_text([]) if stale else national.as_csv(period, org_unit))
+                elif stale:
+                    self._send(HTTPStatus.OK, {**national.as_json(period, org_unit), "dataValues": []})
                 else:
-                    self._send(HTTPStatus.OK, {**document, "dataValues": []} if stale else document)
+                    key = (period.id, org_unit, media)
+                    answers = self.server.national_answers
+                    self._send_payload(answers.get(key, partial(_rendered, national, key)))
                 return
         else:
             document = dhis2_data.as_json(
@@ -545,6 +588,7 @@ def _make_server(host: str, port: int, national: NationalWorld | None = None) ->
     httpd.portal_requests = deque(maxlen=10_000)
     httpd.national = national
     httpd.dhis2_changes = dhis2_data.Changes()
+    httpd.national_answers = _Answers()
     return httpd
 
 

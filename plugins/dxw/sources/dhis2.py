@@ -26,10 +26,13 @@ import io
 import json
 import logging
 import re
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cache, lru_cache
+from itertools import repeat
 from pathlib import Path
 from typing import Any, Literal
 
@@ -250,6 +253,15 @@ def resolve(
     """
     where = where or mapping()
     unit_uid_by_code = {code: uid for uid, (code, _) in where.unit_by_uid.items()}
+    values = values if isinstance(values, list) else list(values)
+    columns = _columns(values)
+    placed = (
+        None
+        if columns is None
+        else _place(columns, len(values), id_scheme, period, where, unit_uid_by_code, strategy)
+    )
+    if placed is not None:
+        return placed
     result = ImportResult()
     seen: dict[tuple[str, ...], int] = {}
     for index, raw in enumerate(values, start=1):
@@ -268,6 +280,128 @@ def resolve(
         result.values.append(value)
         result.units[value["orgUnit"]] = where.unit_by_uid[value["orgUnit"]][0]
     return result
+
+
+def _columns(values: list[Mapping[str, Any]]) -> dict[str, list[Any]] | None:
+    """The values' fields as columns (a missing field None); None when a value is not a mapping."""
+    try:
+        return {name: [value.get(name) for value in values] for name in FIELDS}
+    except AttributeError:
+        return None
+
+
+# What a cell may be for the columnar placement: text (a flag also a JSON boolean), or absent.
+# Other kinds (numbers, lists) take the row-wise path, whose messages name them.
+_CELL_KINDS = frozenset({str, type(None)})
+_FLAG_KINDS = frozenset({str, bool, type(None)})
+
+
+def _place(
+    columns: Mapping[str, list[Any]],
+    count: int,
+    id_scheme: IdScheme,
+    period: Period | None,
+    where: Identifiers,
+    unit_uid_by_code: Mapping[str, str],
+    strategy: ImportStrategy,
+    key_order: bool = False,
+) -> ImportResult | None:
+    """:func:`resolve`'s result computed column by column, or None when the row-wise path must
+    say what is wrong (a conflict, a duplicate, a cell that is not text).
+
+    A national half-year is 831,600 values naming 80 data elements, 10,395 org units and one
+    period: each column's distinct cells are normalised and looked up once, and a value is only
+    its cells' lookups. Every check of :func:`_check` is made on the distinct cells, so a delivery
+    this accepts is one the row-wise path accepts, value for value. With ``key_order`` the values
+    come in the order of their key (``KEY``) rather than as delivered.
+    """
+    texts: dict[str, list[str]] = {}
+    for name in FIELDS:
+        cells = columns[name]
+        kinds = set(map(type, cells))
+        if not kinds <= (_FLAG_KINDS if name in ("followup", "deleted") else _CELL_KINDS):
+            return None
+        memo = {cell: _text(cell) for cell in set(cells)}
+        if name in ("followup", "deleted"):
+            for cell, text in memo.items():
+                flag = text.lower()
+                if flag in ("true", "false"):
+                    memo[cell] = flag
+                elif flag in ("", "null"):
+                    memo[cell] = "false"
+                else:
+                    return None
+        texts[name] = list(map(memo.__getitem__, cells))
+
+    element_of: dict[str, str] = {}
+    for text in set(texts["dataElement"]):
+        element = where.element_uid_by_code.get(text, "") if id_scheme == "code" else text
+        if element not in where.elements_by_uid:
+            return None
+        element_of[text] = element
+    unit_of: dict[str, str] = {}
+    for text in set(texts["orgUnit"]):
+        unit = unit_uid_by_code.get(text, "") if id_scheme == "code" else text
+        if unit not in where.unit_by_uid:
+            return None
+        unit_of[text] = unit
+    period_of: dict[str, Period] = {}
+    for text in set(texts["period"]):
+        try:
+            value_period = _period(text)
+        except PeriodError:
+            return None
+        if value_period.kind != "halfyear" or (period is not None and value_period != period):
+            return None
+        period_of[text] = value_period
+    for unit_text, period_text in set(zip(texts["orgUnit"], texts["period"], strict=True)):
+        if _closed_for(where, where.unit_by_uid[unit_of[unit_text]], period_of[period_text]):
+            return None
+    for combo in ("categoryOptionCombo", "attributeOptionCombo"):
+        if not set(texts[combo]) <= {"", "default", DEFAULT_COMBO}:
+            return None
+        texts[combo] = [DEFAULT_COMBO] * count
+
+    number_of = {text: str(int(text)) if _WHOLE.fullmatch(text) else None for text in set(texts["value"])}
+    numbers = list(map(number_of.__getitem__, texts["value"]))
+    if None in numbers:
+        deleted = texts["deleted"]
+        for index, number in enumerate(numbers):
+            if number is None:
+                # A deletion names the value it deletes; its number does not matter.
+                if strategy == "DELETE" or deleted[index] == "true" or texts["value"][index] == "":
+                    numbers[index] = ""
+                else:
+                    return None
+    texts["value"] = numbers
+    texts["dataElement"] = list(map(element_of.__getitem__, texts["dataElement"]))
+    texts["orgUnit"] = list(map(unit_of.__getitem__, texts["orgUnit"]))
+    period_ids = {text: value_period.id for text, value_period in period_of.items()}
+    texts["period"] = list(map(period_ids.__getitem__, texts["period"]))
+    if len(set(zip(*(texts[k] for k in KEY), strict=True))) != count:
+        return None  # duplicates: the row-wise path names each and the value it repeats
+    units = {uid: where.unit_by_uid[uid][0] for uid in dict.fromkeys(texts["orgUnit"])}
+    rows = zip(*texts.values(), strict=True)
+    if key_order:
+        rows = map(list(rows).__getitem__, _key_order([texts[k] for k in KEY], count))
+    values = list(map(dict, map(zip, repeat(FIELDS), rows)))
+    return ImportResult(values, [], units)
+
+
+def _key_order(keys: list[list[str]], count: int) -> list[int]:
+    """The positions of the values in the order of their keys (columns of text, no key twice).
+
+    Each column's text is replaced by its rank among the column's distinct texts and the ranks
+    are combined into one number per value, which orders the values as the keys' texts do:
+    sorting 831,600 numbers instead of as many tuples of five texts.
+    """
+    combined = [0] * count
+    for column in keys:
+        distinct = sorted(set(column))
+        rank = {text: position for position, text in enumerate(distinct)}
+        width = len(distinct)
+        combined = [number * width + rank[text] for number, text in zip(combined, column, strict=True)]
+    return sorted(range(count), key=combined.__getitem__)
 
 
 def is_deletion(value: Mapping[str, str], strategy: ImportStrategy = "CREATE_AND_UPDATE") -> bool:
@@ -377,33 +511,38 @@ def fetch(settings: Settings, base_url: str, period: Period, since: str | None =
     watermark: the latest ``lastUpdated`` an earlier pull saw) only the values changed after it
     are asked for (DHIS2's ``lastUpdated``, which is inclusive: the watermark plus a millisecond).
     A system feed must be clean: a value the warehouse cannot place fails the delivery, naming it.
+    One request per configured org unit and its children, ``DXW_DHIS2_CONCURRENCY`` at a time;
+    the answers are read in the order of the setting whatever order they arrive in.
     """
     if period.kind != "halfyear":
         raise SourceError(f"the reporting system's data set is SixMonthly, not {period.kind}")
-    values: list[dict[str, Any]] = []
-    documents = []
-    with http.session(settings) as session:
-        url = base_url.rstrip("/") + PATH
-        # One request per configured org unit and its children: a country's data set in one
-        # answer would be hundreds of megabytes.
-        for number, org_unit in enumerate(settings.reporting_org_units or _root_uids(period), start=1):
-            params = {
-                "dataSet": data_set_uid(),
-                "period": period.id,
-                "orgUnit": org_unit,
-                "children": "true",
-                "includeDeleted": "true",
-            }
-            if since:
-                params["lastUpdated"] = after(since)
-            document, raw = http.fetch_page(session, settings, DATASET, number, "GET", url, params=params)
+    params = {
+        "dataSet": data_set_uid(),
+        "period": period.id,
+        "children": "true",
+        "includeDeleted": "true",
+    }
+    if since:
+        params["lastUpdated"] = after(since)
+    # A country's data set in one answer would be hundreds of megabytes: one subtree per request.
+    org_units = settings.reporting_org_units or _root_uids(period)
+    pages = _pull(settings, base_url.rstrip("/") + PATH, params, org_units)
+    documents = [raw for _, raw in pages]
+    columns, count = _value_columns([document for document, _ in pages])
+    # In key order: the loader lands a feed's records in that order (same content, same checksum).
+    result = None
+    if columns is not None:
+        result = _place(columns, count, "uid", period, mapping(), {}, "CREATE_AND_UPDATE", key_order=True)
+    if result is None:
+        # Something to say: the row-wise path names the value and the reason.
+        values: list[dict[str, Any]] = []
+        for document, _ in pages:
             try:
                 values.extend(values_of(document))
             except ContractError as exc:
                 raise ContractError(f"{DATASET}: {exc}") from exc
-            documents.append(raw)
-    _check_shape(values)
-    result = resolve(values, period=period)
+        _check_shape(values)
+        result = resolve(values, period=period)
     if result.conflicts:
         shown = "; ".join(f"{c.object}: {c.value}" for c in result.conflicts[:5])
         raise ContractError(f"{DATASET}: {len(result.conflicts)} values cannot be placed ({shown})")
@@ -419,6 +558,78 @@ def fetch(settings: Settings, base_url: str, period: Period, since: str | None =
     return Delivery(result.values, documents)
 
 
+def _pull(
+    settings: Settings, url: str, params: Mapping[str, str], org_units: Sequence[str]
+) -> list[tuple[Any, Document]]:
+    """Each org unit's answer (parsed and verbatim), in the order of ``org_units``; the first
+    failure in that order raises, and the requests not started yet are cancelled."""
+    local = threading.local()
+    sessions: list[Any] = []
+    lock = threading.Lock()
+
+    def page(number: int, org_unit: str) -> tuple[Any, Document]:
+        session = getattr(local, "session", None)
+        if session is None:
+            # requests' sessions are not shared between threads: one per worker.
+            session = local.session = http.session(settings)
+            with lock:
+                sessions.append(session)
+        return http.fetch_page(
+            session, settings, DATASET, number, "GET", url, params={**params, "orgUnit": org_unit}
+        )
+
+    workers = max(1, min(settings.dhis2_concurrency, len(org_units)))
+    try:
+        with ThreadPoolExecutor(workers, thread_name_prefix="dxw-dhis2") as pool:
+            futures = [pool.submit(page, number, unit) for number, unit in enumerate(org_units, start=1)]
+            try:
+                return [future.result() for future in futures]
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
+    finally:
+        for session in sessions:
+            session.close()
+
+
+def _value_columns(documents: list[Any]) -> tuple[dict[str, list[Any]] | None, int]:
+    """The data values of JSON data value sets as columns (a set's period, org unit and
+    attribute option combo filled in where a value leaves them out), and how many there are.
+
+    None when a set or a value is not what the API sends (not an object, a field missing or one
+    more than the contract's): the row-wise path then says which value, with
+    :func:`values_of` and :func:`_check_shape`.
+    """
+    columns: dict[str, list[Any]] = {name: [] for name in FIELDS}
+    count = 0
+    for document in documents:
+        if not isinstance(document, dict) or not isinstance(document.get("dataValues"), list):
+            return None, 0
+        values = document["dataValues"]
+        if not all(value.__class__ is dict for value in values):
+            return None, 0
+        present = 0
+        for name in FIELDS:
+            inherited = document.get(name) if name in _INHERITED else None
+            default = inherited if isinstance(inherited, str) and inherited else _MISSING
+            cells = list(map(dict.get, values, repeat(name), repeat(default)))
+            missing = cells.count(_MISSING)
+            if missing and name not in _OPTIONAL_FIELDS:
+                return None, 0
+            present += len(values) - missing - (0 if default is _MISSING else _absent(values, name))
+            columns[name].extend(cells if not missing else [None if c is _MISSING else c for c in cells])
+        if sum(map(len, values)) != present:
+            return None, 0  # a field the contract does not have
+        count += len(values)
+    return columns, count
+
+
+def _absent(values: list[dict[str, Any]], name: str) -> int:
+    """How many of ``values`` leave ``name`` out (and inherit it from their set)."""
+    return sum(name not in value for value in values)
+
+
 def _check_shape(values: list[dict[str, Any]]) -> None:
     """The API's value objects carry every field of the contract, and nothing else."""
     required = set(FIELDS) - _OPTIONAL_FIELDS
@@ -429,6 +640,11 @@ def _check_shape(values: list[dict[str, Any]]) -> None:
                 f"{DATASET}: the data value shape changed at value {index}: "
                 f"missing fields {missing or 'none'}, unexpected fields {extra or 'none'}"
             )
+
+
+# Fields a value inherits from its data value set when it leaves them out.
+_INHERITED = frozenset({"period", "orgUnit", "attributeOptionCombo"})
+_MISSING = object()
 
 
 def _stamp(text: str) -> datetime | None:
@@ -446,10 +662,12 @@ def watermark(values: Iterable[Mapping[str, str]], previous: str | None = None) 
     all with one; a pull never mixes the two.
     """
     best, best_text = (_stamp(previous), previous) if previous else (None, None)
-    for value in values:
-        moment = _stamp(value.get("lastUpdated") or "")
+    # A pull of a national half-year holds a few distinct stamps among 831,600 values: each is
+    # read once, in order of first appearance (of equal moments, the first written wins).
+    for text in dict.fromkeys(value.get("lastUpdated") for value in values):
+        moment = _stamp(text or "")
         if moment is not None and (best is None or moment > best):
-            best, best_text = moment, value["lastUpdated"]
+            best, best_text = moment, text
     return best_text
 
 
