@@ -84,6 +84,9 @@ from dxw.warehouse import database  # noqa: E402
 UNIT = "024"  # a district whose simulated form is the clean variant
 POLL_SECONDS = 600  # before the watcher: CronTriggerTimetable("*/10 * * * *") on ingest_unit_uploads
 POLL_WAIT = POLL_SECONDS / 2  # a file's expected wait for the next tick
+# The reporting system also holds 024's households with broadband, and its figure is the official one
+# (README, "The plan's rules": source precedence): the upload's stays in the core, not in the mart.
+OFFICIAL_ELSEWHERE = {"DIST_HOUSEHOLD_BROADBAND"}
 DXW = str(Path(sys.executable).parent / "dxw")
 DAGS = ("ingest_unit_uploads", "transform_warehouse", "semiannual_marts")
 LOGS = Path(__file__).resolve().parents[1] / ".dxw" / "logs"  # kept: HOME is removed at the end
@@ -102,7 +105,9 @@ class Measure:
 
 
 def dxw(*args: str, timeout: float = 900, check: bool = True) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}  # the deployment sets its own
+    # The deployment sets Airflow's configuration itself; the warehouse is the home's embedded server
+    # (the URL this process derived would make `dxw db stop` think the server is not its own).
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW") and k != "DXW_DATABASE_URL"}
     result = subprocess.run(
         [DXW, *args], capture_output=True, text=True, timeout=timeout, check=False, env=env
     )
@@ -130,7 +135,8 @@ def form(index: int, period: str) -> tuple[Path, dict[str, tuple[int, int]]]:
         code, numerator, denominator = (sheet.cell(row, c).value for c in (3, 6, 7))
         numerator = (numerator - 1 - index) % (denominator + 1)  # never the simulator's figure
         sheet.cell(row, 6).value = numerator
-        figures[code] = (numerator, denominator)
+        if code not in OFFICIAL_ELSEWHERE:
+            figures[code] = (numerator, denominator)
     sheet.cell(rows[-1], 6).value = sheet.cell(rows[-1], 7).value = "Không có số liệu"
     book.save(path)
     return path, figures
