@@ -50,7 +50,12 @@ class InboxTrigger(BaseEventTrigger):
         self.log.info("watching %s every %.1f s", inbox, self.poll_interval)
         while True:
             # Listing a folder blocks: in a thread, so the triggerer's other triggers keep running.
-            found = await asyncio.to_thread(waiting, inbox)
+            try:
+                found = await asyncio.to_thread(waiting, inbox)
+            except OSError as exc:  # a folder removed while listed, a network share gone: next time
+                self.log.warning("could not list %s: %s", inbox, exc)
+                await asyncio.sleep(self.poll_interval)
+                continue
             for relative, (mtime, size) in sorted(found.items(), key=lambda item: item[1]):
                 if announced.get(relative) != (mtime, size):
                     self.log.info("%s arrived (%d bytes)", relative, size)
