@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import dag, task
-from airflow.timetables.trigger import CronTriggerTimetable
+from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, dag, task
 
 from dxw.orchestration.alerts import failure_callback
 from dxw.orchestration.assets import UPLOADS_ASSET
+from dxw.orchestration.inbox import inbox_asset
 from dxw.settings import get_settings
 from dxw.sources.registry import UPLOAD_DAG_ID, UPLOAD_SOURCE
 
 DOC = """
 ### Unit uploads (landing folder) -> raw
 
-Every 10 minutes, takes the files waiting in `$DXW_UPLOAD_DIR/inbox/` (a folder per unit,
+When a file arrives, takes the files waiting in `$DXW_UPLOAD_DIR/inbox/` (a folder per unit,
 `inbox/<unit code>/`, or the root when the form names the unit), and for each: checks it is a
 safe `.xlsx`/`.csv` (size, macros, zip bombs), reads the table however messy, validates every
 row against the unit and indicator catalogue, lands the accepted rows as the unit's submission
@@ -26,6 +26,13 @@ The file's arrival in the inbox (its modification time) is recorded in the ledge
 unit submitted (the on-time test of Plan 86 VI.6), never the time of this run.
 A bad file is an outcome, not a task failure; a database failure fails the task, which retries.
 
+**Schedule**: on the asset `unit_upload_inbox`, whose watcher (`dxw.orchestration.inbox.InboxTrigger`,
+in the triggerer) lists the inbox every second and fires for each complete file that arrived or
+changed: the unit's receipt or rejection report is written seconds after its file lands. Files
+still being written (`.part`, `.tmp`, names starting with `.`) wait until renamed. Also hourly,
+a safety net for files that arrived while the triggerer was down or whose run failed.
+The watcher runs while the DAG is unpaused (from the DAG processor's next parse of this file).
+
 **Re-run**: safe. A file is moved out of the inbox only once its outcome is recorded; loading
 the same content again changes nothing, and a unit's resubmission replaces its previous one
 (kept in the ledger).
@@ -36,7 +43,10 @@ the same content again changes nothing, and a unit's resubmission replaces its p
 
 @dag(
     dag_id=UPLOAD_DAG_ID,
-    schedule=CronTriggerTimetable("*/10 * * * *", timezone=get_settings().timezone),
+    schedule=AssetOrTimeSchedule(
+        timetable=CronTriggerTimetable("0 * * * *", timezone=get_settings().timezone),
+        assets=inbox_asset(get_settings()),
+    ),
     start_date=pendulum.datetime(2022, 1, 1, tz=get_settings().timezone),
     catchup=False,
     max_active_runs=1,

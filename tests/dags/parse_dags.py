@@ -14,6 +14,26 @@ def _forbid_network(event: str, args: tuple) -> None:
         raise RuntimeError(f"network access while parsing DAG files: {args[1]!r}")
 
 
+def _assets(condition) -> list:
+    """The assets of a schedule's condition (an asset, or any/all of conditions)."""
+    if hasattr(condition, "objects"):
+        return [asset for part in condition.objects for asset in _assets(part)]
+    return [condition] if hasattr(condition, "watchers") else []  # none for a time-only schedule
+
+
+def _schedule(dag) -> dict:
+    """The DAG's timetable, the timetable of its time part, and its assets with their watchers."""
+    timetable = dag.timetable
+    condition = getattr(timetable, "asset_condition", None)
+    assets = _assets(condition)
+    part = getattr(timetable, "timetable", None)
+    return {
+        "timetable": type(timetable).__name__,
+        "time": None if part is None else [type(part).__name__, getattr(part, "expression", None)],
+        "assets": {asset.name: [list(w.trigger.serialize()) for w in asset.watchers] for asset in assets},
+    }
+
+
 def main(dags_folder: str) -> None:
     started = time.perf_counter()
     from airflow.dag_processing.dagbag import DagBag
@@ -34,6 +54,7 @@ def main(dags_folder: str) -> None:
                 "tags": sorted(dag.tags),
                 "tasks": len(dag.tasks),
                 "order": [t.task_id for t in dag.topological_sort()],
+                "schedule": _schedule(dag),
             }
             for dag_id, dag in bag.dags.items()
         },

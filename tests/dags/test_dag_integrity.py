@@ -78,3 +78,20 @@ def test_transform_builds_the_core_but_not_the_marts(report):
     assert not any("mart_" in task for task in order)
     assert order[0] == "ensure_raw_tables"
     assert order[-1] == "core_built"
+
+
+def test_uploads_start_when_a_file_arrives_with_an_hourly_safety_net(report):
+    # The inbox DAG runs on the inbox asset, whose watcher is dxw's trigger on this settings' inbox
+    # (polled every second), or on the hour for a file that arrived while nobody watched.
+    inbox = str((get_settings().uploads_dir / "inbox").absolute())
+    assert report["dags"]["ingest_unit_uploads"]["schedule"] == {
+        "timetable": "AssetOrTimeSchedule",
+        "time": ["CronTriggerTimetable", "0 * * * *"],
+        "assets": {
+            "unit_upload_inbox": [
+                ["dxw.orchestration.inbox.InboxTrigger", {"inbox": inbox, "poll_interval": 1.0}]
+            ]
+        },
+    }
+    # The transform still runs on the raw tables' events, not on the inbox.
+    assert "unit_upload_inbox" not in report["dags"]["transform_warehouse"]["schedule"]["assets"]

@@ -29,7 +29,7 @@ from dxw.intake import upload_folder
 from dxw.orchestration import dagrun
 from dxw.orchestration.airflow_api import AirflowApi
 from dxw.settings import get_settings
-from dxw.simulator.upload_data import drop_uploads
+from dxw.simulator.upload_data import drop_uploads, write_filled
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.deployment]
 
@@ -275,3 +275,27 @@ def test_the_pipeline_runs_under_the_deployment(deployment, in_process_marts):
     logs = list((deployment.home / "airflow" / "logs").rglob("*.log"))
     assert logs
     assert [path for path in logs if not path.stat().st_size] == []
+
+    # A unit's file renamed into the inbox is answered with nobody triggering anything: the inbox
+    # watcher (dxw.orchestration.inbox, in the triggerer) starts ingest_unit_uploads, which writes
+    # the unit's rejection report (two of the rows are wrong) and archives the file.
+    api.set_paused("transform_warehouse", True)  # the transform's run was checked above
+    before = {run["dag_run_id"] for run in api.runs("ingest_unit_uploads")}
+    staging = deployment.home / "uploads" / "staging"
+    staging.mkdir()
+    written = write_filled(staging / f"bao-cao-024-{PERIOD}.xlsx", "024", PERIOD, "with_errors")
+    report = deployment.home / "uploads" / "outbox" / "024" / f"bao-cao-024-{PERIOD}.tu-choi.xlsx"
+    report.unlink(missing_ok=True)
+    (inbox / "024").mkdir(exist_ok=True)
+    os.replace(written, inbox / "024" / written.name)
+    dropped = time.monotonic()
+    while not report.exists() and time.monotonic() - dropped < 120:
+        time.sleep(0.2)
+    answered = time.monotonic() - dropped
+    assert report.exists(), f"no report {answered:.0f} s after the drop: {api.runs('ingest_unit_uploads')}"
+    runs = [run for run in _wait_all_finished(api, "ingest_unit_uploads") if run["dag_run_id"] not in before]
+    # (The hourly safety net could add a scheduled run if the hour turns meanwhile.)
+    assert "asset_triggered" in {run["run_type"] for run in runs}, runs
+    assert {run["state"] for run in runs} == {"success"}, runs
+    assert not list(inbox.rglob("*.xlsx")), "the file was not taken from the inbox"
+    sys.stdout.write(f"inbox file answered {answered:.1f} s after it landed\n")

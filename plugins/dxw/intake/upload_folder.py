@@ -46,18 +46,30 @@ def folders(settings: Settings | None = None) -> dict[str, Path]:
     return paths
 
 
+def waiting(inbox: Path) -> dict[str, tuple[float, int]]:
+    """The complete files in ``inbox``: relative path -> (modification time, size).
+
+    Reads the folder only (never creates it): the inbox watcher scans it every second.
+    """
+    found = {}
+    for path in inbox.rglob("*") if inbox.is_dir() else ():
+        relative = path.relative_to(inbox)
+        if len(relative.parts) > 2 or path.name.startswith(".") or path.name.lower().endswith(_IN_PROGRESS):
+            continue
+        try:
+            if path.is_symlink() or not path.is_file():
+                continue
+            stat = path.stat()
+        except FileNotFoundError:  # taken out of the inbox while the folder was read
+            continue
+        found[relative.as_posix()] = (stat.st_mtime, stat.st_size)
+    return found
+
+
 def pending(settings: Settings | None = None) -> list[str]:
     """Files waiting in the inbox (oldest first), as paths relative to it."""
-    inbox = folders(settings)["inbox"]
-    found = []
-    for path in inbox.rglob("*"):
-        relative = path.relative_to(inbox)
-        if path.is_symlink() or not path.is_file() or len(relative.parts) > 2:
-            continue
-        if path.name.startswith(".") or path.name.lower().endswith(_IN_PROGRESS):
-            continue
-        found.append((path.stat().st_mtime, relative.as_posix()))
-    return [name for _, name in sorted(found)]
+    found = waiting(folders(settings)["inbox"])
+    return sorted(found, key=lambda name: (found[name][0], name))
 
 
 def process(relative: str, settings: Settings | None = None) -> dict[str, Any]:
