@@ -254,6 +254,40 @@
 {%- endmacro %}
 
 
+{#- Rows of (period_id, load_signature) for int_unit_coverage: a period's coverage counts the facts
+    of that period, a year's also those of its two half-years (from `facts`' signatures). -#}
+{% macro coverage_signatures(facts) -%}
+    select period_id, load_signature
+    from ({{ signatures_of(facts) }}) as own
+    where period_id !~ '^[0-9]{4}$'
+    union all
+    select
+        left(period_id, 4) as period_id,
+        hashtextextended(string_agg(period_id || ':' || load_signature::text, ',' order by period_id), 0)
+            as load_signature
+    from ({{ signatures_of(facts) }}) as of_year
+    where period_id ~ '^[0-9]{4}(S[12])?$'
+    group by left(period_id, 4)
+{%- endmacro %}
+
+
+{#- The periods whose facts a rebuild of `periods` reads: each one, and a year's two half-years;
+    none stays none (a full build). -#}
+{% macro with_halfyears_of_years(periods) -%}
+    {%- if periods is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set ids = [] -%}
+    {%- for period in periods -%}
+        {%- do ids.append(period) -%}
+        {%- if period is string and period | length == 4 and period.isdigit() -%}
+            {%- do ids.extend([period ~ 'S1', period ~ 'S2']) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(ids | unique | sort | list) }}
+{%- endmacro %}
+
+
 {#- mart_semiannual_indicator compares a half-year with the previous one as published (gated) in
     `marts`, so a half-year's signature is its facts' signature combined with the published
     signature of the half-year before it (none when that one is not published): the half-year is

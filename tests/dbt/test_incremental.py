@@ -22,7 +22,9 @@ BY_HALF_YEAR = [
     ("marts_build", "mart_unit_scorecard"),
     ("marts_build", "mart_reporting_compliance"),
 ]
-EVERY_TABLE = [*BY_HALF_YEAR, ("marts_build", "mart_award_eligibility")]
+# Built by period from the facts' signatures, a year with its half-years.
+COVERAGE = ("intermediate", "int_unit_coverage")
+EVERY_TABLE = [*BY_HALF_YEAR, COVERAGE, ("marts_build", "mart_award_eligibility")]
 
 
 def build(*args: str) -> None:
@@ -34,7 +36,7 @@ def build(*args: str) -> None:
 def writes(conn) -> dict[tuple[str, str], dict[str, str]]:
     """Per table and half-year, the transactions that wrote its rows (xmin): which rows a build rewrote."""
     found = {}
-    for schema, table in BY_HALF_YEAR:
+    for schema, table in [*BY_HALF_YEAR, COVERAGE]:
         found[(schema, table)] = dict(
             conn.execute(
                 f"select period_id, string_agg(distinct xmin::text, ',') from {schema}.{table} group by 1"
@@ -93,6 +95,8 @@ def test_only_the_changed_half_years_are_rebuilt(builds):
     # 2025S2's reporting duty (Plan 86 VI.6) is the new province's bodies' (from 1 July 2025; the
     # districts ended on 30 June, before its 14 December cut-off): a new half-year, built.
     assert rewritten(before, after, ("marts_build", "mart_reporting_compliance")) == {"2024S2", "2025S2"}
+    # The coverage of a year counts its half-years: 2024 (2024S2 re-delivered) and 2025 (2025S2 new).
+    assert rewritten(before, after, COVERAGE) == {"2024S2", "2025S2", "2024", "2025"}
 
 
 def test_the_incremental_build_equals_a_full_rebuild(builds):
@@ -111,10 +115,10 @@ def test_the_redelivered_value_reached_the_marts(builds, conn):
 
 def test_tables_built_by_a_release_without_signatures_are_rebuilt_whole(builds, conn):
     _, _, _, full = builds
-    for schema, table in BY_HALF_YEAR:
+    for schema, table in [*BY_HALF_YEAR, COVERAGE]:
         conn.execute(f"alter table {schema}.{table} drop column load_signature")
     build()
-    for schema, table in BY_HALF_YEAR:
+    for schema, table in [*BY_HALF_YEAR, COVERAGE]:
         unsigned = conn.execute(
             f"select count(*) from {schema}.{table} where load_signature is null"
         ).fetchone()
@@ -127,7 +131,7 @@ def test_a_new_transform_version_rebuilds_every_half_year(builds, conn):
     before = writes(conn)
     build("--vars", "{dxw_transform_version: 1000}")  # any version other than the project's
     after = writes(conn)
-    for table in BY_HALF_YEAR:
+    for table in [*BY_HALF_YEAR, COVERAGE]:
         assert rewritten(before, after, table) == set(after[table]), table
     # The figures do not depend on the version: only the signatures moved.
     build()
@@ -149,6 +153,7 @@ def test_publishing_a_half_year_rebuilds_the_next_one_against_it(builds, conn):
     after = writes(conn)
     assert rewritten(before, after, ("marts_build", "mart_semiannual_indicator")) == {"2025S2"}
     assert rewritten(before, after, ("marts_build", "mart_unit_scorecard")) == {"2025S2"}
+    assert rewritten(before, after, COVERAGE) == set()  # the coverage counts facts, not publishes
     # Every 2025S2 change is its value minus the published 2025S1 value of the same unit and indicator.
     compared, wrong, measured = conn.execute(
         """

@@ -11,6 +11,11 @@
 -- of the new structure counts all 124 communes, whichever half-year it restates, and a
 -- department absorbed on 1 March 2025 no longer counts in 2025S1 (its figures moved to the one
 -- that absorbed it, int_observations_placed).
+--
+-- Incremental by period (macros/incremental_periods.sql): a period is rebuilt when the facts it
+-- counts change (a year's: its own and its half-years'), from those facts alone.
+{%- set rebuilt = changed_periods(expected=coverage_signatures(ref('fct_indicator_observation'))) %}
+
 with observations as (
     select distinct
         unit_structure,
@@ -20,6 +25,7 @@ with observations as (
     from {{ ref('fct_indicator_observation') }}
     -- A unit that answered "no data" reported, but has no data.
     where is_official and is_no_data is not true
+    {{ where_changed_period('period_id', with_halfyears_of_years(rebuilt), 'and') }}
 ),
 
 -- A year is covered by what its half-years, or the year itself, report.
@@ -152,17 +158,24 @@ ranked as (
     from counted
 ),
 
+signatures as (
+    {{ coverage_signatures(ref('fct_indicator_observation')) }}
+),
+
 final as (
     select
-        unit_structure,
-        unit_code,
-        indicator_code,
-        period_id,
-        coverage_level,
-        units_at_level,
-        units_with_data
+        ranked.unit_structure,
+        ranked.unit_code,
+        ranked.indicator_code,
+        ranked.period_id,
+        ranked.coverage_level,
+        ranked.units_at_level,
+        ranked.units_with_data,
+        signatures.load_signature
     from ranked
-    where level_rank = 1
+    inner join signatures on ranked.period_id = signatures.period_id
+    where ranked.level_rank = 1
+    {{ where_changed_period('ranked.period_id', rebuilt, 'and') }}
 )
 
 select * from final

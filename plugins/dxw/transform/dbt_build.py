@@ -4,7 +4,9 @@ The transform and the marts run dbt once, with its threads, and per-node Airflow
 each node's result (``dxw.transform.dbt_tasks``). A run started by new raw data builds only what is
 downstream of the sources that landed, provided the previous build of the same DAG was clean and
 the dbt project has not changed since; otherwise, and for a manual run, everything is built.
-Every build is logged in ``marts_audit.dbt_build``.
+A build whose inputs are those of the group's last clean build (:func:`input_fingerprint`: the
+loaded batches, the published marts, the project, the dbt version, the other groups' builds) does
+not run dbt at all: it is logged as skipped. Every build is logged in ``marts_audit.dbt_build``.
 """
 
 from __future__ import annotations
@@ -19,8 +21,11 @@ import tempfile
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
+from importlib import metadata
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from dxw.settings import Settings, get_settings
 from dxw.transform import dbt
@@ -48,10 +53,37 @@ create table if not exists marts_audit.dbt_build (
     nodes integer,
     failed text[]
 );
+alter table marts_audit.dbt_build add column if not exists inputs text;
+alter table marts_audit.dbt_build add column if not exists code text;
+alter table marts_audit.dbt_build add column if not exists unit_tests boolean;
 comment on table marts_audit.dbt_build is
     'One row per dbt build of a DAG run: what was selected (empty: everything), for which project '
-    'version, and whether every node and test passed (status clean) or not (failed).';
+    'version, code and inputs, whether it ran the unit tests, and whether every node and test '
+    'passed (status clean), not (failed), or dbt did not run because the inputs were those of '
+    'the last clean build (skipped).';
 """
+
+# What the build reads in the warehouse besides the project, by the table that says it (a table not
+# there yet reads as an empty one: ''): the loaded batches (raw tables are append-only and read through the
+# ledger's loaded batches), the published marts (the change since the previous half-year compares
+# with them), and the other DAGs' groups' latest builds (the marts read the core). Another group's
+# build that is not clean may have been partly retried since (a node's retry is not logged): it
+# makes the fingerprint unique, so nothing is skipped until that group builds clean.
+INPUTS_SQL = {
+    "raw.load_batch": (
+        "select coalesce(md5(string_agg(ledger::text, E'\\n' order by batch_id)), '') "
+        "from raw.load_batch as ledger where status = 'loaded'"
+    ),
+    "marts_audit.publish_log": "select coalesce(max(publish_id)::text, '') from marts_audit.publish_log",
+    "marts_audit.dbt_build": (
+        "select coalesce(string_agg(build_id::text || ':' || "
+        "case when status = 'clean' then status else gen_random_uuid()::text end, "
+        "',' order by build_id), '') "
+        "from (select distinct on (dag_id, group_id) build_id, status from marts_audit.dbt_build "
+        "where (dag_id, group_id) <> (%(dag_id)s, %(group_id)s) and status <> 'skipped' "
+        "order by dag_id, group_id, build_id desc) as latest"
+    ),
+}
 
 
 class DbtBuildError(RuntimeError):
@@ -65,6 +97,7 @@ class BuildOutcome:
     selection: list[str]
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
     seconds: float = 0.0
+    skipped: bool = False  # dbt did not run: nothing changed since the last clean build
 
     @property
     def failed(self) -> list[str]:
@@ -104,28 +137,102 @@ def changed_selection(raw_assets: Iterable[str], manifest: dict[str, Any]) -> li
     return selectors
 
 
-def last_build_was_clean(conn: Any, dag_id: str, group_id: str, signature: str) -> bool:
-    """Whether the latest build of this DAG's group passed every node and test of this project version."""
+def _last_build(conn: Any, dag_id: str, group_id: str) -> tuple[str, str, str | None] | None:
+    """Status, project signature and inputs of the group's latest build that ran dbt."""
     if conn.execute("select to_regclass('marts_audit.dbt_build')").fetchone()[0] is None:
-        return False
-    row = conn.execute(
-        "select status, project_signature from marts_audit.dbt_build "
-        "where dag_id = %s and group_id = %s order by build_id desc limit 1",
+        return None
+    return conn.execute(
+        "select status, project_signature, inputs from marts_audit.dbt_build "
+        "where dag_id = %s and group_id = %s and status <> 'skipped' order by build_id desc limit 1",
         (dag_id, group_id),
     ).fetchone()
+
+
+def last_build_was_clean(conn: Any, dag_id: str, group_id: str, signature: str) -> bool:
+    """Whether the latest build of this DAG's group passed every node and test of this project version."""
+    row = _last_build(conn, dag_id, group_id)
     return row is not None and row[0] == "clean" and row[1] == signature
 
 
+def code_fingerprint(args: list[str], signature: str, settings: Settings) -> str:
+    """A hash of what a build computes with: the same code gives the same results from the same data.
+
+    The project's files (``signature``: models, macros, seeds, configuration with its dbt vars),
+    the dbt version, the arguments, the warehouse and time zone dbt runs with, and the day there
+    (``dim_unit.is_current``).
+    """
+    env = dbt.connection_env(database.resolve(settings).warehouse, settings)
+    parts = [
+        signature,
+        metadata.version("dbt-core"),
+        metadata.version("dbt-postgres"),
+        json.dumps(args),
+        *(env[name] for name in ("DXW_PG_HOST", "DXW_PG_PORT", "DXW_PG_DBNAME", "DXW_TIMEZONE")),
+        datetime.now(ZoneInfo(settings.timezone)).date().isoformat(),
+    ]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def input_fingerprint(conn: Any, dag_id: str, group_id: str, code: str) -> str:
+    """A hash of everything a build reads: its ``code`` (:func:`code_fingerprint`), the loaded
+    batches, the published marts and the other groups' latest builds (:data:`INPUTS_SQL`).
+    Equal fingerprints, equal results; a few milliseconds, against seconds for dbt to start."""
+    warehouse = [
+        conn.execute(query, {"dag_id": dag_id, "group_id": group_id} if "%(" in query else None).fetchone()[0]
+        if conn.execute("select to_regclass(%s)", (table,)).fetchone()[0] is not None
+        else ""
+        for table, query in INPUTS_SQL.items()
+    ]
+    return hashlib.sha256("\0".join([code, *(str(part) for part in warehouse)]).encode()).hexdigest()
+
+
+def unit_tests_passed(conn: Any, dag_id: str, group_id: str, code: str) -> bool:
+    """Whether a clean build of this group ran its unit tests with this ``code``.
+
+    A dbt unit test runs a model's SQL on the rows it gives: its result depends on the code
+    alone, not on the warehouse's data, so it need not run again until the code changes.
+    """
+    if conn.execute("select to_regclass('marts_audit.dbt_build')").fetchone()[0] is None:
+        return False
+    return conn.execute(
+        "select exists (select from marts_audit.dbt_build where dag_id = %s and group_id = %s "
+        "and code = %s and unit_tests and status = 'clean')",
+        (dag_id, group_id, code),
+    ).fetchone()[0]
+
+
+def unchanged_since_last_clean_build(conn: Any, dag_id: str, group_id: str, inputs: str) -> bool:
+    """Whether the group's latest build that ran dbt was clean and read exactly ``inputs``."""
+    row = _last_build(conn, dag_id, group_id)
+    return row is not None and row[0] == "clean" and row[2] == inputs
+
+
 def start_log(conn: Any, dag_id: str, group_id: str, run_id: str | None, signature: str,
-              selection: list[str]) -> int:  # fmt: skip
+              selection: list[str], inputs: str | None = None, status: str = "running",
+              code: str | None = None, unit_tests: bool | None = None) -> int:  # fmt: skip
     with conn.transaction():
         # The two DAGs' first builds may create the log at once: one does, the other waits.
         conn.execute("select pg_advisory_xact_lock(hashtext('marts_audit.dbt_build'))")
         conn.execute(BUILD_LOG_DDL)
         row = conn.execute(
-            "insert into marts_audit.dbt_build (dag_id, group_id, run_id, project_signature, selection) "
-            "values (%s, %s, %s, %s, %s) returning build_id",
-            (dag_id, group_id, run_id, signature, selection),
+            "insert into marts_audit.dbt_build "
+            "(dag_id, group_id, run_id, project_signature, selection, inputs, code, unit_tests, status, "
+            "finished_at, nodes) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, "
+            "case when %s = 'skipped' then clock_timestamp() end, case when %s = 'skipped' then 0 end) "
+            "returning build_id",
+            (
+                dag_id,
+                group_id,
+                run_id,
+                signature,
+                selection,
+                inputs,
+                code,
+                unit_tests,
+                status,
+                status,
+                status,
+            ),
         ).fetchone()
     return int(row[0])
 
@@ -191,3 +298,43 @@ def run_build(args: list[str], settings: Settings | None = None, threads: int | 
     log.info("dbt build: %d nodes and tests in %.1f s, %d failed", len(results), seconds,
              sum(r["status"] in FAILED for r in results.values()))  # fmt: skip
     return BuildOutcome(selection=[], results=results, seconds=seconds)
+
+
+def build(dag_id: str, group_id: str, run_id: str | None = None, select: list[str] | None = None,
+          exclude: list[str] | None = None, full_refresh: bool = False,
+          settings: Settings | None = None) -> BuildOutcome:  # fmt: skip
+    """A group's ``dbt build``, logged in ``marts_audit.dbt_build``; skipped when nothing changed.
+
+    When the inputs (:func:`input_fingerprint`) are those of the group's last build that ran dbt
+    and it was clean, dbt does not run: the build is logged as skipped, with no node results.
+    The unit tests run when no clean build of the group ran them with this code
+    (:func:`unit_tests_passed`). ``--full-refresh`` always runs, unit tests included.
+    """
+    settings = settings or get_settings()
+    select, exclude = list(select or []), list(exclude or [])
+    args = (["--select", *select] if select else []) + (["--exclude", *exclude] if exclude else [])
+    started = time.monotonic()
+    signature = project_signature(settings.dbt_project_dir)
+    # A full refresh computes what a build computes: after one, a build with nothing new is skipped.
+    code = code_fingerprint(args, signature, settings)
+    args += ["--full-refresh"] if full_refresh else []
+    with database.connect(settings, autocommit=True) as conn:
+        inputs = input_fingerprint(conn, dag_id, group_id, code)
+        if not full_refresh and unchanged_since_last_clean_build(conn, dag_id, group_id, inputs):
+            start_log(conn, dag_id, group_id, run_id, signature, select, inputs, "skipped", code)
+            log.info("nothing changed since the last clean build of %s.%s: dbt not run", dag_id, group_id)
+            return BuildOutcome(selection=select, seconds=time.monotonic() - started, skipped=True)
+        unit_tests = full_refresh or not unit_tests_passed(conn, dag_id, group_id, code)
+        build_id = start_log(conn, dag_id, group_id, run_id, signature, select, inputs, "running", code,
+                             unit_tests)  # fmt: skip
+    if not unit_tests:
+        log.info("the unit tests passed with this code in an earlier clean build: not run again")
+        args = (["--select", *select] if select else []) + ["--exclude", *exclude, "resource_type:unit_test"]
+    outcome = None
+    try:
+        outcome = run_build(args, settings)
+        outcome.selection = select
+    finally:
+        with database.connect(settings, autocommit=True) as conn:
+            finish_log(conn, build_id, outcome)
+    return outcome

@@ -167,20 +167,14 @@ class DbtBuildOperator(BaseOperator):
                     )
                 else:
                     self.log.info("no triggering raw asset (a manual run): building everything")
-            build_id = dbt_build.start_log(conn, dag_id, group_id, context.get("run_id"), signature, select)
-        args = ["--select", *select] if select else []
-        args += ["--exclude", *self.exclude] if self.exclude else []
-        outcome = None
-        try:
-            outcome = dbt_build.run_build(args, settings)
-            outcome.selection = select
-        finally:
-            with database.connect(autocommit=True) as conn:
-                dbt_build.finish_log(conn, build_id, outcome)
+        outcome = dbt_build.build(
+            dag_id, group_id, context.get("run_id"), select, self.exclude, settings=settings
+        )
         return {
             "selection": outcome.selection,
             "results": outcome.results,
             "seconds": outcome.seconds,
+            "skipped": outcome.skipped,
             "try_number": context["ti"].try_number,
         }
 
@@ -213,6 +207,11 @@ class DbtNodeOperator(BaseOperator):
             # A retry, or a clear of this task alone: the build's result is this task's last try.
             self.log.info("try %d: building %s and its tests again", ti.try_number, self.node.name)
             results = self._rebuild()
+        elif outcome.get("skipped"):
+            raise AirflowSkipException(
+                "nothing changed since the group's last clean build (loaded batches, published marts, "
+                "dbt project, other builds): dbt did not run"
+            )
         elif not results:
             raise AirflowSkipException(
                 f"{self.node.name} is not downstream of what changed: this run's build selected "
