@@ -28,6 +28,7 @@ from dxw import publish
 from dxw.intake import upload_folder
 from dxw.orchestration import dagrun
 from dxw.orchestration.airflow_api import AirflowApi
+from dxw.orchestration.inbox import INBOX_ASSET_NAME
 from dxw.settings import get_settings
 from dxw.simulator.upload_data import drop_uploads, write_filled
 
@@ -195,6 +196,35 @@ def _states(api: AirflowApi, dag_id: str, run_id: str) -> dict[str, str]:
     return {ti["task_id"]: ti["state"] for ti in api.task_instances(dag_id, run_id)}
 
 
+def _inbox_asset(api: AirflowApi) -> dict | None:
+    found = api.request("GET", "/api/v2/assets", params={"name_pattern": INBOX_ASSET_NAME}).json()["assets"]
+    return next((asset for asset in found if asset["name"] == INBOX_ASSET_NAME), None)
+
+
+def _triggerer_log(deployment: Deployment) -> str:
+    path = deployment.home / "deployment" / "logs" / "triggerer.log"
+    return path.read_text(errors="replace") if path.exists() else ""
+
+
+def _watched(deployment: Deployment, api: AirflowApi, watching: str) -> bool:
+    asset = _inbox_asset(api) or {}
+    return bool(asset.get("watchers")) and watching in _triggerer_log(deployment)
+
+
+def _watcher_report(deployment: Deployment, api: AirflowApi) -> str:
+    """The inbox watcher as the deployment shows it (REST API, process list, triggerer log)."""
+    asset = _inbox_asset(api)
+    events = []
+    if asset:
+        params = {"asset_id": asset["id"]}
+        events = api.request("GET", "/api/v2/assets/events", params=params).json()["asset_events"]
+    tail = "\n".join(_triggerer_log(deployment).splitlines()[-40:])
+    return (
+        f"asset: {asset}\nasset events: {events}\nruns: {api.runs('ingest_unit_uploads')}\n"
+        f"{deployment.dxw('airflow', 'status').stdout}\ntriggerer.log, last lines:\n{tail}"
+    )
+
+
 def test_the_pipeline_runs_under_the_deployment(deployment, in_process_marts):
     api = deployment.api()
     api.wait_for_dags(list(DAGS))
@@ -280,6 +310,13 @@ def test_the_pipeline_runs_under_the_deployment(deployment, in_process_marts):
     # watcher (dxw.orchestration.inbox, in the triggerer) starts ingest_unit_uploads, which writes
     # the unit's rejection report (two of the rows are wrong) and archives the file.
     api.set_paused("transform_warehouse", True)  # the transform's run was checked above
+    # The watcher is registered since ingest_unit_uploads was unpaused (at the DAG processor's next
+    # parse of its file): the inbox asset names its trigger and the triggerer says it is watching.
+    watching = f"watching {inbox.absolute()} every"
+    deadline = time.monotonic() + 90
+    while not (watched := _watched(deployment, api, watching)) and time.monotonic() < deadline:
+        time.sleep(1)
+    assert watched, f"the inbox watcher is not running:\n{_watcher_report(deployment, api)}"
     before = {run["dag_run_id"] for run in api.runs("ingest_unit_uploads")}
     staging = deployment.home / "uploads" / "staging"
     staging.mkdir()
@@ -292,7 +329,7 @@ def test_the_pipeline_runs_under_the_deployment(deployment, in_process_marts):
     while not report.exists() and time.monotonic() - dropped < 120:
         time.sleep(0.2)
     answered = time.monotonic() - dropped
-    assert report.exists(), f"no report {answered:.0f} s after the drop: {api.runs('ingest_unit_uploads')}"
+    assert report.exists(), f"no report {answered:.0f} s after the drop:\n{_watcher_report(deployment, api)}"
     runs = [run for run in _wait_all_finished(api, "ingest_unit_uploads") if run["dag_run_id"] not in before]
     # (The hourly safety net could add a scheduled run if the hour turns meanwhile.)
     assert "asset_triggered" in {run["run_type"] for run in runs}, runs
