@@ -133,3 +133,44 @@ def test_the_reporting_system_gate_refuses_a_batch_with_a_duplicated_data_value(
         audit_batch(conn, DHIS2_DATASET, doubled, settings)
     assert "one value per data element, period, org unit and option combos" in str(failed.value)
     assert current_batch(conn, "dhis2_data_values") == (clean.batch_id,)
+
+
+def test_two_first_gates_at_once_both_record_their_run(urls, empty_warehouse):
+    # The deployment's first scheduled pull lands a source's mapped datasets side by side, so two
+    # gates can be the first to write the audit tables. Session A has created them and not yet
+    # committed; session B's gate then waits for A instead of failing on PostgreSQL's catalogue
+    # (a unique violation on pg_namespace here; on the sequence's name in the deployment test,
+    # where the failed task was retried five minutes later).
+    import threading
+
+    import psycopg
+
+    def result(table: str) -> quality.GateResult:
+        return quality.GateResult(suite="raw_portal", table=table, success=True, evaluated=3, failures=[])
+
+    errors: list[BaseException] = []
+    stored: list[int] = []
+
+    def second_gate() -> None:
+        try:
+            with psycopg.connect(urls.warehouse, autocommit=True) as conn_b:
+                stored.append(quality._store(conn_b, result("raw.b"), "run-b", 0.0))
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    with psycopg.connect(urls.warehouse, autocommit=True) as conn_a:
+        with conn_a.transaction():
+            stored.append(quality._store(conn_a, result("raw.a"), "run-a", 0.0))
+            second = threading.Thread(target=second_gate)
+            second.start()
+            second.join(timeout=3)
+            assert second.is_alive(), "the second gate did not wait for the first one's tables"
+        second.join(timeout=60)
+        assert not errors, errors
+        tables = conn_a.execute(
+            sql.SQL("select table_name from {} order by quality_run_id").format(
+                sql.Identifier(quality.AUDIT_SCHEMA, "quality_run")
+            )
+        ).fetchall()
+    assert tables == [("raw.a",), ("raw.b",)]
+    assert len(set(stored)) == 2

@@ -342,9 +342,29 @@ def validate(
     return result
 
 
+def _ensure_store(conn: psycopg.Connection) -> None:
+    """Create (or upgrade) the gate's audit tables, once, inside the caller's transaction.
+
+    Gates run side by side (a DAG's mapped landing tasks): two first gates running
+    ``create table if not exists`` at once make PostgreSQL raise a unique violation on its own
+    catalogue, so the DDL is serialised by an advisory lock, and skipped once the tables are
+    there (no DDL lock on the audit tables on every run, whatever a reader holds).
+    """
+    present = "select count(*) from information_schema.columns where table_schema = %s and ({})"
+    wanted = sql.SQL(" or ").join(
+        sql.SQL("(table_name = {} and column_name = {})").format(sql.Literal(table), sql.Literal(column))
+        for table, column in (("quality_run", "period_id"), ("quality_failure", "failing_rows"))
+    )
+    query = sql.SQL(present).format(wanted)
+    if conn.execute(query, (AUDIT_SCHEMA,)).fetchone()[0] == 2:
+        return
+    conn.execute("select pg_advisory_xact_lock(hashtextextended('dxw.quality.ddl', 0))")
+    conn.execute(QUALITY_DDL)
+
+
 def _store(conn: psycopg.Connection, result: GateResult, run_id: str | None, started_at: float) -> int:
     with conn.transaction():
-        conn.execute(QUALITY_DDL)
+        _ensure_store(conn)
         run_pk = conn.execute(
             sql.SQL(
                 "insert into {} (suite, table_name, run_id, success, evaluated, failed_errors, "
