@@ -1,5 +1,8 @@
 """A landed batch becomes current only after its raw quality gate passes."""
 
+import threading
+
+import psycopg
 import pytest
 from psycopg import sql
 
@@ -141,10 +144,6 @@ def test_two_first_gates_at_once_both_record_their_run(urls, empty_warehouse):
     # committed; session B's gate then waits for A instead of failing on PostgreSQL's catalogue
     # (a unique violation on pg_namespace here; on the sequence's name in the deployment test,
     # where the failed task was retried five minutes later).
-    import threading
-
-    import psycopg
-
     def result(table: str) -> quality.GateResult:
         return quality.GateResult(suite="raw_portal", table=table, success=True, evaluated=3, failures=[])
 

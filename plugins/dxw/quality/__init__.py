@@ -350,13 +350,13 @@ def _ensure_store(conn: psycopg.Connection) -> None:
     catalogue, so the DDL is serialised by an advisory lock, and skipped once the tables are
     there (no DDL lock on the audit tables on every run, whatever a reader holds).
     """
-    present = "select count(*) from information_schema.columns where table_schema = %s and ({})"
-    wanted = sql.SQL(" or ").join(
-        sql.SQL("(table_name = {} and column_name = {})").format(sql.Literal(table), sql.Literal(column))
-        for table, column in (("quality_run", "period_id"), ("quality_failure", "failing_rows"))
-    )
-    query = sql.SQL(present).format(wanted)
-    if conn.execute(query, (AUDIT_SCHEMA,)).fetchone()[0] == 2:
+    # The last column QUALITY_DDL adds to each table: both there, the DDL has run to its end.
+    present = conn.execute(
+        "select count(*) = 2 from information_schema.columns where table_schema = %s and "
+        "(table_name, column_name) in (('quality_run', 'period_id'), ('quality_failure', 'failing_rows'))",
+        (AUDIT_SCHEMA,),
+    ).fetchone()[0]
+    if present:
         return
     conn.execute("select pg_advisory_xact_lock(hashtextextended('dxw.quality.ddl', 0))")
     conn.execute(QUALITY_DDL)
