@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 
@@ -36,6 +37,10 @@ def test_every_process_gets_the_same_secrets_and_celery_on_the_loopback(home):
     # What makes the workers' task tokens verify at the api-server and lets the UI read logs.
     assert env["AIRFLOW__API_AUTH__JWT_SECRET"] == secrets["jwt_secret"]
     assert env["AIRFLOW__API__SECRET_KEY"] == secrets["api_secret_key"]
+    # One Fernet key for all (the dag-processor encrypts the watcher's arguments, the triggerer
+    # decrypts them): 32 bytes, url-safe base64, as cryptography's Fernet requires.
+    assert env["AIRFLOW__CORE__FERNET_KEY"] == secrets["fernet_key"]
+    assert len(base64.urlsafe_b64decode(secrets["fernet_key"])) == 32
     assert len(secrets["jwt_secret"]) >= 48
     # Kept for the next start (the same secrets), readable by the owner only.
     path = home / "deployment" / "secrets.json"
@@ -111,3 +116,19 @@ def test_in_process_runs_refuse_while_a_deployment_runs_from_the_same_home(home,
     assert "dxw airflow trigger" in capsys.readouterr().err
     pids.write_text(json.dumps({"scheduler": {"pid": os.getpid(), "started": "0"}}))  # a reused pid
     assert deployment.status(get_settings()) == {}
+
+
+def test_a_home_from_before_the_shared_fernet_key_keeps_its_key(home):
+    # secrets.json as an older release wrote it, and the key Airflow put in airflow.cfg then:
+    # values encrypted with it must still read, so that key is the one every process gets now.
+    settings = get_settings()
+    old = {"jwt_secret": "j" * 64, "api_secret_key": "a" * 64, "admin_password": "p" * 16}
+    (home / "deployment").mkdir(parents=True, exist_ok=True)
+    (home / "deployment" / "secrets.json").write_text(json.dumps(old))
+    key = "vxf2_izVexZe5tsp6fy4OzP7B90UCf0YyISielZ42MA="  # a key as airflow.cfg holds one
+    settings.airflow_home.mkdir(parents=True, exist_ok=True)
+    (settings.airflow_home / "airflow.cfg").write_text(f"[core]\nfernet_key = {key}\n")
+    secrets = deployment._secrets(settings)
+    assert secrets == {**old, "fernet_key": key}
+    assert deployment.environment(settings, URLS, secrets)["AIRFLOW__CORE__FERNET_KEY"] == key
+    assert json.loads((home / "deployment" / "secrets.json").read_text()) == secrets

@@ -15,6 +15,7 @@ the api-server reads task logs from the shared log folder.
 
 from __future__ import annotations
 
+import configparser
 import contextlib
 import json
 import logging
@@ -72,7 +73,11 @@ def _secrets(settings: Settings, create: bool = True) -> dict[str, str]:
     """The deployment's secrets, generated on first use and kept (0600) for every later start."""
     path = state_dir(settings) / "secrets.json"
     if path.exists():
-        return json.loads(path.read_text())
+        values = json.loads(path.read_text())
+        if create and "fernet_key" not in values:  # kept by a release before the key was shared
+            values["fernet_key"] = _fernet_key(settings)
+            _write_secrets(path, values)
+        return values
     if not create:
         raise DeploymentError(
             f"{path} is missing: copy it from the machine that runs `dxw airflow up` (every process of a "
@@ -82,12 +87,36 @@ def _secrets(settings: Settings, create: bool = True) -> dict[str, str]:
         "jwt_secret": secrets.token_urlsafe(48),
         "api_secret_key": secrets.token_urlsafe(48),
         "admin_password": secrets.token_urlsafe(12),
+        "fernet_key": _fernet_key(settings),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    _write_secrets(path, values)
+    return values
+
+
+def _write_secrets(path: Path, values: dict[str, str]) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         json.dump(values, handle)
-    return values
+
+
+def _fernet_key(settings: Settings) -> str:
+    """The key Airflow encrypts trigger arguments, connections and variables with.
+
+    Given to every process in its environment. Left to ``airflow.cfg``, a triggerer once started
+    with no key ("empty cryptography key") and died on the first watcher trigger the
+    dag-processor had encrypted (``JSONDecodeError`` in ``Trigger._decrypt_kwargs``): the inbox
+    was then watched by nobody. A home whose ``airflow.cfg`` has a key keeps it, so what was
+    encrypted with it still reads.
+    """
+    config = configparser.ConfigParser(interpolation=None)
+    config.read(settings.airflow_home / "airflow.cfg")
+    existing = config.get("core", "fernet_key", fallback="").strip()
+    if existing:
+        return existing
+    from cryptography.fernet import Fernet
+
+    return Fernet.generate_key().decode()
 
 
 def _passwords_file(settings: Settings, user: str, password: str) -> Path:
@@ -146,6 +175,8 @@ def environment(
         "AIRFLOW__LOGGING__LOGGING_LEVEL": settings.airflow_log_level,
         "PYTHONUNBUFFERED": "1",
     }
+    if "fernet_key" in secret_values:  # secrets.json of a worker elsewhere from an older release
+        env["AIRFLOW__CORE__FERNET_KEY"] = secret_values["fernet_key"]
     if needs_simulator(settings):
         simulator = f"http://127.0.0.1:{simulator_port(settings)}"
         for source in SOURCES:
