@@ -18,6 +18,7 @@ pytestmark = pytest.mark.integration
 
 BY_HALF_YEAR = [
     ("core", "fct_indicator_observation"),
+    ("intermediate", "int_observations_refused"),
     ("marts_build", "mart_semiannual_indicator"),
     ("marts_build", "mart_unit_scorecard"),
     ("marts_build", "mart_reporting_compliance"),
@@ -89,6 +90,11 @@ def rewritten(before, after, table) -> set[str]:
 def test_only_the_changed_half_years_are_rebuilt(builds):
     before, after, _, _ = builds
     assert rewritten(before, after, ("core", "fct_indicator_observation")) == {"2024S2", "2025S2"}
+    # The refusals are placed by half-year like the facts. A half-year without one keeps a row
+    # of its own (is_refusal false): with no row, it would be placed again on every build.
+    refused = ("intermediate", "int_observations_refused")
+    assert set(after[refused]) == {"2024S2", "2025S1", "2025S2"}
+    assert rewritten(before, after, refused) == {"2024S2", "2025S2"}
     # 2025S1 compares with 2024S2 as published, and nothing is published: 2025S1 is not rebuilt.
     assert rewritten(before, after, ("marts_build", "mart_semiannual_indicator")) == {"2024S2", "2025S2"}
     assert rewritten(before, after, ("marts_build", "mart_unit_scorecard")) == {"2024S2", "2025S2"}
@@ -116,7 +122,9 @@ def test_the_redelivered_value_reached_the_marts(builds, conn):
 def test_tables_built_by_a_release_without_signatures_are_rebuilt_whole(builds, conn):
     _, _, _, full = builds
     for schema, table in [*BY_HALF_YEAR, COVERAGE]:
-        conn.execute(f"alter table {schema}.{table} drop column load_signature")
+        # cascade: core.fct_refused_observation is a view over int_observations_refused, which
+        # the build recreates like every view.
+        conn.execute(f"alter table {schema}.{table} drop column load_signature cascade")
     build()
     for schema, table in [*BY_HALF_YEAR, COVERAGE]:
         unsigned = conn.execute(

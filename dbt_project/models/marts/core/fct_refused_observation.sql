@@ -1,19 +1,19 @@
 {#-
-  A view: refusals are rare and read for one half-year at a time (the quality annex, the
-  warn-level test), so the half-year filter reaches the staging views and nothing is stored.
+  A view over int_observations_refused, where the refusals are stored by half-year: without
+  that table's one row per half-year that has none.
 -#}
 {{ config(materialized='view') }}
 
-with placed as (
-    select * from {{ ref('int_observations_placed') }}
+with refused as (
+    select * from {{ ref('int_observations_refused') }}
 ),
 
 final as (
     select
         source_system,
         source_unit_id,
-        source_unit_code as unit_code,
-        source_unit_structure as unit_structure,
+        unit_code,
+        unit_structure,
         indicator_code,
         period_id,
         refusal_reason,
@@ -21,8 +21,8 @@ final as (
         denominator,
         batch_id,
         loaded_at
-    from placed
-    where placement = 'refused'
+    from refused
+    where is_refusal
 )
 
 select * from final
