@@ -14,6 +14,12 @@
 --
 -- Incremental by period (macros/incremental_periods.sql): a period is rebuilt when the facts it
 -- counts change (a year's: its own and its half-years'), from those facts alone.
+--
+-- Hash joins only (with the nested loops that dbt_project.yml turns off for every model built by
+-- period, merge joins too): the recursive roll-up's row estimates are far off, and at national
+-- scale (15 million member rows) the planner merged on the unit alone and filtered indicator and
+-- period per pair, which had not finished after 5 minutes; hash joins take about 2.
+{{ config(pre_hook="set local enable_mergejoin = off") }}
 {%- set rebuilt = changed_periods(expected=coverage_signatures(ref('fct_indicator_observation'))) %}
 
 with observations as (
@@ -59,7 +65,9 @@ periods as (
         period_id,
         decree09_end
     from {{ ref('dim_period') }}
+    -- A rebuilt year reads its half-years' facts; only the rebuilt periods are counted.
     where period_id in (select observed.period_id from observed)
+    {{ where_changed_period('period_id', rebuilt, 'and') }}
 ),
 
 structures as (
@@ -111,6 +119,7 @@ units_with_data as (
         on
             observed.unit_code = memberships.member_code
             and observed.unit_structure = memberships.member_structure
+    {{ where_changed_period('observed.period_id', rebuilt) }}
 ),
 
 counted as (
