@@ -18,7 +18,7 @@
 -- Hash joins only (with the nested loops that dbt_project.yml turns off for every model built by
 -- period, merge joins too): the recursive roll-up's row estimates are far off, and at national
 -- scale (15 million member rows) the planner merged on the unit alone and filtered indicator and
--- period per pair, which had not finished after 5 minutes; hash joins take about 2.
+-- period per pair, which was still running after 4 minutes; hash joins take about 2.
 {{ config(pre_hook="set local enable_mergejoin = off") }}
 {%- set rebuilt = changed_periods(expected=coverage_signatures(ref('fct_indicator_observation'))) %}
 
