@@ -25,7 +25,10 @@ BY_HALF_YEAR = [
 ]
 # Built by period from the facts' signatures, a year with its half-years.
 COVERAGE = ("intermediate", "int_unit_coverage")
-EVERY_TABLE = [*BY_HALF_YEAR, COVERAGE, ("marts_build", "mart_award_eligibility")]
+# Built by year from the facts of the year and of its half-years.
+BY_YEAR = [("marts_build", "mart_annual_indicator"), ("marts_build", "mart_annual_scorecard")]
+SIGNED = [*BY_HALF_YEAR, COVERAGE, *BY_YEAR]
+EVERY_TABLE = [*SIGNED, ("marts_build", "mart_award_eligibility")]
 
 
 def build(*args: str) -> None:
@@ -37,7 +40,7 @@ def build(*args: str) -> None:
 def writes(conn) -> dict[tuple[str, str], dict[str, str]]:
     """Per table and half-year, the transactions that wrote its rows (xmin): which rows a build rewrote."""
     found = {}
-    for schema, table in [*BY_HALF_YEAR, COVERAGE]:
+    for schema, table in SIGNED:
         found[(schema, table)] = dict(
             conn.execute(
                 f"select period_id, string_agg(distinct xmin::text, ',') from {schema}.{table} group by 1"
@@ -103,6 +106,10 @@ def test_only_the_changed_half_years_are_rebuilt(builds):
     assert rewritten(before, after, ("marts_build", "mart_reporting_compliance")) == {"2024S2", "2025S2"}
     # The coverage of a year counts its half-years: 2024 (2024S2 re-delivered) and 2025 (2025S2 new).
     assert rewritten(before, after, COVERAGE) == {"2024S2", "2025S2", "2024", "2025"}
+    # So do the years of the annual marts (a year they keep: test_publishing_a_year_...).
+    for table in BY_YEAR:
+        assert set(after[table]) == {"2024", "2025"}, table
+        assert rewritten(before, after, table) == {"2024", "2025"}, table
 
 
 def test_the_incremental_build_equals_a_full_rebuild(builds):
@@ -121,12 +128,12 @@ def test_the_redelivered_value_reached_the_marts(builds, conn):
 
 def test_tables_built_by_a_release_without_signatures_are_rebuilt_whole(builds, conn):
     _, _, _, full = builds
-    for schema, table in [*BY_HALF_YEAR, COVERAGE]:
+    for schema, table in SIGNED:
         # cascade: core.fct_refused_observation is a view over int_observations_refused, which
         # the build recreates like every view.
         conn.execute(f"alter table {schema}.{table} drop column load_signature cascade")
     build()
-    for schema, table in [*BY_HALF_YEAR, COVERAGE]:
+    for schema, table in SIGNED:
         unsigned = conn.execute(
             f"select count(*) from {schema}.{table} where load_signature is null"
         ).fetchone()
@@ -139,7 +146,7 @@ def test_a_new_transform_version_rebuilds_every_half_year(builds, conn):
     before = writes(conn)
     build("--vars", "{dxw_transform_version: 1000}")  # any version other than the project's
     after = writes(conn)
-    for table in [*BY_HALF_YEAR, COVERAGE]:
+    for table in SIGNED:
         assert rewritten(before, after, table) == set(after[table]), table
     # The figures do not depend on the version: only the signatures moved.
     build()
@@ -183,6 +190,52 @@ def test_publishing_a_half_year_rebuilds_the_next_one_against_it(builds, conn):
         "where period_id in ('2024S2', '2025S1')"
     ).fetchone() == (0,)
     # A full rebuild against the same published marts gives the same tables.
+    incremental = checksums(conn)
+    build("--full-refresh")
+    assert checksums(conn) == incremental
+
+
+def test_publishing_a_year_rebuilds_the_next_one_against_it(builds, conn, simulator):
+    from dxw import quality
+
+    # The reporting system re-delivers 2024S2 without the inflated value, so that 2024 passes
+    # its gate: the year 2024 is rebuilt, 2025 (whose half-years did not change) is kept.
+    build()
+    start = writes(conn)
+    simulator.clear_faults()
+    assert ingest("dhis2_data_values", "2024S2", simulator.url, full=True).status == "loaded"
+    build()
+    before = writes(conn)
+    for table in BY_YEAR:
+        assert rewritten(start, before, table) == {"2024"}, table
+    # The year 2024 passes its own gate and is published; 2025 must compare with it, and 2024,
+    # whose facts did not change since, is kept as built.
+    gate = quality.gate("mart_annual_indicator", run_id="test", period_id="2024")
+    publish.publish(conn, run_id="test", gate_run_id=gate.quality_run_id, period_id="2024")
+    published = conn.execute("select distinct period_id from marts.mart_annual_indicator").fetchall()
+    assert published == [("2024",)]
+    build()
+    after = writes(conn)
+    for table in BY_YEAR:
+        assert rewritten(before, after, table) == {"2025"}, table
+    assert rewritten(before, after, ("core", "fct_indicator_observation")) == set()
+    compared, wrong, measured = conn.execute(
+        """
+        select count(*), count(*) filter (where b.change_since_previous is distinct from b.value - p.value),
+               count(b.change_since_previous)
+        from marts_build.mart_annual_indicator as b
+        left join marts.mart_annual_indicator as p
+            on (p.unit_structure, p.unit_code, p.indicator_code, p.period_id)
+            = (b.unit_structure, b.unit_code, b.indicator_code, '2024')
+        where b.period_id = '2025'
+        """
+    ).fetchone()
+    assert compared > 0
+    assert measured > 0
+    assert wrong == 0
+    # Nothing new: the next build rewrites no year.
+    build()
+    assert writes(conn) == after
     incremental = checksums(conn)
     build("--full-refresh")
     assert checksums(conn) == incremental
@@ -243,6 +296,8 @@ def test_a_changed_seed_row_is_reloaded_alone_and_rebuilds_every_half_year(build
     after = writes(conn)
     for table in BY_HALF_YEAR:
         assert rewritten(before, after, table) == set(after[table]) == {"2024S2", "2025S1", "2025S2"}, table
+    for table in BY_YEAR:
+        assert rewritten(before, after, table) == set(after[table]) == {"2024", "2025"}, table
     # The target applies to the departments (target_levels); the other levels' rows carry none.
     targets = conn.execute(
         "select period_id, array_agg(distinct target_value) filter (where target_value is not null) "

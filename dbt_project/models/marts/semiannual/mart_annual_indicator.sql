@@ -1,14 +1,23 @@
 {#-
   The year grain of mart_semiannual_indicator (Plan 86 VI.6: reports every 6 months and every
-  year), built whole from the official half-year facts: a few thousand rows per year. Its change
-  since the previous year compares with that year as published (gated), like the half-years'.
+  year), from the official facts of the year and of its two half-years. Its change since the
+  previous year compares with that year as published (gated), like the half-years'.
+
+  Incremental by year (macros/incremental_periods.sql): a year is rebuilt when the facts it is
+  made of change (its own or its half-years': year_signatures()) or when the year before it is
+  published anew; a national new half-year rebuilds its year, not the whole mart.
 -#}
 {%- set published = source('published', 'mart_annual_indicator') %}
 {%- set published_exists = existing_relation(published) %}
+{%- set rebuilt = changed_periods(expected=signatures_with_published_previous(
+    year_signatures(ref('fct_indicator_observation')), published_exists, 'year'
+)) %}
 
 with halfyears as (
     select * from {{ ref('fct_indicator_observation') }}
-    where period_id ~ '^[0-9]{4}S[12]$' and is_official
+    where
+        period_id ~ '^[0-9]{4}S[12]$' and is_official
+    {{ where_changed_period('period_id', with_halfyears_of_years(rebuilt), 'and') }}
 ),
 
 -- What a source reports for a whole year (a year period id): the year's own figure.
@@ -25,7 +34,9 @@ reported_years as (
         {{ window_basis('source_system') }} as lowest_window_basis,
         {{ window_basis('source_system') }} as highest_window_basis
     from {{ ref('fct_indicator_observation') }}
-    where period_id ~ '^[0-9]{4}$' and is_official
+    where
+        period_id ~ '^[0-9]{4}$' and is_official
+    {{ where_changed_period('period_id', rebuilt, 'and') }}
 ),
 
 memberships as (
@@ -47,6 +58,12 @@ periods as (
 
 coverage as (
     select * from {{ ref('int_unit_coverage') }}
+    {{ where_changed_period('period_id', rebuilt) }}
+),
+
+-- Per year, the state of the facts it is made of (none in a unit test's fixture without signatures).
+signatures as (
+    {{ year_signatures(ref('fct_indicator_observation')) }}
 ),
 
 -- A unit's own figure for the year (dim_indicator.year_basis): counts of what happened add up
@@ -153,7 +170,9 @@ qualitative_units as (
     {{ qualitative_units_applicable('year') }}
 ),
 
--- The previous years as published (gated): none before the first publish of a year.
+-- The years before the rebuilt ones as published (gated): none before the first publish of a
+-- year. A copy published by a release before signatures has none: it counts as unpublished in
+-- the signature, and its values are compared all the same.
 published_values as (
     {%- if published_exists %}
         select
@@ -161,17 +180,28 @@ published_values as (
             unit_code,
             indicator_code,
             period_id,
-            value
+            value,
+            {{ 'load_signature' if has_signatures(published_exists) else 'null::bigint as load_signature' }}
         from {{ published }}
+        {{ where_changed_period('period_id', previous_years(rebuilt)) }}
     {%- else %}
         select
             null::text as unit_structure,
             null::text as unit_code,
             null::text as indicator_code,
             null::text as period_id,
-            null::numeric as value
+            null::numeric as value,
+            null::bigint as load_signature
         where false
     {%- endif %}
+),
+
+published_signatures as (
+    select
+        period_id,
+        min(load_signature) as load_signature
+    from published_values
+    group by period_id
 ),
 
 assessed as (
@@ -232,7 +262,9 @@ final as (
         assessed.window_basis,
         {{ window_basis_start('assessed.window_basis', 'assessed') }} as window_start,
         {{ window_basis_end('assessed.window_basis', 'assessed') }} as window_end,
-        assessed.last_loaded_at
+        assessed.last_loaded_at,
+        {{ with_previous_signature('signatures.load_signature', 'previous_signature.load_signature') }}
+            as load_signature
     from assessed
     left join coverage
         on
@@ -245,7 +277,10 @@ final as (
             assessed.unit_structure = previous.unit_structure
             and assessed.unit_code = previous.unit_code
             and assessed.indicator_code = previous.indicator_code
-            and (assessed.period_id::integer - 1)::text = previous.period_id
+            and {{ previous_period('assessed.period_id', 'year') }} = previous.period_id
+    left join signatures on assessed.period_id = signatures.period_id
+    left join published_signatures as previous_signature
+        on {{ previous_period('assessed.period_id', 'year') }} = previous_signature.period_id
 )
 
 select * from final

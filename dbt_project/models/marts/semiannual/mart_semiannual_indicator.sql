@@ -6,7 +6,7 @@
 {%- set published = source('published', 'mart_semiannual_indicator') %}
 {%- set published_exists = existing_relation(published) %}
 {%- set rebuilt = changed_periods(expected=signatures_with_published_previous(
-    ref('fct_indicator_observation'), published if published_exists else none
+    signatures_of(ref('fct_indicator_observation')), published_exists
 )) %}
 
 with observations as (
