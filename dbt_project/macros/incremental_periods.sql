@@ -175,13 +175,18 @@
     changed since (their signatures say so). A full build tests everything.
 
     `column` is a half-year the next build of `downstream` rebuilds: from the loads for the fact
-    table (the default), from the tested `relation` for a model built from it. -#}
+    table (the default), from the tested `relation` for a model built from it, whose signatures
+    it stores as they are (mart_reporting_compliance the facts', mart_unit_scorecard
+    mart_semiannual_indicator's; not mart_semiannual_indicator, whose signatures also carry the
+    published previous half-year's, so that every half-year would differ). A tested view has no
+    signatures: `downstream` is then a model built from it whose signatures are the loads'.
+    `downstream` is a child of the tested relation, so that it is not rebuilt before the test runs. -#}
 {% macro periods_to_build_condition(column, downstream='fct_indicator_observation', relation=none) -%}
     {%- if not execute -%}
         {{ return('true') }}
     {%- endif -%}
     {%- set node = graph.nodes['model.' ~ project_name ~ '.' ~ downstream] -%}
-    {%- set expected = period_load_signatures(by_graph=true) if relation is none else signatures_of(relation) -%}
+    {%- set expected = signatures_of(relation) if has_signatures(relation) else period_load_signatures(by_graph=true) -%}
     {%- set periods = periods_to_build(adapter.get_relation(node.database, node.schema, node.alias), expected) -%}
     {{ return('true' if periods is none else period_in(column, periods)) }}
 {%- endmacro %}

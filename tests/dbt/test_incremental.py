@@ -3,6 +3,8 @@ what a full rebuild gives (macros/incremental_periods.sql)."""
 
 import csv
 import dataclasses
+import json
+import re
 import shutil
 from decimal import Decimal
 
@@ -81,9 +83,28 @@ def _build_twice_then_fully(simulator, conn, reset_warehouse):
     build()
     after = writes(conn)
     incremental = checksums(conn)
+    scopes = scoped_test_filters()
 
     build("--full-refresh")
-    return before, after, incremental, checksums(conn)
+    return before, after, incremental, checksums(conn), scopes
+
+
+# Tests of large relations scoped to the half-years their downstream model is about to rebuild:
+# per model, the start of its test's unique id.
+SCOPED_TESTS = {
+    "fct_indicator_observation": "test.dxw.dxw_unique_combination_fct_indicator_observation_",
+    "int_unit_submissions": "test.dxw.dxw_unique_combination_int_unit_submissions_",
+}
+
+
+def scoped_test_filters() -> dict[str, str]:
+    """The filter each scoped test ran with in the last build (from its SQL as dbt ran it)."""
+    results = json.loads((get_settings().dbt_project_dir / "target" / "run_results.json").read_text())
+    filters = {}
+    for model, test_id in SCOPED_TESTS.items():
+        [sql] = [r["compiled_code"] for r in results["results"] if r["unique_id"].startswith(test_id)]
+        filters[model] = re.search(rf'\."{model}" where (.*?)\) dbt_subquery', sql).group(1)
+    return filters
 
 
 def rewritten(before, after, table) -> set[str]:
@@ -91,7 +112,7 @@ def rewritten(before, after, table) -> set[str]:
 
 
 def test_only_the_changed_half_years_are_rebuilt(builds):
-    before, after, _, _ = builds
+    before, after = builds[:2]
     assert rewritten(before, after, ("core", "fct_indicator_observation")) == {"2024S2", "2025S2"}
     # The refusals are placed by half-year like the facts. A half-year without one keeps a row
     # of its own (is_refusal false): with no row, it would be placed again on every build.
@@ -112,8 +133,16 @@ def test_only_the_changed_half_years_are_rebuilt(builds):
         assert rewritten(before, after, table) == {"2024", "2025"}, table
 
 
+def test_the_tests_of_large_relations_check_the_rebuilt_half_years(builds):
+    # The facts' and the submissions' uniqueness tests ran on the half-years the second build
+    # rebuilt (2024S2 re-delivered, 2025S2 new), not on 2025S1, which had not changed.
+    scopes = builds[4]
+    for model in SCOPED_TESTS:
+        assert scopes[model] == "period_id in ('2024S2', '2025S2')", model
+
+
 def test_the_incremental_build_equals_a_full_rebuild(builds):
-    _, _, incremental, full = builds
+    incremental, full = builds[2:4]
     assert incremental == full
     assert all(rows > 0 for rows, _ in full.values())
 
@@ -127,7 +156,7 @@ def test_the_redelivered_value_reached_the_marts(builds, conn):
 
 
 def test_tables_built_by_a_release_without_signatures_are_rebuilt_whole(builds, conn):
-    _, _, _, full = builds
+    full = builds[3]
     for schema, table in SIGNED:
         # cascade: core.fct_refused_observation is a view over int_observations_refused, which
         # the build recreates like every view.
@@ -142,7 +171,7 @@ def test_tables_built_by_a_release_without_signatures_are_rebuilt_whole(builds, 
 
 
 def test_a_new_transform_version_rebuilds_every_half_year(builds, conn):
-    _, _, _, full = builds
+    full = builds[3]
     before = writes(conn)
     build("--vars", "{dxw_transform_version: 1000}")  # any version other than the project's
     after = writes(conn)
