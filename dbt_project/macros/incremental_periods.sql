@@ -176,11 +176,13 @@
 
     `column` is a half-year the next build of `downstream` rebuilds: from the loads for the fact
     table (the default), from the tested `relation` for a model built from it, whose signatures
-    it stores as they are (mart_reporting_compliance the facts', mart_unit_scorecard
+    it stores as they are (int_unit_coverage the facts' for a half-year, mart_unit_scorecard
     mart_semiannual_indicator's; not mart_semiannual_indicator, whose signatures also carry the
     published previous half-year's, so that every half-year would differ). A tested view has no
     signatures: `downstream` is then a model built from it whose signatures are the loads'.
-    `downstream` is a child of the tested relation, so that it is not rebuilt before the test runs. -#}
+    `downstream` is a child of the tested relation built by the same DAG (transform_warehouse
+    builds the core, semiannual_marts the marts): dbt builds it only once the tests passed, so a
+    half-year stays to be tested until they do. -#}
 {% macro periods_to_build_condition(column, downstream='fct_indicator_observation', relation=none) -%}
     {%- if not execute -%}
         {{ return('true') }}
