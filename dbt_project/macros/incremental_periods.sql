@@ -178,17 +178,16 @@
     table (the default), from the tested `relation` for a model built from it, whose signatures
     it stores as they are (int_unit_coverage the facts' for a half-year, mart_unit_scorecard
     mart_semiannual_indicator's; not mart_semiannual_indicator, whose signatures also carry the
-    published previous half-year's, so that every half-year would differ). A tested view has no
-    signatures: `downstream` is then a model built from it whose signatures are the loads'.
-    `downstream` is a child of the tested relation built by the same DAG (transform_warehouse
-    builds the core, semiannual_marts the marts): dbt builds it only once the tests passed, so a
-    half-year stays to be tested until they do. -#}
+    published previous half-year's, so that every half-year would differ). `downstream` is a
+    child of the tested relation built by the same DAG (transform_warehouse builds the core,
+    semiannual_marts the marts): dbt builds it only once the tests passed, so a half-year stays
+    to be tested until they do. -#}
 {% macro periods_to_build_condition(column, downstream='fct_indicator_observation', relation=none) -%}
     {%- if not execute -%}
         {{ return('true') }}
     {%- endif -%}
     {%- set node = graph.nodes['model.' ~ project_name ~ '.' ~ downstream] -%}
-    {%- set expected = signatures_of(relation) if has_signatures(relation) else period_load_signatures(by_graph=true) -%}
+    {%- set expected = period_load_signatures(by_graph=true) if relation is none else signatures_of(relation) -%}
     {%- set periods = periods_to_build(adapter.get_relation(node.database, node.schema, node.alias), expected) -%}
     {{ return('true' if periods is none else period_in(column, periods)) }}
 {%- endmacro %}

@@ -83,27 +83,22 @@ def _build_twice_then_fully(simulator, conn, reset_warehouse):
     build()
     after = writes(conn)
     incremental = checksums(conn)
-    scopes = scoped_test_filters()
+    tested = facts_test_filter()
 
     build("--full-refresh")
-    return before, after, incremental, checksums(conn), scopes
+    return before, after, incremental, checksums(conn), tested
 
 
-# Tests of large relations scoped to the half-years their downstream model is about to rebuild:
-# per model, the start of its test's unique id.
-SCOPED_TESTS = {
-    "fct_indicator_observation": "test.dxw.dxw_unique_combination_fct_indicator_observation_",
-}
+FACTS_UNIQUENESS_TEST = "test.dxw.dxw_unique_combination_fct_indicator_observation_"
 
 
-def scoped_test_filters() -> dict[str, str]:
-    """The filter each scoped test ran with in the last build (from its SQL as dbt ran it)."""
+def facts_test_filter() -> str:
+    """The filter the facts' uniqueness test ran with in the last build (its SQL as dbt ran it)."""
     results = json.loads((get_settings().dbt_project_dir / "target" / "run_results.json").read_text())
-    filters = {}
-    for model, test_id in SCOPED_TESTS.items():
-        [sql] = [r["compiled_code"] for r in results["results"] if r["unique_id"].startswith(test_id)]
-        filters[model] = re.search(rf'\."{model}" where (.*?)\) dbt_subquery', sql).group(1)
-    return filters
+    [sql] = [
+        r["compiled_code"] for r in results["results"] if r["unique_id"].startswith(FACTS_UNIQUENESS_TEST)
+    ]
+    return re.search(r'\."fct_indicator_observation" where (.*?)\) dbt_subquery', sql).group(1)
 
 
 def rewritten(before, after, table) -> set[str]:
@@ -132,13 +127,11 @@ def test_only_the_changed_half_years_are_rebuilt(builds):
         assert rewritten(before, after, table) == {"2024", "2025"}, table
 
 
-def test_the_tests_of_large_relations_check_the_rebuilt_half_years(builds):
+def test_the_facts_tests_check_the_rebuilt_half_years(builds):
     # The facts' uniqueness test ran on the half-years the second build rebuilt (2024S2
     # re-delivered, 2025S2 new), not on 2025S1, which had not changed: scoped by int_unit_coverage,
     # a child built by the same DAG whose half-years carry the facts' own signatures.
-    scopes = builds[4]
-    for model in SCOPED_TESTS:
-        assert scopes[model] == "period_id in ('2024S2', '2025S2')", model
+    assert builds[4] == "period_id in ('2024S2', '2025S2')"
 
 
 def test_the_incremental_build_equals_a_full_rebuild(builds):
