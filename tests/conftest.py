@@ -86,11 +86,38 @@ WAREHOUSE_SCHEMAS = (
 )
 
 
-def reset_warehouse() -> None:
-    """Drop every schema dxw writes: the next step starts from an empty warehouse."""
+def reset_warehouse(keep_unit_test_runs: bool = True) -> None:
+    """Drop every schema dxw writes: the next step starts from an empty warehouse.
+
+    Unless ``keep_unit_test_runs`` is false, what the builds so far proved of the code survives:
+    which code (``marts_audit.dbt_build.code``) passed dbt's unit tests in a clean build of a
+    DAG's group. A unit test's result depends on the code alone, so, as after any clean build in
+    a deployment, the next build of that group and code does not run them again
+    (``dxw.transform.dbt_build.unit_tests_passed``); the session's first build of each group and
+    code runs them, and a failing unit test fails that build and leaves no such record. The rows
+    kept have no inputs and no project signature: no build is skipped for them, and no build
+    counts them as the last clean build of the warehouse.
+    """
+    from dxw.transform.dbt_build import BUILD_LOG_DDL
+
     with psycopg.connect(server_urls().warehouse, autocommit=True) as conn:
+        passed = []
+        if keep_unit_test_runs and conn.execute("select to_regclass('marts_audit.dbt_build')").fetchone()[0]:
+            passed = conn.execute(
+                "select distinct dag_id, group_id, code from marts_audit.dbt_build "
+                "where unit_tests and status = 'clean'"
+            ).fetchall()
         for schema in WAREHOUSE_SCHEMAS:
             conn.execute(f'drop schema if exists "{schema}" cascade')
+        if passed:
+            conn.execute(BUILD_LOG_DDL)
+            with conn.cursor() as cursor:
+                cursor.executemany(
+                    "insert into marts_audit.dbt_build (dag_id, group_id, code, unit_tests, status, "
+                    "project_signature, selection, finished_at, nodes) "
+                    "values (%s, %s, %s, true, 'clean', '', '{}', clock_timestamp(), 0)",
+                    passed,
+                )
 
 
 @pytest.fixture(scope="session")

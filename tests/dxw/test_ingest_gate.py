@@ -138,12 +138,16 @@ def test_the_reporting_system_gate_refuses_a_batch_with_a_duplicated_data_value(
     assert current_batch(conn, "dhis2_data_values") == (clean.batch_id,)
 
 
-def test_two_first_gates_at_once_both_record_their_run(urls, empty_warehouse):
+def test_two_first_gates_at_once_both_record_their_run(urls):
     # The deployment's first scheduled pull lands a source's mapped datasets side by side, so two
     # gates can be the first to write the audit tables. Session A has created them and not yet
     # committed; session B's gate then waits for A instead of failing on PostgreSQL's catalogue
     # (a unique violation on pg_namespace here; on the sequence's name in the deployment test,
     # where the failed task was retried five minutes later).
+    from tests.conftest import reset_warehouse
+
+    reset_warehouse(keep_unit_test_runs=False)  # not even the audit schema: both gates create it
+
     def result(table: str) -> quality.GateResult:
         return quality.GateResult(suite="raw_portal", table=table, success=True, evaluated=3, failures=[])
 
