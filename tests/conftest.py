@@ -86,6 +86,12 @@ WAREHOUSE_SCHEMAS = (
 )
 
 
+# dbt's unit tests check the code, not the data: tests/dbt/test_dbt_build.py builds with them (a
+# failing one fails its build), as do the DAGs' builds, once per code; the other tests' direct
+# `dbt build`s, which check what the data becomes, leave them out.
+WITHOUT_UNIT_TESTS = ("--exclude", "test_type:unit")
+
+
 def reset_warehouse(keep_unit_test_runs: bool = True) -> None:
     """Drop every schema dxw writes: the next step starts from an empty warehouse.
 

@@ -135,6 +135,7 @@ class Settings:
     dbt_pool: str = "dbt"
     dbt_pool_slots: int = 2
     dbt_task_retries: int = 2
+    dbt_task_retry_delay: float = 30.0
 
     def source_url(self, source: str) -> str | None:
         """The configured base URL of the registry source ``source`` (None: not configured)."""
@@ -257,4 +258,5 @@ def get_settings() -> Settings:
         dbt_pool=_env("DXW_DBT_POOL", "dbt"),
         dbt_pool_slots=_env_number("DXW_DBT_POOL_SLOTS", "2", int),
         dbt_task_retries=_env_number("DXW_DBT_TASK_RETRIES", "2", int),
+        dbt_task_retry_delay=_env_number("DXW_DBT_TASK_RETRY_DELAY", "30", float),
     )

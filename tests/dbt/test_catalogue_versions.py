@@ -147,7 +147,7 @@ def commune(project):
 
 @pytest.fixture(scope="module")
 def built(project, commune, tmp_path_factory):
-    from tests.conftest import URLS, reset_warehouse
+    from tests.conftest import URLS, WITHOUT_UNIT_TESTS, reset_warehouse
 
     reset_warehouse()
     ensure_raw_tables(project)
@@ -179,7 +179,7 @@ def built(project, commune, tmp_path_factory):
     outcome = imports.import_upload(form, settings=project)
     assert (outcome.status, outcome.accepted, outcome.rejected) == ("accepted", 1, 0)
 
-    assert dbt.run(["build"], URLS.warehouse, project, check=False) == 0
+    assert dbt.run(["build", *WITHOUT_UNIT_TESTS], URLS.warehouse, project, check=False) == 0
 
 
 def test_the_upload_form_of_a_period_lists_the_indicators_of_its_plan(project, commune):

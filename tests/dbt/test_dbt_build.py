@@ -21,6 +21,7 @@ def built(simulator):
         for dataset in FEEDS:
             ingest(dataset, period, simulator.url)
     ensure_raw_tables()  # as transform_warehouse does: uploads may not have arrived yet
+    # With dbt's unit tests: a failing one fails this build (tests.conftest.WITHOUT_UNIT_TESTS).
     assert dbt.run(["build"], URLS.warehouse, get_settings(), check=False) == 0
 
 

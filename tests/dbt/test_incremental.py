@@ -34,9 +34,9 @@ EVERY_TABLE = [*SIGNED, ("marts_build", "mart_award_eligibility")]
 
 
 def build(*args: str) -> None:
-    from tests.conftest import URLS
+    from tests.conftest import URLS, WITHOUT_UNIT_TESTS
 
-    assert dbt.run(["build", *args], URLS.warehouse, get_settings(), check=False) == 0
+    assert dbt.run(["build", *args, *WITHOUT_UNIT_TESTS], URLS.warehouse, get_settings(), check=False) == 0
 
 
 def writes(conn) -> dict[tuple[str, str], dict[str, str]]:
@@ -296,7 +296,7 @@ def test_an_unchanged_seed_is_not_reloaded_and_rebuilds_nothing(builds, conn):
 
 
 def test_a_changed_seed_row_is_reloaded_alone_and_rebuilds_every_half_year(builds, conn, project_copy):
-    from tests.conftest import URLS
+    from tests.conftest import URLS, WITHOUT_UNIT_TESTS
 
     build()
     seeds, before = seed_writes(conn), writes(conn)
@@ -312,7 +312,7 @@ def test_a_changed_seed_row_is_reloaded_alone_and_rebuilds_every_half_year(build
         writer.writeheader()
         writer.writerows(rows)
 
-    assert dbt.run(["build"], URLS.warehouse, project_copy, check=False) == 0
+    assert dbt.run(["build", *WITHOUT_UNIT_TESTS], URLS.warehouse, project_copy, check=False) == 0
     reloaded = {seed for seed, xmin in seed_writes(conn).items() if xmin != seeds[seed]}
     assert reloaded == {"indicators"}
     after = writes(conn)

@@ -27,7 +27,7 @@ MEASURED = parse("2025S1")
 
 @pytest.fixture(scope="module")
 def built():
-    from tests.conftest import URLS, reset_warehouse
+    from tests.conftest import URLS, WITHOUT_UNIT_TESTS, reset_warehouse
 
     reset_warehouse()
     ensure_raw_tables()
@@ -37,7 +37,7 @@ def built():
     with database.connect(settings, autocommit=True) as conn:
         result = land_gated(conn, FEEDS[dms.DATASET].dataset, "2026S1", records, [], {}, settings)
     assert result.status == "loaded"
-    assert dbt.run(["build"], URLS.warehouse, settings, check=False) == 0
+    assert dbt.run(["build", *WITHOUT_UNIT_TESTS], URLS.warehouse, settings, check=False) == 0
 
 
 def successions() -> list[dict[str, str]]:

@@ -64,3 +64,23 @@ def test_the_project_signature_moves_with_a_seed_but_not_with_targets(tmp_path):
     assert dbt_build.project_signature(tmp_path) == before
     (tmp_path / "seeds" / "units.csv").write_text("code\n01\n02\n")
     assert dbt_build.project_signature(tmp_path) != before
+
+
+def test_every_dbt_task_retries_as_configured(monkeypatch):
+    from datetime import timedelta
+
+    from airflow.sdk import DAG
+
+    from dxw.settings import get_settings
+    from dxw.transform.dbt_tasks import dbt_task_group
+
+    monkeypatch.setenv("DXW_DBT_TASK_RETRIES", "3")
+    monkeypatch.setenv("DXW_DBT_TASK_RETRY_DELAY", "7.5")
+    get_settings.cache_clear()
+    try:
+        with DAG("retry_settings", schedule=None) as dag:
+            dbt_task_group("dbt", [], ["tag:publish"])
+    finally:
+        get_settings.cache_clear()
+    assert len(dag.tasks) > 1  # the build and a task per node
+    assert {(task.retries, task.retry_delay) for task in dag.tasks} == {(3, timedelta(seconds=7.5))}

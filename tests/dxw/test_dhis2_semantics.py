@@ -103,9 +103,16 @@ def test_corrections_delete_update_and_ignore_as_dhis2_counts_them(conn, empty_w
 
     # Downstream, the deleted values are gone: staging holds 02.STC's two remaining values.
     ensure_raw_tables()
-    from tests.conftest import URLS
+    from tests.conftest import URLS, WITHOUT_UNIT_TESTS
 
-    assert dbt.run(["build", "--select", "+stg_dhis2__data_values"], URLS.warehouse, get_settings()) == 0
+    assert (
+        dbt.run(
+            ["build", "--select", "+stg_dhis2__data_values", *WITHOUT_UNIT_TESTS],
+            URLS.warehouse,
+            get_settings(),
+        )
+        == 0
+    )
     staged = conn.execute(
         "select data_element_uid, value from staging.stg_dhis2__data_values "
         "where source_unit_id = %s and period_id = '2025S1' order by 1",

@@ -71,13 +71,13 @@ def _primary_successors() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def built(simulator):
-    from tests.conftest import URLS, reset_warehouse
+    from tests.conftest import URLS, WITHOUT_UNIT_TESTS, reset_warehouse
 
     reset_warehouse()
     ensure_raw_tables()
     for period in ("2024S2", "2025S1", "2025S2"):
         assert ingest(dms.DATASET, period, simulator.url).status == "loaded"
-    assert dbt.run(["build", "--exclude", "test_type:unit"], URLS.warehouse, get_settings(), check=False) == 0
+    assert dbt.run(["build", *WITHOUT_UNIT_TESTS], URLS.warehouse, get_settings(), check=False) == 0
 
 
 def _truth(code: str, part: str, period=S2) -> int:

@@ -43,10 +43,11 @@ def built(simulator):
 
 @pytest.fixture
 def retries(monkeypatch):
-    """Set the dbt tasks' retries for the DAGs parsed in this test."""
+    """Set the dbt tasks' retries (and the seconds between tries) for the DAGs parsed in this test."""
 
-    def set_retries(count: int) -> None:
+    def set_retries(count: int, delay: float = 30) -> None:
         monkeypatch.setenv("DXW_DBT_TASK_RETRIES", str(count))
+        monkeypatch.setenv("DXW_DBT_TASK_RETRY_DELAY", str(delay))
         get_settings.cache_clear()
 
     yield set_retries
@@ -112,7 +113,7 @@ def test_a_failing_model_fails_its_task_and_stops_its_dependants(built, conn, re
 
 
 def test_a_retry_rebuilds_the_failed_node_then_its_dependants(built, conn, retries):
-    retries(1)  # 30 s apart: the table is repaired before the retry
+    retries(1, delay=4)  # the table is repaired (within a second of the build's end) before the retry
     break_dms(conn)
     before = conn.execute("select max(build_id) from marts_audit.dbt_build").fetchone()[0]
 

@@ -260,7 +260,7 @@ def dbt_task_group(group_id: str, select: list[str] | None = None, exclude: list
     task_args = {
         "pool": settings.dbt_pool,
         "retries": settings.dbt_task_retries,
-        "retry_delay": timedelta(seconds=30),
+        "retry_delay": timedelta(seconds=settings.dbt_task_retry_delay),
     }
     nodes = group_nodes(manifest(), select or [], exclude or [])
     with TaskGroup(group_id=group_id) as group:
