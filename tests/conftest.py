@@ -14,6 +14,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import psycopg
 import pytest
@@ -39,6 +40,8 @@ get_settings.cache_clear()
 # The settings of the session, taken now: the server is started by whichever test first needs it,
 # and that test may have pointed the settings elsewhere for itself (a copy of the project).
 SESSION_SETTINGS = get_settings()
+# When this session began: what earlier sessions' builds proved is not carried (reset_warehouse).
+SESSION_STARTED = datetime.now(UTC)
 
 _urls: database.DatabaseUrls | None = None
 
@@ -100,9 +103,10 @@ def reset_warehouse(keep_unit_test_runs: bool = True) -> None:
     DAG's group. A unit test's result depends on the code alone, so, as after any clean build in
     a deployment, the next build of that group and code does not run them again
     (``dxw.transform.dbt_build.unit_tests_passed``); the session's first build of each group and
-    code runs them, and a failing unit test fails that build and leaves no such record. The rows
-    kept have no inputs and no project signature: no build is skipped for them, and no build
-    counts them as the last clean build of the warehouse.
+    code runs them (rows of earlier sessions, left in the test database, are not kept), and a
+    failing unit test fails that build and leaves no such record. The rows kept have no inputs
+    and no project signature: no build is skipped for them, and no build counts them as the last
+    clean build of the warehouse.
     """
     from dxw.transform.dbt_build import BUILD_LOG_DDL
 
@@ -111,7 +115,8 @@ def reset_warehouse(keep_unit_test_runs: bool = True) -> None:
         if keep_unit_test_runs and conn.execute("select to_regclass('marts_audit.dbt_build')").fetchone()[0]:
             passed = conn.execute(
                 "select distinct dag_id, group_id, code from marts_audit.dbt_build "
-                "where unit_tests and status = 'clean'"
+                "where unit_tests and status = 'clean' and finished_at >= %s",
+                (SESSION_STARTED,),
             ).fetchall()
         for schema in WAREHOUSE_SCHEMAS:
             conn.execute(f'drop schema if exists "{schema}" cascade')

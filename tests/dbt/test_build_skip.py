@@ -36,7 +36,7 @@ def logged(conn) -> list[tuple[str, int | None]]:
 def landed(simulator):
     from tests.conftest import reset_warehouse
 
-    reset_warehouse()
+    reset_warehouse(keep_unit_test_runs=False)  # the tests below see when the unit tests run
     ensure_raw_tables()
     ingest("portal_provide_online", "2024S2", simulator.url)
 

@@ -118,7 +118,7 @@ def test_a_retry_rebuilds_the_failed_node_then_its_dependants(built, conn, retri
     before = conn.execute("select max(build_id) from marts_audit.dbt_build").fetchone()[0]
 
     def repair() -> None:
-        """Repair the raw table once the build has ended (its node task then waits 30 s to retry)."""
+        """Repair the raw table once the build has ended (its node task then waits 4 s to retry)."""
         from dxw.warehouse import database
 
         with database.connect(autocommit=True) as own:
