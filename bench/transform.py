@@ -104,7 +104,8 @@ def bench_transform_per_node():
         render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.BUILD,
                                    exclude=["tag:publish"], should_detach_multiple_parents_tests=True),
         operator_args={"install_deps": False, "emit_datasets": False, "pool": settings.dbt_pool,
-                       "retries": settings.dbt_task_retries, "retry_delay": timedelta(seconds=30)},
+                       "retries": settings.dbt_task_retries,
+                       "retry_delay": timedelta(seconds=settings.dbt_task_retry_delay)},
     )
     ensure_raw_tables() >> group
 
