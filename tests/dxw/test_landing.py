@@ -1,5 +1,7 @@
 """The COPY loader: all or nothing, idempotent, every attempt recorded."""
 
+import hashlib
+
 import pytest
 
 from dxw.landing import copy
@@ -63,6 +65,22 @@ def test_source_documents_are_kept_verbatim_with_the_batch(conn, empty_warehouse
         (result.batch_id,),
     ).fetchall()
     assert kept == [("page 1", "application/json", len(page), page)]
+
+
+def test_documents_keep_every_byte_and_their_digest(conn, empty_warehouse):
+    # Every byte value 0..255 (NUL, COPY's text escapes, invalid UTF-8) and a name as a
+    # Vietnamese office writes it: what is read back must be the bytes sent, and the stored
+    # digest the SHA-256 of those bytes (the ``sha256sum`` of the file).
+    tail = "Báo cáo 6 tháng\\.\r\n".encode()  # 19 characters; each of the 3 "á" is 2 bytes: 22
+    content = bytes(range(256)) * 3 + tail
+    name = "Báo cáo chuyển đổi số - Sở Nội vụ.csv"
+    document = copy.Document(name, "text/csv", content)
+    result = copy.land(conn, DATASET, "2025S1", RECORDS[:1], documents=[document])
+    kept = conn.execute(
+        "select document_no, name, byte_count, sha256, content from raw.source_document where batch_id = %s",
+        (result.batch_id,),
+    ).fetchall()
+    assert kept == [(1, name, 768 + 22, hashlib.sha256(content).hexdigest(), content)]
 
 
 def test_values_that_need_quoting_land_exactly(conn, empty_warehouse):
