@@ -184,30 +184,29 @@ def _warm_simulator(url: str, world, period) -> float:
 
 def _loader_rate(settings, world, period) -> tuple[int, float]:
     """The COPY loader alone on a half-year's data values (the named baseline of the ingestion):
-    ``landing.copy.land`` of the records the connector delivers, into a table of its own."""
+    ``landing.copy.land`` of the records as the connector delivers them (columns, in key order),
+    into a table of its own."""
     from dxw.intake import ingest
     from dxw.landing import copy
+    from dxw.sources.contract import ColumnRecords
     from dxw.warehouse import database
 
-    records = [
-        {
-            "dataElement": de,
-            "period": pe,
-            "orgUnit": ou,
-            "categoryOptionCombo": coc,
-            "attributeOptionCombo": aoc,
-            "value": value,
-            "storedBy": stored_by,
-            "lastUpdated": updated,
-            "comment": comment,
-            "followup": followup,
-            "created": updated,
-            "deleted": deleted,
-        }
-        for de, pe, ou, coc, aoc, value, stored_by, updated, comment, followup, deleted in world.data_values(
-            period
-        )
-    ]
+    names = (
+        "dataElement",
+        "period",
+        "orgUnit",
+        "categoryOptionCombo",
+        "attributeOptionCombo",
+        "value",
+        "storedBy",
+        "lastUpdated",
+        "comment",
+        "followup",
+        "deleted",
+    )
+    columns = dict(zip(names, map(list, zip(*world.data_values(period), strict=True)), strict=True))
+    columns["created"] = columns["lastUpdated"]
+    records = ColumnRecords(columns).ordered_by(ingest.DHIS2_DATASET.key)
     fields, key = ingest.DHIS2_DATASET.fields, ingest.DHIS2_DATASET.key
     dataset = copy.Dataset("bench", "bench_loader_rate", fields, key)
     with database.connect(settings, autocommit=True) as conn:

@@ -294,3 +294,75 @@ def test_a_conflict_among_clean_values_is_named_with_its_position():
     assert [(c.object, c.value, c.index) for c in result.conflicts] == [
         ("1.5", "Value must be zero or a positive integer", 4)
     ]
+
+
+def test_a_page_read_typed_gives_the_values_plain_json_gives():
+    # DHIS2's rule, from its import documentation: a value takes the set's period, orgUnit and
+    # attributeOptionCombo when it leaves them out; the API writes ``deleted`` only on a deleted
+    # value and ``followup`` as a JSON boolean. The columns below are written by hand from that.
+    page = {
+        "dataSet": "pBOMPrpg1QX",
+        "completeDate": "2025-07-05",
+        "period": "2025S1",
+        "orgUnit": "ouSET000001",
+        "attributeOptionCombo": "HllvX50cXC0",
+        "dataValues": [
+            {
+                "dataElement": "de000000001",
+                "categoryOptionCombo": "HllvX50cXC0",
+                "value": "12",
+                "storedBy": "admin",
+                "lastUpdated": "2025-06-20T08:15:00.000",
+                "comment": None,
+                "followup": False,
+                "created": "2025-06-20T08:15:00.000",
+            },
+            {
+                "dataElement": "de000000002",
+                "period": "2025S1",
+                "orgUnit": "ouOWN000002",
+                "categoryOptionCombo": "HllvX50cXC0",
+                "attributeOptionCombo": "HllvX50cXC0",
+                "value": "",
+                "storedBy": "xã Ngọc Đường",
+                "lastUpdated": "2025-06-21T09:00:00.000",
+                "comment": "Đã xoá",
+                "followup": True,
+                "created": "2025-06-01T07:00:00.000",
+                "deleted": True,
+            },
+        ],
+    }
+    content = json.dumps(page, ensure_ascii=False).encode()
+    typed = dhis2._decode_value_set(content)
+    assert not isinstance(typed, dict)
+    columns, count = dhis2._typed_columns([typed])
+    assert count == 2
+    assert columns == {
+        "dataElement": ["de000000001", "de000000002"],
+        "period": ["2025S1", "2025S1"],
+        "orgUnit": ["ouSET000001", "ouOWN000002"],
+        "categoryOptionCombo": ["HllvX50cXC0", "HllvX50cXC0"],
+        "attributeOptionCombo": ["HllvX50cXC0", "HllvX50cXC0"],
+        "value": ["12", ""],
+        "storedBy": ["admin", "xã Ngọc Đường"],
+        "lastUpdated": ["2025-06-20T08:15:00.000", "2025-06-21T09:00:00.000"],
+        "comment": [None, "Đã xoá"],
+        "followup": [False, True],
+        "created": ["2025-06-20T08:15:00.000", "2025-06-01T07:00:00.000"],
+        "deleted": [None, True],
+    }
+    assert dhis2._value_columns([json.loads(content)]) == (columns, 2)
+    # A page of another shape (a field the contract lacks, a number as a value) is read as plain
+    # JSON, so that the contract's checks can name what differs.
+    page["dataValues"][0]["extra"] = "x"
+    assert isinstance(dhis2._decode_value_set(json.dumps(page).encode()), dict)
+    del page["dataValues"][0]["extra"]
+    page["dataValues"][0]["value"] = 12
+    assert isinstance(dhis2._decode_value_set(json.dumps(page).encode()), dict)
+    # A required field left out with nothing to inherit: no columns, the row-wise path says why.
+    del page["dataValues"][1]["period"], page["period"]
+    page["dataValues"][0]["value"] = "12"
+    assert dhis2._typed_columns([dhis2._decode_value_set(json.dumps(page).encode())]) == (None, 0)
+    with pytest.raises(ValueError, match="malformed"):
+        dhis2._decode_value_set(b"<html>502 Bad Gateway</html>")

@@ -7,6 +7,7 @@ every source's next delivery again as new. The expected lines are written by han
 """
 
 from dxw.landing import copy
+from dxw.sources.contract import ColumnRecords
 
 DATASET = copy.Dataset("test_source", "test_counts", {"unitCode": str, "totalCount": int, "ratio": float})
 
@@ -36,3 +37,23 @@ def test_a_field_named_like_python_code_is_read_as_a_name():
     dataset = copy.Dataset("s", "t", {"x']}{__import__('os')}": str, "k0": int})
     records = [{"x']}{__import__('os')}": "v", "k0": 7}]
     assert copy._csv_chunk(records, dataset) == b"v,7\n"
+
+
+def test_columns_are_written_as_the_same_records_would_be():
+    # Column-wise records (the reporting system's connector) must give the bytes written by hand
+    # for the same records, in the dataset's field order whatever the columns' order, so that a
+    # batch keeps its checksum whichever way its connector held it.
+    dataset = copy.Dataset("s", "t", {"orgUnit": str, "value": str, "comment": str})
+    records = ColumnRecords(
+        {"comment": ["", "Báo cáo đủ", ""], "value": ["12", "0", ""], "orgUnit": ["a1", "b2", "c3"]}
+    )
+    assert copy._csv_chunk(records, dataset) == "a1,12,\nb2,0,Báo cáo đủ\nc3,,\n".encode()
+
+
+def test_columns_that_need_quotes_or_hold_other_cells_take_the_csv_rules():
+    quoted = ColumnRecords(
+        {"unitCode": ['a,"b"', "line\nbreak"], "totalCount": [None, 1], "ratio": [2.0, None]}
+    )
+    assert copy._csv_chunk(quoted, DATASET) == b'"a,""b""",,2.0\n"line\nbreak",1,\n'
+    numbers = ColumnRecords({"unitCode": ["024", "00715"], "totalCount": [10, 0], "ratio": [0.5, 1e16]})
+    assert copy._csv_chunk(numbers, DATASET) == b"024,10,0.5\n00715,0,1e+16\n"

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
-from operator import itemgetter
 from typing import Any
 
 import psycopg
@@ -18,7 +17,7 @@ from dxw.periods import parse
 from dxw.secrets import mask_url
 from dxw.settings import Settings, get_settings
 from dxw.sources import dhis2, portal, registry
-from dxw.sources.contract import Delivery, SourceError
+from dxw.sources.contract import Delivery, Records, SourceError, in_key_order
 from dxw.warehouse import database
 
 log = logging.getLogger(__name__)
@@ -32,7 +31,7 @@ class Feed:
     fetch: Callable[..., Delivery]
     # A feed that can ask for only what changed since a watermark (DHIS2's ``lastUpdated``): its
     # fetch takes ``since``, and this gives the new watermark from the records and the old one.
-    watermark: Callable[[list[dict[str, Any]], str | None], str | None] | None = None
+    watermark: Callable[[Records, str | None], str | None] | None = None
 
 
 def raw_dataset(source: registry.Source | str, dataset: registry.RawDataset) -> copy.Dataset:
@@ -102,7 +101,7 @@ def ingest(
             )
             raise
         # Sources page in an order of their own; in key order the same content has the same checksum.
-        delivery.records.sort(key=itemgetter(*feed.dataset.key))
+        delivery.records = in_key_order(delivery.records, feed.dataset.key)
         # The ledger is read by every engineer: the source's address without its credentials.
         fetch_seconds = round(time.monotonic() - started, 3)
         details: dict[str, Any] = {"url": mask_url(base_url), "fetch_seconds": fetch_seconds}
@@ -136,7 +135,7 @@ def land_gated(
     conn: psycopg.Connection,
     dataset: copy.Dataset,
     period_id: str,
-    records: list[dict[str, Any]],
+    records: Sequence[Mapping[str, Any]],
     documents: list[copy.Document],
     details: dict[str, Any],
     settings: Settings,

@@ -37,7 +37,7 @@ from psycopg.copy import QueuedLibpqWriter
 from psycopg.types.json import Jsonb
 
 from dxw.errors import WarehouseError
-from dxw.sources.contract import Document
+from dxw.sources.contract import ColumnRecords, Document
 from dxw.warehouse import locking
 
 log = logging.getLogger(__name__)
@@ -353,14 +353,20 @@ def _csv_chunk(records: Sequence[Mapping[str, Any]], dataset: Dataset) -> bytes:
     as null, as a missing value does: the models downstream read both alike.
     """
     fields = list(dataset.fields)
-    text = _plain_lines(tuple(fields))(records) + "\n"
+    text = _column_lines(records, fields) if isinstance(records, ColumnRecords) else None
+    if text is None:
+        text = _plain_lines(tuple(fields))(records) + "\n"
     plain = (
         text.count(",") == len(records) * (len(fields) - 1)
         and text.count("\n") == len(records)
         and not any(mark in text for mark in ('"', "\r", "\\", "None", "\x00"))
     )
     if not plain:
-        values = list(map(itemgetter(*fields), records))
+        values = (
+            list(records.rows(fields))
+            if isinstance(records, ColumnRecords)
+            else list(map(itemgetter(*fields), records))
+        )
         if len(fields) == 1:
             values = [(value,) for value in values]
         buffer = io.StringIO()
@@ -369,6 +375,15 @@ def _csv_chunk(records: Sequence[Mapping[str, Any]], dataset: Dataset) -> bytes:
         if any(mark in text for mark in ("\r", "\\.", "\x00")):
             text = _quote_rows(values, dataset)
     return text.encode()
+
+
+def _column_lines(records: ColumnRecords, fields: Sequence[str]) -> str | None:
+    """Columns of text as the lines :func:`_plain_lines` writes for the same records, byte for
+    byte (a text's ``str()`` is itself), without making a record; None when a cell is not text."""
+    try:
+        return "\n".join(map(",".join, records.rows(fields))) + "\n"
+    except TypeError:
+        return None
 
 
 @functools.cache

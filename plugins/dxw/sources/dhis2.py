@@ -21,6 +21,7 @@ deletions included (``includeDeleted=true``).
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -33,15 +34,27 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cache, lru_cache
 from itertools import repeat
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, Literal
+
+import msgspec
 
 from dxw import catalogue
 from dxw.periods import Period, PeriodError, parse
 from dxw.settings import Settings, get_settings
 from dxw.sources import http_session as http
 from dxw.sources import registry
-from dxw.sources.contract import ContractError, Delivery, Document, SourceError
+from dxw.sources.contract import (
+    ColumnRecords,
+    ContractError,
+    Delivery,
+    Document,
+    Records,
+    SourceError,
+    column,
+    key_ranks,
+)
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +126,7 @@ class Conflict:
 class ImportResult:
     """The values to land and the conflicts, as the import found them."""
 
-    values: list[dict[str, str]] = field(default_factory=list)
+    values: Records = field(default_factory=list)  # columns from the column-wise placement
     conflicts: list[Conflict] = field(default_factory=list)
     units: dict[str, str] = field(default_factory=dict)  # org-unit UID -> unit code
 
@@ -261,7 +274,8 @@ def resolve(
         else _place(columns, len(values), id_scheme, period, where, unit_uid_by_code, strategy)
     )
     if placed is not None:
-        return placed
+        # An import's caller reads and amends values one by one: records, not columns.
+        return ImportResult(list(placed.values), placed.conflicts, placed.units)
     result = ImportResult()
     seen: dict[tuple[str, ...], int] = {}
     for index, raw in enumerate(values, start=1):
@@ -304,23 +318,28 @@ def _place(
     where: Identifiers,
     unit_uid_by_code: Mapping[str, str],
     strategy: ImportStrategy,
+    typed: bool = False,
     key_order: bool = False,
 ) -> ImportResult | None:
     """:func:`resolve`'s result computed column by column, or None when the row-wise path must
     say what is wrong (a conflict, a duplicate, a cell that is not text).
 
+    ``typed``: the cells are known to be text, null or (a flag) a boolean, as the typed reader of
+    the API's pages delivers them. ``key_order``: the values in the order of their key (``KEY``).
+
     A national half-year is 831,600 values naming 80 data elements, 10,395 org units and one
     period: each column's distinct cells are normalised and looked up once, and a value is only
     its cells' lookups. Every check of :func:`_check` is made on the distinct cells, so a delivery
-    this accepts is one the row-wise path accepts, value for value. With ``key_order`` the values
-    come in the order of their key (``KEY``) rather than as delivered.
+    this accepts is one the row-wise path accepts, value for value. The values come as
+    :class:`ColumnRecords`, in the order delivered unless ``key_order``.
     """
     texts: dict[str, list[str]] = {}
     for name in FIELDS:
         cells = columns[name]
-        kinds = set(map(type, cells))
-        if not kinds <= (_FLAG_KINDS if name in ("followup", "deleted") else _CELL_KINDS):
-            return None
+        if not typed:
+            kinds = set(map(type, cells))
+            if not kinds <= (_FLAG_KINDS if name in ("followup", "deleted") else _CELL_KINDS):
+                return None
         memo = {cell: _text(cell) for cell in set(cells)}
         if name in ("followup", "deleted"):
             for cell, text in memo.items():
@@ -331,7 +350,9 @@ def _place(
                     memo[cell] = "false"
                 else:
                     return None
-        texts[name] = list(map(memo.__getitem__, cells))
+        # Text already as it should be (stripped, a flag spelt out) is kept, not copied.
+        same = all(text is cell for cell, text in memo.items())
+        texts[name] = cells if same and isinstance(cells, list) else list(map(memo.__getitem__, cells))
 
     element_of: dict[str, str] = {}
     for text in set(texts["dataElement"]):
@@ -354,8 +375,13 @@ def _place(
         if value_period.kind != "halfyear" or (period is not None and value_period != period):
             return None
         period_of[text] = value_period
-    for unit_text, period_text in set(zip(texts["orgUnit"], texts["period"], strict=True)):
-        if _closed_for(where, where.unit_by_uid[unit_of[unit_text]], period_of[period_text]):
+    if len(period_of) == 1:  # one period (a pull): each org unit is checked once
+        (only,) = period_of.values()
+        pairs: Iterable[tuple[str, Period]] = zip(unit_of, repeat(only))
+    else:
+        pairs = ((u, period_of[p]) for u, p in set(zip(texts["orgUnit"], texts["period"], strict=True)))
+    for unit_text, value_period in pairs:
+        if _closed_for(where, where.unit_by_uid[unit_of[unit_text]], value_period):
             return None
     for combo in ("categoryOptionCombo", "attributeOptionCombo"):
         if not set(texts[combo]) <= {"", "default", DEFAULT_COMBO}:
@@ -378,30 +404,13 @@ def _place(
     texts["orgUnit"] = list(map(unit_of.__getitem__, texts["orgUnit"]))
     period_ids = {text: value_period.id for text, value_period in period_of.items()}
     texts["period"] = list(map(period_ids.__getitem__, texts["period"]))
-    if len(set(zip(*(texts[k] for k in KEY), strict=True))) != count:
+    # Duplicates: one integer per key (key_ranks), equal for equal keys.
+    ranks = key_ranks([texts[k] for k in KEY], count)
+    if len(set(ranks)) != count:
         return None  # duplicates: the row-wise path names each and the value it repeats
     units = {uid: where.unit_by_uid[uid][0] for uid in dict.fromkeys(texts["orgUnit"])}
-    rows = zip(*texts.values(), strict=True)
-    if key_order:
-        rows = map(list(rows).__getitem__, _key_order([texts[k] for k in KEY], count))
-    values = list(map(dict, map(zip, repeat(FIELDS), rows)))
-    return ImportResult(values, [], units)
-
-
-def _key_order(keys: list[list[str]], count: int) -> list[int]:
-    """The positions of the values in the order of their keys (columns of text, no key twice).
-
-    Each column's text is replaced by its rank among the column's distinct texts and the ranks
-    are combined into one number per value, which orders the values as the keys' texts do:
-    sorting 831,600 numbers instead of as many tuples of five texts.
-    """
-    combined = [0] * count
-    for column in keys:
-        distinct = sorted(set(column))
-        rank = {text: position for position, text in enumerate(distinct)}
-        width = len(distinct)
-        combined = [number * width + rank[text] for number, text in zip(combined, column, strict=True)]
-    return sorted(range(count), key=combined.__getitem__)
+    values = ColumnRecords({name: texts[name] for name in FIELDS})
+    return ImportResult(values.ordered_by(KEY, ranks) if key_order else values, [], units)
 
 
 def is_deletion(value: Mapping[str, str], strategy: ImportStrategy = "CREATE_AND_UPDATE") -> bool:
@@ -528,15 +537,22 @@ def fetch(settings: Settings, base_url: str, period: Period, since: str | None =
     org_units = settings.reporting_org_units or _root_uids(period)
     pages = _pull(settings, base_url.rstrip("/") + PATH, params, org_units)
     documents = [raw for _, raw in pages]
-    columns, count = _value_columns([document for document, _ in pages])
-    # In key order: the loader lands a feed's records in that order (same content, same checksum).
+    parsed = [document for document, _ in pages]
+    typed = all(isinstance(document, _ApiValueSet) for document in parsed)
+    if not typed:
+        # A page of another shape: every page as plain JSON, and the checks below name the difference.
+        parsed = _plain_pages(documents)
+    columns, count = _typed_columns(parsed) if typed else _value_columns(parsed)
     result = None
     if columns is not None:
-        result = _place(columns, count, "uid", period, mapping(), {}, "CREATE_AND_UPDATE", key_order=True)
+        # In key order: the loader lands a feed's records in that order (same content, same checksum).
+        result = _place(
+            columns, count, "uid", period, mapping(), {}, "CREATE_AND_UPDATE", typed=typed, key_order=True
+        )
     if result is None:
         # Something to say: the row-wise path names the value and the reason.
         values: list[dict[str, Any]] = []
-        for document, _ in pages:
+        for document in _plain_pages(documents) if typed else parsed:
             try:
                 values.extend(values_of(document))
             except ContractError as exc:
@@ -546,7 +562,7 @@ def fetch(settings: Settings, base_url: str, period: Period, since: str | None =
     if result.conflicts:
         shown = "; ".join(f"{c.object}: {c.value}" for c in result.conflicts[:5])
         raise ContractError(f"{DATASET}: {len(result.conflicts)} values cannot be placed ({shown})")
-    deleted = sum(value["deleted"] == "true" for value in result.values)
+    deleted = column(result.values, "deleted").count("true")
     log.info(
         "%s %s: %d values (%d deleted)%s",
         DATASET,
@@ -575,7 +591,14 @@ def _pull(
             with lock:
                 sessions.append(session)
         return http.fetch_page(
-            session, settings, DATASET, number, "GET", url, params={**params, "orgUnit": org_unit}
+            session,
+            settings,
+            DATASET,
+            number,
+            "GET",
+            url,
+            decode=_decode_value_set,
+            params={**params, "orgUnit": org_unit},
         )
 
     workers = max(1, min(settings.dhis2_concurrency, len(org_units)))
@@ -591,6 +614,73 @@ def _pull(
     finally:
         for session in sessions:
             session.close()
+
+
+# A data value set as the API sends it, read straight into typed values (msgspec). A value holds
+# the contract's fields and no other; a cell is text or null (a flag also a JSON boolean); a
+# field a value may leave out (``deleted``, and what it inherits from its set) is UNSET then.
+# Any other page is read as plain JSON, and the contract's checks say what differs.
+_CELL_TYPE = {
+    name: (str | bool | None) if name in ("followup", "deleted") else (str | None) for name in FIELDS
+}
+_ApiValue = msgspec.defstruct(
+    "_ApiValue",
+    [
+        (name, kind | msgspec.UnsetType, msgspec.UNSET)
+        if name in _OPTIONAL_FIELDS or name in ("period", "orgUnit", "attributeOptionCombo")
+        else (name, kind)
+        for name, kind in _CELL_TYPE.items()
+    ],
+    kw_only=True,
+    forbid_unknown_fields=True,
+)
+_ApiValueSet = msgspec.defstruct(
+    "_ApiValueSet",
+    [
+        ("dataValues", list[_ApiValue]),
+        *((name, Any, None) for name in ("period", "orgUnit", "attributeOptionCombo")),
+    ],
+)
+_VALUE_SET = msgspec.json.Decoder(_ApiValueSet)
+
+
+def _decode_value_set(content: bytes) -> Any:
+    """A page as a typed value set, or as plain JSON when it has another shape; ValueError when
+    it is not JSON. msgspec reads the 263 MB of a national half-year's pages in 0.52 s where
+    ``json.loads`` takes 1.68 s (one process, medians of 3)."""
+    content = content.removeprefix(codecs.BOM_UTF8)
+    try:
+        return _VALUE_SET.decode(content)
+    except msgspec.ValidationError:
+        return json.loads(content)
+
+
+def _plain_pages(documents: Sequence[Document]) -> list[Any]:
+    """The pages as plain JSON (objects as dicts), read again from the bytes kept."""
+    return [json.loads(document.content.removeprefix(codecs.BOM_UTF8)) for document in documents]
+
+
+def _typed_columns(documents: Sequence[Any]) -> tuple[dict[str, list[Any]] | None, int]:
+    """The values of typed value sets as columns, with what a value inherits from its set filled
+    in (``None`` for a ``deleted`` left out); a required field left out makes the columns None."""
+    columns: dict[str, list[Any]] = {name: [] for name in FIELDS}
+    count = 0
+    for document in documents:
+        values = document.dataValues
+        for name in FIELDS:
+            cells = list(map(attrgetter(name), values))
+            if msgspec.UNSET in cells:
+                inherited = getattr(document, name, None) if name in _INHERITED else None
+                if isinstance(inherited, str) and inherited:
+                    default: Any = inherited
+                elif name in _OPTIONAL_FIELDS:
+                    default = None
+                else:
+                    return None, 0  # a value without a field it must carry: the row-wise path says so
+                cells = [default if cell is msgspec.UNSET else cell for cell in cells]
+            columns[name].extend(cells)
+        count += len(values)
+    return columns, count
 
 
 def _value_columns(documents: list[Any]) -> tuple[dict[str, list[Any]] | None, int]:
@@ -655,7 +745,7 @@ def _stamp(text: str) -> datetime | None:
         return None
 
 
-def watermark(values: Iterable[Mapping[str, str]], previous: str | None = None) -> str | None:
+def watermark(values: Sequence[Mapping[str, str]], previous: str | None = None) -> str | None:
     """The latest ``lastUpdated`` among ``values`` and ``previous``, as DHIS2 wrote it.
 
     Stamps are compared as DHIS2 writes them: all in the server's time (without an offset) or
@@ -664,7 +754,7 @@ def watermark(values: Iterable[Mapping[str, str]], previous: str | None = None) 
     best, best_text = (_stamp(previous), previous) if previous else (None, None)
     # A pull of a national half-year holds a few distinct stamps among 831,600 values: each is
     # read once, in order of first appearance (of equal moments, the first written wins).
-    for text in dict.fromkeys(value.get("lastUpdated") for value in values):
+    for text in dict.fromkeys(column(values, "lastUpdated")):
         moment = _stamp(text or "")
         if moment is not None and (best is None or moment > best):
             best, best_text = moment, text

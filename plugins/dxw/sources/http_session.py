@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import requests
@@ -49,9 +50,13 @@ def fetch_page(
     page: int,
     method: str,
     url: str,
+    decode: Callable[[bytes], Any] | None = None,
     **kwargs: Any,
 ) -> tuple[Any, Document]:
     """One page of a paged source, parsed and verbatim; transport, HTTP and JSON failures raise.
+
+    ``decode`` reads the body (bytes) instead of ``json.loads``; it raises ``ValueError`` on a
+    body that is not JSON.
 
     Errors and document names carry the URL masked: requests quotes the query (a token) in its
     errors, and the URL may hold a user's password.
@@ -65,7 +70,7 @@ def fetch_page(
         answer = scrub(response.text[:300], url)
         raise SourceError(f"{source}: HTTP {response.status_code} for page {page}: {answer}")
     try:
-        parsed = response.json()
+        parsed = response.json() if decode is None else decode(response.content)
     except ValueError as exc:
         raise ContractError(f"{source}: page {page} is not JSON ({exc!s}): {response.text[:200]}") from exc
     media_type = response.headers.get("Content-Type", "application/json").split(";")[0]
