@@ -285,19 +285,27 @@ def validate(
     definition = context.validation_definitions.add(
         gx.ValidationDefinition(name=f"{suite_name}__validation", data=batch, suite=suite)
     )
-    checkpoint = context.checkpoints.add(
-        gx.Checkpoint(
-            name=f"{suite_name}__gate",
+
+    def run(name: str, result_format: dict[str, Any]) -> Any:
+        checkpoint = gx.Checkpoint(
+            name=name,
             validation_definitions=[definition],
             actions=[UpdateDataDocsAction(name="data_docs", site_names=["dxw"])],
-            result_format={
-                "result_format": "COMPLETE",
-                "partial_unexpected_count": SAMPLE_SIZE,
-                **({"unexpected_index_column_names": keys} if keys else {}),
-            },
+            result_format=result_format,
         )
-    )
-    outcome = checkpoint.run()
+        return context.checkpoints.add(checkpoint).run()
+
+    # First whether the batch passes: only the counts, no failing rows to look up, which leaves
+    # out two scans per expectation on a value (a national half-year's gate: 2.9 s against 5.6 s).
+    # Only a batch that fails is validated again for the rows that fail (both runs are in Data Docs).
+    outcome = run(f"{suite_name}__gate", {"result_format": "BOOLEAN_ONLY"})
+    if not outcome.success:
+        details = {
+            "result_format": "COMPLETE",
+            "partial_unexpected_count": SAMPLE_SIZE,
+            **({"unexpected_index_column_names": keys} if keys else {}),
+        }
+        outcome = run(f"{suite_name}__gate_failing_rows", details)
     failures: list[Failure] = []
     evaluated = 0
     for validation in outcome.run_results.values():
