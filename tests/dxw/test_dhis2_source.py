@@ -353,16 +353,42 @@ def test_a_page_read_typed_gives_the_values_plain_json_gives():
         "deleted": [None, True],
     }
     assert dhis2._value_columns([json.loads(content)]) == (columns, 2)
-    # A page of another shape (a field the contract lacks, a number as a value) is read as plain
-    # JSON, so that the contract's checks can name what differs.
+    # A page of another shape (a field the contract lacks, a number as a value) is refused by the
+    # typed reader; the HTTP session then reads it as plain JSON, so that the contract's checks
+    # can name what differs.
     page["dataValues"][0]["extra"] = "x"
-    assert isinstance(dhis2._decode_value_set(json.dumps(page).encode()), dict)
+    with pytest.raises(ValueError, match="extra"):
+        dhis2._decode_value_set(json.dumps(page).encode())
     del page["dataValues"][0]["extra"]
     page["dataValues"][0]["value"] = 12
-    assert isinstance(dhis2._decode_value_set(json.dumps(page).encode()), dict)
+    with pytest.raises(ValueError, match="Expected `str"):
+        dhis2._decode_value_set(json.dumps(page).encode())
     # A required field left out with nothing to inherit: no columns, the row-wise path says why.
     del page["dataValues"][1]["period"], page["period"]
     page["dataValues"][0]["value"] = "12"
     assert dhis2._typed_columns([dhis2._decode_value_set(json.dumps(page).encode())]) == (None, 0)
     with pytest.raises(ValueError, match="malformed"):
         dhis2._decode_value_set(b"<html>502 Bad Gateway</html>")
+
+
+def test_a_page_the_typed_reader_refuses_is_read_as_requests_reads_json():
+    # What requests' Response.json() accepts stays accepted: a UTF-8 byte order mark (which
+    # msgspec refuses) and JSON's NaN in a value (which the row-wise checks then name).
+    from dxw.sources import http_session
+
+    def response(body: bytes) -> requests.Response:
+        answer = requests.Response()
+        answer._content = body
+        answer.status_code = 200
+        return answer
+
+    with_bom = response(b'\xef\xbb\xbf{"dataValues": []}')
+    assert http_session._decoded(with_bom, dhis2._decode_value_set) == {"dataValues": []}
+    nan = http_session._decoded(response(b'{"dataValues": [{"value": NaN}]}'), dhis2._decode_value_set)
+    assert isinstance(nan, dict)
+    assert nan["dataValues"][0]["value"] != nan["dataValues"][0]["value"]  # NaN
+    typed = http_session._decoded(response(b'{"dataValues": []}'), dhis2._decode_value_set)
+    assert not isinstance(typed, dict)
+    assert typed.dataValues == []
+    with pytest.raises(ValueError, match="Expecting value"):
+        http_session._decoded(response(b"<html>502</html>"), dhis2._decode_value_set)

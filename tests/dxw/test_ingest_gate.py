@@ -177,3 +177,66 @@ def test_two_first_gates_at_once_both_record_their_run(urls):
         ).fetchall()
     assert tables == [("raw.a",), ("raw.b",)]
     assert len(set(stored)) == 2
+
+
+def test_a_failing_gate_names_its_failing_rows_and_counts_every_expectation(conn, empty_warehouse):
+    """A gate is read first for pass or fail only; the expectations that fail are read again for
+    their rows. The record must still count all six expectations of the suite (by hand:
+    expectations/raw_dhis2_data_values.json) and name the failing value by its key."""
+    from dxw.intake.ingest import DHIS2_DATASET, ensure_raw_tables
+    from dxw.landing import copy
+    from dxw.sources import dhis2
+
+    ensure_raw_tables()
+    value = dict.fromkeys(dhis2.FIELDS, "")
+    value.update(dataElement="TSOkheuACkg", period="2025S1", orgUnit="Abcdefghij1", value="4")
+    value.update(categoryOptionCombo=dhis2.DEFAULT_COMBO, attributeOptionCombo=dhis2.DEFAULT_COMBO)
+    bad = {**value, "dataElement": "LN9VTJBErq!"}  # not a DHIS2 UID (letter, then 10 letters or digits)
+    batch = copy.land(conn, DHIS2_DATASET, "2025S1", [value, bad], staged=True)
+    result = quality.validate("raw_dhis2_data_values", batch_id=batch.batch_id)
+    assert not result.success
+    assert result.evaluated == 6
+    (failure,) = result.failures
+    assert failure.check == "data element is a UID"
+    assert failure.unexpected_count == 1
+    assert failure.failing_rows == [
+        {"data_element": "LN9VTJBErq!", "org_unit": "Abcdefghij1", "period": "2025S1"}
+    ]
+    stored = conn.execute(
+        "select evaluated, failed_errors from marts_audit.quality_run where quality_run_id = %s",
+        (result.quality_run_id,),
+    ).fetchone()
+    assert stored == (6, 1)
+
+
+def test_a_suite_whose_key_columns_are_not_the_tables_is_refused_even_when_the_batch_passes(
+    conn, empty_warehouse, tmp_path
+):
+    import json
+    import shutil
+    from dataclasses import replace
+
+    from dxw.errors import ConfigurationError
+    from dxw.intake.ingest import DHIS2_DATASET, ensure_raw_tables
+    from dxw.landing import copy
+    from dxw.settings import get_settings
+    from dxw.sources import dhis2
+
+    settings = get_settings()
+    project = tmp_path / "project"
+    folder = project / "expectations"
+    shutil.copytree(settings.expectations_dir, folder)
+    suite = json.loads((folder / "raw_dhis2_data_values.json").read_text(encoding="utf-8"))
+    suite["meta"]["dxw_key_columns"] = ["data_element", "orgunit", "period"]  # org_unit misspelt
+    (folder / "raw_dhis2_data_values.json").write_text(json.dumps(suite), encoding="utf-8")
+    ensure_raw_tables()
+    value = dict.fromkeys(dhis2.FIELDS, "")
+    value.update(dataElement="TSOkheuACkg", period="2025S1", orgUnit="Abcdefghij1", value="4")
+    value.update(categoryOptionCombo=dhis2.DEFAULT_COMBO, attributeOptionCombo=dhis2.DEFAULT_COMBO)
+    batch = copy.land(conn, DHIS2_DATASET, "2025S1", [value], staged=True)
+    with pytest.raises(ConfigurationError, match=r"key columns \['orgunit'\]"):
+        quality.validate(
+            "raw_dhis2_data_values",
+            batch_id=batch.batch_id,
+            settings=replace(settings, project_dir=project),
+        )

@@ -362,13 +362,12 @@ def _csv_chunk(records: Sequence[Mapping[str, Any]], dataset: Dataset) -> bytes:
         and not any(mark in text for mark in ('"', "\r", "\\", "None", "\x00"))
     )
     if not plain:
-        values = (
-            list(records.rows(fields))
-            if isinstance(records, ColumnRecords)
-            else list(map(itemgetter(*fields), records))
-        )
-        if len(fields) == 1:
-            values = [(value,) for value in values]
+        if isinstance(records, ColumnRecords):
+            values = list(records.rows(fields))
+        else:
+            values = list(map(itemgetter(*fields), records))
+            if len(fields) == 1:
+                values = [(value,) for value in values]
         buffer = io.StringIO()
         csv.writer(buffer, lineterminator="\n").writerows(values)
         text = buffer.getvalue()

@@ -193,6 +193,16 @@ def _resolve_queries(value: Any, conn: psycopg.Connection, params: dict[str, Any
     return value
 
 
+def _same_expectation(spec: dict[str, Any], config: Any) -> bool:
+    """Whether GX's configuration of a run expectation is the suite's ``spec``."""
+    kwargs, meta = spec.get("kwargs", {}), spec.get("meta", {})
+    return (
+        config.type == spec["type"]
+        and all(config.kwargs.get(k) == v for k, v in kwargs.items())
+        and all((config.meta or {}).get(k) == v for k, v in meta.items())
+    )
+
+
 def _table_level_evidence(kwargs: dict[str, Any], observed: Any) -> dict[str, Any]:
     """What a table-level expectation saw, beside what it expected."""
     expected = {k: v for k, v in kwargs.items() if k in ("value", "min_value", "max_value")}
@@ -263,6 +273,20 @@ def validate(
     with psycopg.connect(urls.warehouse) as conn:
         expectations = _resolve_queries(wanted, conn, params)
         query_text = query.as_string(conn) if filters else None
+        columns = {
+            name
+            for (name,) in conn.execute(
+                "select column_name from information_schema.columns "
+                "where table_schema = %s and table_name = %s",
+                (schema, table),
+            )
+        }
+    # The key columns name a failing row; a misspelt one would only show when a batch fails.
+    unknown_keys = sorted(set(keys) - columns)
+    if columns and unknown_keys:
+        raise ConfigurationError(
+            f"suite {suite_name}: key columns {unknown_keys} are not columns of {schema}.{table}"
+        )
     started_at = time.time()
     started = time.monotonic()
     # GX takes the URL through a ${VAR} template: it refuses some literal URLs and must not log
@@ -282,58 +306,65 @@ def validate(
         # GX drops an expectation whose type it does not know with only a log line: refuse instead.
         unknown = len(expectations) - len(suite.expectations)
         raise ConfigurationError(f"suite {suite_name}: {unknown} expectations of an unknown type")
-    definition = context.validation_definitions.add(
-        gx.ValidationDefinition(name=f"{suite_name}__validation", data=batch, suite=suite)
-    )
 
-    def run(name: str, result_format: dict[str, Any]) -> Any:
+    def run(name: str, checked: Any, result_format: dict[str, Any]) -> list[Any]:
+        definition = context.validation_definitions.add(
+            gx.ValidationDefinition(name=f"{name}__validation", data=batch, suite=checked)
+        )
         checkpoint = gx.Checkpoint(
             name=name,
             validation_definitions=[definition],
             actions=[UpdateDataDocsAction(name="data_docs", site_names=["dxw"])],
             result_format=result_format,
         )
-        return context.checkpoints.add(checkpoint).run()
+        outcome = context.checkpoints.add(checkpoint).run()
+        return [result for validation in outcome.run_results.values() for result in validation.results]
 
-    # First whether the batch passes: only the counts, no failing rows to look up, which leaves
-    # out two scans per expectation on a value (a national half-year's gate: 2.9 s against 5.6 s).
-    # Only a batch that fails is validated again for the rows that fail (both runs are in Data Docs).
-    outcome = run(f"{suite_name}__gate", {"result_format": "BOOLEAN_ONLY"})
-    if not outcome.success:
+    # First whether the batch passes: only the counts, no failing rows looked up, which leaves out
+    # two scans per expectation on a value (a national half-year's gate: 2.9 s against 5.6 s).
+    # The expectations that fail are then run again for their failing rows (both runs are in
+    # Data Docs); a batch that passes is read once.
+    results = run(f"{suite_name}__gate", suite, {"result_format": "BOOLEAN_ONLY"})
+    evaluated = len(results)
+    failed = [result.expectation_config for result in results if not result.success]
+    if failed:
+        again = [e for e in expectations if any(_same_expectation(e, config) for config in failed)]
+        rows_suite = context.suites.add(
+            ExpectationSuite(
+                name=f"{spec['name']}__failing_rows", expectations=again or expectations, meta=spec["meta"]
+            )
+        )
         details = {
             "result_format": "COMPLETE",
             "partial_unexpected_count": SAMPLE_SIZE,
             **({"unexpected_index_column_names": keys} if keys else {}),
         }
-        outcome = run(f"{suite_name}__gate_failing_rows", details)
+        results = run(f"{suite_name}__gate_failing_rows", rows_suite, details)
     failures: list[Failure] = []
-    evaluated = 0
-    for validation in outcome.run_results.values():
-        for result in validation.results:
-            evaluated += 1
-            if result.success:
-                continue
-            config = result.expectation_config
-            meta = config.meta or {}
-            details = result.result or {}
-            rows = details.get("unexpected_index_list") or details.get("partial_unexpected_list") or []
-            if not rows and "missing_count" in details:
-                missing = details.get("partial_missing_list") or []
-                rows = [{"missing": missing[:SAMPLE_SIZE], "missing_count": details["missing_count"]}]
-            elif not rows and "observed_value" in details:
-                rows = [_table_level_evidence(config.kwargs, details["observed_value"])]
-            if result.exception_info and result.exception_info.get("raised_exception"):
-                rows = [{"error": result.exception_info.get("exception_message")}]
-            failures.append(
-                Failure(
-                    check=meta.get("check", config.type),
-                    expectation=config.type,
-                    severity=meta.get("severity", "error"),
-                    kwargs=_json_safe({k: v for k, v in config.kwargs.items() if k != "batch_id"}),
-                    unexpected_count=details.get("unexpected_count"),
-                    failing_rows=_json_safe(rows[:SAMPLE_SIZE]),
-                )
+    for result in results:
+        if result.success:
+            continue
+        config = result.expectation_config
+        meta = config.meta or {}
+        details = result.result or {}
+        rows = details.get("unexpected_index_list") or details.get("partial_unexpected_list") or []
+        if not rows and "missing_count" in details:
+            missing = details.get("partial_missing_list") or []
+            rows = [{"missing": missing[:SAMPLE_SIZE], "missing_count": details["missing_count"]}]
+        elif not rows and "observed_value" in details:
+            rows = [_table_level_evidence(config.kwargs, details["observed_value"])]
+        if result.exception_info and result.exception_info.get("raised_exception"):
+            rows = [{"error": result.exception_info.get("exception_message")}]
+        failures.append(
+            Failure(
+                check=meta.get("check", config.type),
+                expectation=config.type,
+                severity=meta.get("severity", "error"),
+                kwargs=_json_safe({k: v for k, v in config.kwargs.items() if k != "batch_id"}),
+                unexpected_count=details.get("unexpected_count"),
+                failing_rows=_json_safe(rows[:SAMPLE_SIZE]),
             )
+        )
     result = GateResult(
         suite=suite_name,
         table=f"{schema}.{table}"

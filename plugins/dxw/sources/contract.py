@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from operator import itemgetter
+from itertools import repeat
+from operator import is_, itemgetter
 from typing import Any, overload
 
 from dxw.errors import SourceError as SourceError  # raised by every connector
@@ -29,7 +30,8 @@ class ColumnRecords(Sequence[dict[str, Any]]):
     A national half-year of the reporting system is 831,600 values of 12 fields: as columns they
     are 12 lists, where as records they would be 831,600 dicts to build, sort and read back. It
     is a read-only sequence of records all the same: an item is a dict built when it is read, and
-    a slice is columns again. The loader writes the columns without making a record.
+    a slice is columns again. The loader writes the columns without making a record. The columns
+    are held, not copied: the caller hands them over and does not change them afterwards.
     """
 
     __slots__ = ("_columns", "_count", "_sorted_by")
@@ -52,7 +54,8 @@ class ColumnRecords(Sequence[dict[str, Any]]):
 
     def rows(self, fields: Sequence[str] | None = None) -> Iterator[tuple[Any, ...]]:
         """The records as tuples of their cells (of ``fields``, in that order; all by default)."""
-        return zip(*(self._columns[name] for name in (fields or self._columns)), strict=True)
+        names = self._columns if fields is None else fields
+        return zip(*(self._columns[name] for name in names), strict=True)
 
     def __len__(self) -> int:
         return self._count
@@ -82,8 +85,9 @@ class ColumnRecords(Sequence[dict[str, Any]]):
         """The records sorted by the cells of the ``key`` fields (stable; self when already so).
 
         ``ranks`` are :func:`key_ranks` of those fields when the caller has them already. A
-        column whose cells are all the same (the reporting system's period and option combos) is
-        kept as it is rather than copied in the new order.
+        column whose cells are all one object (the reporting system's period and option combos)
+        is kept as it is rather than copied in the new order. Key cells are compared as a sort of
+        the records would compare them: text with text (None among text raises TypeError).
         """
         if self._sorted_by == tuple(key):
             return self
@@ -96,7 +100,7 @@ class ColumnRecords(Sequence[dict[str, Any]]):
             take = itemgetter(*order)  # at least two positions here: a tuple
             ordered = ColumnRecords(
                 {
-                    name: cells if cells.count(cells[0]) == self._count else list(take(cells))
+                    name: cells if all(map(is_, cells, repeat(cells[0]))) else list(take(cells))
                     for name, cells in self._columns.items()
                 }
             )

@@ -55,8 +55,9 @@ def fetch_page(
 ) -> tuple[Any, Document]:
     """One page of a paged source, parsed and verbatim; transport, HTTP and JSON failures raise.
 
-    ``decode`` reads the body (bytes) instead of ``json.loads``; it raises ``ValueError`` on a
-    body that is not JSON.
+    ``decode`` reads the body (bytes) first, into a form of the caller's; a body it refuses
+    (``ValueError``: another shape, an encoding it does not read) is read as plain JSON, as it
+    would be without it.
 
     Errors and document names carry the URL masked: requests quotes the query (a token) in its
     errors, and the URL may hold a user's password.
@@ -70,8 +71,17 @@ def fetch_page(
         answer = scrub(response.text[:300], url)
         raise SourceError(f"{source}: HTTP {response.status_code} for page {page}: {answer}")
     try:
-        parsed = response.json() if decode is None else decode(response.content)
+        parsed = _decoded(response, decode)
     except ValueError as exc:
         raise ContractError(f"{source}: page {page} is not JSON ({exc!s}): {response.text[:200]}") from exc
     media_type = response.headers.get("Content-Type", "application/json").split(";")[0]
     return parsed, Document(f"{method} {mask_url(response.url)} page {page}", media_type, response.content)
+
+
+def _decoded(response: requests.Response, decode: Callable[[bytes], Any] | None) -> Any:
+    if decode is not None:
+        try:
+            return decode(response.content)
+        except ValueError:
+            pass
+    return response.json()
