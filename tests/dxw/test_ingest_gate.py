@@ -135,6 +135,20 @@ def test_the_reporting_system_gate_refuses_a_batch_with_a_duplicated_data_value(
     with pytest.raises(quality.QualityGateFailed) as failed:
         audit_batch(conn, DHIS2_DATASET, doubled, settings)
     assert "one value per data element, period, org unit and option combos" in str(failed.value)
+    # The failing row is the key delivered twice, and how often (the query's own columns).
+    (failure,) = failed.value.result.failures
+    assert failure.unexpected_count == 1
+    assert failure.failing_rows == [
+        {
+            "data_element": "TSOkheuACkg",
+            "period": "2025S1",
+            "org_unit": "Abcdefghij1",
+            "category_option_combo": dhis2.DEFAULT_COMBO,
+            "attribute_option_combo": dhis2.DEFAULT_COMBO,
+            "copies": 2,
+        }
+    ]
+    assert "TSOkheuACkg" in str(failed.value)
     assert current_batch(conn, "dhis2_data_values") == (clean.batch_id,)
 
 

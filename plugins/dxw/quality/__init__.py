@@ -348,7 +348,11 @@ def validate(
         meta = config.meta or {}
         details = result.result or {}
         rows = details.get("unexpected_index_list") or details.get("partial_unexpected_list") or []
-        if not rows and "missing_count" in details:
+        count = details.get("unexpected_count")
+        found = (details.get("details") or {}).get("unexpected_rows") if not rows else None
+        if found:  # an unexpected-rows query: the rows it returned, and how many
+            rows, count = found, details.get("observed_value")
+        elif not rows and "missing_count" in details:
             missing = details.get("partial_missing_list") or []
             rows = [{"missing": missing[:SAMPLE_SIZE], "missing_count": details["missing_count"]}]
         elif not rows and "observed_value" in details:
@@ -361,7 +365,7 @@ def validate(
                 expectation=config.type,
                 severity=meta.get("severity", "error"),
                 kwargs=_json_safe({k: v for k, v in config.kwargs.items() if k != "batch_id"}),
-                unexpected_count=details.get("unexpected_count"),
+                unexpected_count=count,
                 failing_rows=_json_safe(rows[:SAMPLE_SIZE]),
             )
         )
