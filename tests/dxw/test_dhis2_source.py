@@ -10,7 +10,7 @@ from dxw.periods import parse
 from dxw.settings import get_settings
 from dxw.simulator import dhis2_data
 from dxw.sources import dhis2
-from dxw.sources.contract import ContractError, SourceError
+from dxw.sources.contract import ContractError, SourceError, column
 from dxw.units import dhis2_uid
 
 S1 = parse("2025S1")
@@ -392,3 +392,59 @@ def test_a_page_the_typed_reader_refuses_is_read_as_requests_reads_json():
     assert typed.dataValues == []
     with pytest.raises(ValueError, match="Expecting value"):
         http_session._decoded(response(b"<html>502</html>"), dhis2._decode_value_set)
+
+
+def _pages_of(values, shapes):
+    """The simulator's values cut into pages, each written as DHIS2 may write it (``shapes``)."""
+    pages, size = [], -(-len(values) // len(shapes))
+    for number, shape in enumerate(shapes):
+        chunk = [dict(v) for v in values[number * size : (number + 1) * size]]
+        body: dict = {"dataSet": "pBOMPrpg1QX", "dataValues": chunk}
+        if shape in ("inherits", "bom"):
+            # DHIS2's rule: a value takes the set's period and org unit when it leaves them out.
+            body.update(period=chunk[0]["period"], orgUnit=chunk[0]["orgUnit"])
+            for value in chunk:
+                if value["orgUnit"] == body["orgUnit"]:
+                    del value["orgUnit"]
+                del value["period"]
+        if shape == "deleted":
+            # A deleted value as the API writes it (includeDeleted): "deleted": true, an empty value.
+            chunk[0].update(deleted=True, value="")
+            chunk[1]["deleted"] = False
+        content = json.dumps(body, ensure_ascii=False).encode()
+        pages.append(b"\xef\xbb\xbf" + content if shape == "bom" else content)
+    return pages
+
+
+@pytest.mark.parametrize(
+    "shapes",
+    [("plain", "inherits", "deleted"), ("inherits", "bom", "deleted"), ("deleted",)],
+    ids=["typed", "one-page-plain", "one-page"],
+)
+def test_pages_are_placed_as_the_row_wise_path_places_them(shapes):
+    # Differential: the column-wise placement of the API's pages (typed, or plain JSON when a
+    # page is refused by the typed reader: a byte order mark) must give the values the row-wise
+    # path gives for the same pages (pinned by the hand-written tests above), in key order.
+    from dxw.sources import contract, http_session
+    from dxw.sources.contract import Document
+
+    pages = _pages_of(dhis2_data.data_values(S1), shapes)
+    answers = []
+    for content in pages:
+        answer = requests.Response()
+        answer._content, answer.status_code = content, 200
+        answers.append(http_session._decoded(answer, dhis2._decode_value_set))
+    assert [isinstance(a, dict) for a in answers] == [s == "bom" for s in shapes]
+    documents = [Document(f"page {n}", "application/json", c) for n, c in enumerate(pages, start=1)]
+    placed = dhis2._placed_pages(answers, documents, S1)
+    assert isinstance(placed.values, contract.ColumnRecords)
+
+    reference = dhis2.resolve(
+        [v for content in pages for v in dhis2.values_of(json.loads(content.decode("utf-8-sig")))], period=S1
+    )
+    assert reference.conflicts == []
+    by_key = sorted(reference.values, key=lambda v: tuple(v[k] for k in dhis2.KEY))
+    assert placed.values == by_key
+    assert placed.units == reference.units
+    assert len(by_key) == 26 * 4 + 2  # 2025S1, as tests/dxw/test_ingest_gate.py counts it by hand
+    assert column(placed.values, "deleted").count("true") == (1 if "deleted" in shapes else 0)

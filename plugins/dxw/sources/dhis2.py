@@ -536,7 +536,23 @@ def fetch(settings: Settings, base_url: str, period: Period, since: str | None =
     org_units = settings.reporting_org_units or _root_uids(period)
     pages = _pull(settings, base_url.rstrip("/") + PATH, params, org_units)
     documents = [raw for _, raw in pages]
-    parsed = [document for document, _ in pages]
+    result = _placed_pages([document for document, _ in pages], documents, period)
+    deleted = column(result.values, "deleted").count("true")
+    log.info(
+        "%s %s: %d values (%d deleted)%s",
+        DATASET,
+        period,
+        len(result.values),
+        deleted,
+        f" changed after {since}" if since else "",
+    )
+    return Delivery(result.values, documents)
+
+
+def _placed_pages(parsed: list[Any], documents: list[Document], period: Period) -> ImportResult:
+    """Every value of the answers (as :func:`http.fetch_page` read them, and verbatim) placed,
+    column-wise when it can be and in key order; else row-wise, naming what is wrong. A value
+    that cannot be placed fails the delivery."""
     typed = all(isinstance(document, _ApiValueSet) for document in parsed)
     if not typed:
         # A page of another shape: every page as plain JSON, and the checks below name the difference.
@@ -561,16 +577,7 @@ def fetch(settings: Settings, base_url: str, period: Period, since: str | None =
     if result.conflicts:
         shown = "; ".join(f"{c.object}: {c.value}" for c in result.conflicts[:5])
         raise ContractError(f"{DATASET}: {len(result.conflicts)} values cannot be placed ({shown})")
-    deleted = column(result.values, "deleted").count("true")
-    log.info(
-        "%s %s: %d values (%d deleted)%s",
-        DATASET,
-        period,
-        len(result.values),
-        deleted,
-        f" changed after {since}" if since else "",
-    )
-    return Delivery(result.values, documents)
+    return result
 
 
 def _pull(
