@@ -63,7 +63,8 @@ def fetch_page(
     errors, and the URL may hold a user's password.
     """
     try:
-        response = session.request(method, url, timeout=timeout(settings), **kwargs)
+        response = session.request(method, url, timeout=timeout(settings), stream=True, **kwargs)
+        _read_body(response)
     except requests.RequestException as exc:
         # Not chained: the traceback of requests' exception would print the URL whole in the task log.
         raise SourceError(f"{source}: request for page {page} failed: {scrub(str(exc), url)}") from None
@@ -76,6 +77,24 @@ def fetch_page(
         raise ContractError(f"{source}: page {page} is not JSON ({exc!s}): {response.text[:200]}") from exc
     media_type = response.headers.get("Content-Type", "application/json").split(";")[0]
     return parsed, Document(f"{method} {mask_url(response.url)} page {page}", media_type, response.content)
+
+
+# requests reads a body in pieces of 10 KB: a national answer of 4 MB is 400 reads, and the
+# 63 answers of a half-year (263 MB, 4 at a time) took 0.76 s where reading them in pieces of
+# 1 MB takes 0.25 s (measured against the national simulator, same run).
+BODY_PIECE = 1 << 20
+
+
+def _read_body(response: requests.Response) -> None:
+    """Read a streamed response's body whole, in large pieces, and keep it as requests keeps a
+    body it read itself (``content``, ``text`` and ``json()`` then work as usual, and the
+    connection goes back to the pool). Transport errors raise as requests' own."""
+    try:
+        body = b"".join(response.iter_content(BODY_PIECE))
+    finally:
+        response.close()
+    response._content = body  # what requests' own Response.content stores
+    response._content_consumed = True
 
 
 def _decoded(response: requests.Response, decode: Callable[[bytes], Any] | None) -> Any:
