@@ -188,23 +188,13 @@ def _loader_rate(settings, world, period) -> tuple[int, float]:
     into a table of its own."""
     from dxw.intake import ingest
     from dxw.landing import copy
+    from dxw.simulator import dhis2_data
     from dxw.sources.contract import ColumnRecords
     from dxw.warehouse import database
 
-    names = (
-        "dataElement",
-        "period",
-        "orgUnit",
-        "categoryOptionCombo",
-        "attributeOptionCombo",
-        "value",
-        "storedBy",
-        "lastUpdated",
-        "comment",
-        "followup",
-        "deleted",
-    )
-    columns = dict(zip(names, map(list, zip(*world.data_values(period), strict=True)), strict=True))
+    # The world's rows are DHIS2's CSV export; CSV_FIELDS names its columns.
+    rows = zip(*world.data_values(period), strict=True)
+    columns = dict(zip(dhis2_data.CSV_FIELDS, map(list, rows), strict=True))
     columns["created"] = columns["lastUpdated"]
     records = ColumnRecords(columns).ordered_by(ingest.DHIS2_DATASET.key)
     fields, key = ingest.DHIS2_DATASET.fields, ingest.DHIS2_DATASET.key
@@ -289,7 +279,7 @@ def main() -> None:
                 f"gate and the rest {seconds - fetched - copied:.1f} s)",
                 flush=True,
             )
-            if period == periods[-2] and not args.ingest_only:
+            if not args.ingest_only and period == periods[-2]:
                 first_build = _timed_dbt(["build"], urls, settings)
                 print(f"dbt build, first nine half-years: {first_build:.1f} s", flush=True)
     finally:

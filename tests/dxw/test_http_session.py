@@ -1,14 +1,14 @@
 """The HTTP session every connector uses: a body is read whole, in large pieces, over a real socket."""
 
-import threading
 from dataclasses import replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from dxw.settings import get_settings
 from dxw.sources import http_session
 from dxw.sources.contract import SourceError
+from tests.http_server import serving
 
 # 3 MB of JSON (more than one piece of BODY_PIECE), and a body cut off before its declared length.
 BIG = b'{"dataValues": [' + b",".join(b'{"value": "%d"}' % n for n in range(200_000)) + b"]}"
@@ -41,12 +41,8 @@ class Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def server():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    with serving(Handler) as url:
+        yield url
 
 
 def test_a_body_larger_than_a_piece_is_read_whole_and_the_connection_reused(server):

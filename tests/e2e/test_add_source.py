@@ -15,9 +15,8 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import ClassVar
 from urllib.parse import parse_qs, urlsplit
@@ -25,6 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from dxw.settings import get_settings
+from tests.http_server import serving
 
 pytestmark = pytest.mark.integration
 
@@ -158,12 +158,8 @@ class _Things(BaseHTTPRequestHandler):
 @pytest.fixture
 def toy_server():
     _Things.asked.clear()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Things)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(_Things) as url:
+        yield url
 
 
 def _copy_project(target: Path) -> Path:

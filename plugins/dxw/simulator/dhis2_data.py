@@ -62,7 +62,7 @@ CSV_HEADER = (
     "followup",
     "deleted",
 )
-_CSV_FROM = (
+CSV_FIELDS = (  # the value field of each CSV_HEADER column
     "dataElement",
     "period",
     "orgUnit",
@@ -384,5 +384,5 @@ def csv_text(values: list[dict[str, Any]]) -> str:
     writer.writerow(CSV_HEADER)
     for value in values:
         row = {**value, "followup": bool(value.get("followup")), "deleted": bool(value.get("deleted"))}
-        writer.writerow([str(row[f]).lower() if isinstance(row[f], bool) else row[f] for f in _CSV_FROM])
+        writer.writerow([str(row[f]).lower() if isinstance(row[f], bool) else row[f] for f in CSV_FIELDS])
     return buffer.getvalue()

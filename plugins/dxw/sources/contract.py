@@ -44,10 +44,6 @@ class ColumnRecords(Sequence[dict[str, Any]]):
         self._count = lengths.pop() if lengths else 0
         self._sorted_by: tuple[str, ...] | None = None  # the key :meth:`ordered_by` put them in
 
-    @property
-    def fields(self) -> tuple[str, ...]:
-        return tuple(self._columns)
-
     def column(self, name: str) -> Sequence[Any]:
         """The cells of one field, in record order."""
         return self._columns[name]

@@ -622,6 +622,17 @@ def _pull(
             session.close()
 
 
+# Fields a value inherits from its data value set when it leaves them out.
+_INHERITED = frozenset({"period", "orgUnit", "attributeOptionCombo"})
+_MISSING = object()
+
+
+def _inherited(name: str, set_value: Any) -> Any:
+    """What a value that leaves ``name`` out takes from its set: the set's text for a field it
+    inherits (DHIS2 fills in only a non-empty one), else ``_MISSING``."""
+    return set_value if name in _INHERITED and isinstance(set_value, str) and set_value else _MISSING
+
+
 # A data value set as the API sends it, read straight into typed values (msgspec). A value holds
 # the contract's fields and no other; a cell is text or null (a flag also a JSON boolean); a
 # field a value may leave out (``deleted``, and what it inherits from its set) is UNSET then.
@@ -633,7 +644,7 @@ _ApiValue = msgspec.defstruct(
     "_ApiValue",
     [
         (name, kind | msgspec.UnsetType, msgspec.UNSET)
-        if name in _OPTIONAL_FIELDS or name in ("period", "orgUnit", "attributeOptionCombo")
+        if name in _OPTIONAL_FIELDS or name in _INHERITED
         else (name, kind)
         for name, kind in _CELL_TYPE.items()
     ],
@@ -644,7 +655,7 @@ _ApiValueSet = msgspec.defstruct(
     "_ApiValueSet",
     [
         ("dataValues", list[_ApiValue]),
-        *((name, Any, None) for name in ("period", "orgUnit", "attributeOptionCombo")),
+        *((name, Any, None) for name in sorted(_INHERITED)),
     ],
 )
 _VALUE_SET = msgspec.json.Decoder(_ApiValueSet)
@@ -676,13 +687,11 @@ def _typed_columns(documents: Sequence[Any]) -> tuple[dict[str, list[Any]] | Non
         for name in FIELDS:
             cells = list(map(attrgetter(name), values))
             if msgspec.UNSET in cells:
-                inherited = getattr(document, name, None) if name in _INHERITED else None
-                if isinstance(inherited, str) and inherited:
-                    default: Any = inherited
-                elif name in _OPTIONAL_FIELDS:
+                default = _inherited(name, getattr(document, name, None))
+                if default is _MISSING:
+                    if name not in _OPTIONAL_FIELDS:
+                        return None, 0  # a value without a field it must carry: the row-wise path says so
                     default = None
-                else:
-                    return None, 0  # a value without a field it must carry: the row-wise path says so
                 cells = [default if cell is msgspec.UNSET else cell for cell in cells]
             columns[name].extend(cells)
         count += len(values)
@@ -707,8 +716,7 @@ def _value_columns(documents: list[Any]) -> tuple[dict[str, list[Any]] | None, i
             return None, 0
         present = 0
         for name in FIELDS:
-            inherited = document.get(name) if name in _INHERITED else None
-            default = inherited if isinstance(inherited, str) and inherited else _MISSING
+            default = _inherited(name, document.get(name))
             cells = list(map(dict.get, values, repeat(name), repeat(default)))
             missing = cells.count(_MISSING)
             if missing and name not in _OPTIONAL_FIELDS:
@@ -736,11 +744,6 @@ def _check_shape(values: list[dict[str, Any]]) -> None:
                 f"{DATASET}: the data value shape changed at value {index}: "
                 f"missing fields {missing or 'none'}, unexpected fields {extra or 'none'}"
             )
-
-
-# Fields a value inherits from its data value set when it leaves them out.
-_INHERITED = frozenset({"period", "orgUnit", "attributeOptionCombo"})
-_MISSING = object()
 
 
 def _stamp(text: str) -> datetime | None:
