@@ -79,8 +79,13 @@ redis-server:  ## Install Debian's redis-server when missing (the deployment's C
 	[ -x $(REDIS_SERVER) ] || { echo "make redis-server: $(REDIS_SERVER) is still missing after apt-get install redis-server" >&2; exit 1; }
 
 # pytest exits 5 when it collected no test: that is a failure here, not a pass.
+# One pytest process keeps about one of the 2 cores busy (dbt, PostgreSQL and Airflow mostly wait on
+# each other), so the suite runs in TEST_WORKERS pytest-xdist workers, a test file each at a time
+# (a module's fixtures build once), each with an embedded PostgreSQL of its own (tests/conftest.py).
+# Against a configured server (DXW_DATABASE_URL), whose roles the workers would share, in one process.
+TEST_WORKERS ?= $(if $(DXW_DATABASE_URL),0,2)
 test: lint chromium redis-server  ## The whole test suite (lint, unit, integration, end-to-end) against real PostgreSQL
-	$(BIN)/pytest $(PYTEST_ARGS); rc=$$?; \
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
 manifest: $(MANIFEST)  ## Parse the dbt project (the DAGs render from this manifest)

@@ -23,6 +23,22 @@ from dxw.orchestration import airflow_env
 from dxw.settings import get_settings
 from dxw.warehouse import database
 
+# Under `pytest -n N` (pytest-xdist: `make test` runs two workers) each worker is a session of its
+# own with a DXW_HOME of its own, so its own embedded PostgreSQL (roles are the server's, and tests
+# alter them), Airflow home, GX Data Docs, Cosmos cache and dbt logs, and a dbt target folder of
+# its own for the `dbt` commands tests run in the project (DAG files read the project's
+# manifest, which another worker's `dbt build` would be rewriting). A child process (a test's own
+# pytest, `dxw`) inherits the worker's variables and keeps them.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+if WORKER and os.environ.get("DXW_TEST_WORKER") != WORKER:
+    os.environ["DXW_TEST_WORKER"] = WORKER
+    if get_settings().database_url:
+        # A configured server is shared: `make test` runs one worker against it.
+        raise pytest.UsageError("pytest -n needs the embedded PostgreSQL: unset DXW_DATABASE_URL, or run without -n")
+    _home = get_settings().home / "test-workers" / WORKER
+    os.environ["DXW_HOME"] = str(_home)
+    os.environ["DBT_TARGET_PATH"] = str(_home / "dbt-target")
+    get_settings.cache_clear()
 _configured = get_settings()
 if _configured.database_url:
     _name = database.database_name(_configured.database_url)
@@ -162,6 +178,15 @@ def simulator():
 
 
 DAG_PARSE_REPORT: list[str] = []
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    # A worker's embedded server lives in the worker's home: stopped with its session, so that
+    # none is left running (the project's own server stays up for the demo, as `dxw db stop` leaves it).
+    if WORKER and _urls is not None and SESSION_SETTINGS.uses_embedded_database:
+        from dxw.warehouse import embedded_pg
+
+        embedded_pg.stop(SESSION_SETTINGS)
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
