@@ -34,7 +34,9 @@ if WORKER and os.environ.get("DXW_TEST_WORKER") != WORKER:
     os.environ["DXW_TEST_WORKER"] = WORKER
     if get_settings().database_url:
         # A configured server is shared: `make test` runs one worker against it.
-        raise pytest.UsageError("pytest -n needs the embedded PostgreSQL: unset DXW_DATABASE_URL, or run without -n")
+        raise pytest.UsageError(
+            "pytest -n needs the embedded PostgreSQL: unset DXW_DATABASE_URL or leave out -n"
+        )
     _home = get_settings().home / "test-workers" / WORKER
     os.environ["DXW_HOME"] = str(_home)
     os.environ["DBT_TARGET_PATH"] = str(_home / "dbt-target")
