@@ -15,6 +15,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -25,10 +26,8 @@ from dxw.warehouse import database
 
 # Under `pytest -n N` (pytest-xdist: `make test` runs two workers) each worker is a session of its
 # own with a DXW_HOME of its own, so its own embedded PostgreSQL (roles are the server's, and tests
-# alter them), Airflow home, GX Data Docs, Cosmos cache and dbt logs, and a dbt target folder of
-# its own for the `dbt` commands tests run in the project (DAG files read the project's
-# manifest, which another worker's `dbt build` would be rewriting). A child process (a test's own
-# pytest, `dxw`) inherits the worker's variables and keeps them.
+# alter them), Airflow home, GX Data Docs, Cosmos cache and dbt logs. A child process (a test's
+# own pytest, `dxw`) inherits the worker's variables and keeps them.
 WORKER = os.environ.get("PYTEST_XDIST_WORKER")
 if WORKER and os.environ.get("DXW_TEST_WORKER") != WORKER:
     os.environ["DXW_TEST_WORKER"] = WORKER
@@ -37,10 +36,13 @@ if WORKER and os.environ.get("DXW_TEST_WORKER") != WORKER:
         raise pytest.UsageError(
             "pytest -n needs the embedded PostgreSQL: unset DXW_DATABASE_URL or leave out -n"
         )
-    _home = get_settings().home / "test-workers" / WORKER
-    os.environ["DXW_HOME"] = str(_home)
-    os.environ["DBT_TARGET_PATH"] = str(_home / "dbt-target")
+    os.environ["DXW_HOME"] = str(get_settings().home / "test-workers" / WORKER)
     get_settings.cache_clear()
+# The `dbt` commands tests run write their output (run_results.json, catalog.json, ...) to the
+# home's own folder, never to the project's target/: the DAG files read the project's manifest,
+# which another worker's `dbt build` would be rewriting as they parse. dxw's own builds name a
+# target folder of their own.
+os.environ["DBT_TARGET_PATH"] = str(get_settings().home / "dbt-target")
 _configured = get_settings()
 if _configured.database_url:
     _name = database.database_name(_configured.database_url)
@@ -111,6 +113,11 @@ WAREHOUSE_SCHEMAS = (
 # failing one fails its build), as do the DAGs' builds, once per code; the other tests' direct
 # `dbt build`s, which check what the data becomes, leave them out.
 WITHOUT_UNIT_TESTS = ("--exclude", "test_type:unit")
+
+
+def dbt_target() -> Path:
+    """Where the `dbt` commands tests run write run_results.json, catalog.json and the rest."""
+    return Path(os.environ["DBT_TARGET_PATH"])
 
 
 def reset_warehouse(keep_unit_test_runs: bool = True) -> None:

@@ -1,5 +1,6 @@
 """The test setup itself: tests not marked ``integration`` need no PostgreSQL (issue 17, item 6)."""
 
+import json
 import os
 import subprocess
 import sys
@@ -31,3 +32,38 @@ def test_pure_tests_run_with_no_server_reachable():
     summary = result.stdout.strip().splitlines()[-1]
     assert " passed" in summary, summary
     assert "error" not in summary, summary
+
+
+def test_each_worker_of_pytest_n_has_a_server_of_its_own_stopped_with_it(tmp_path):
+    # `make test` runs two pytest-xdist workers. A pytest of its own with `-n 2`, in a fresh
+    # DXW_HOME (none of this session's variables): each worker must reach a PostgreSQL of its own
+    # under <home>/test-workers/<worker> (tests alter the server's roles), write dbt's output to a
+    # folder of its own, and stop its server when it ends.
+    home = tmp_path / "home"
+    out = tmp_path / "probe.jsonl"
+    inherited = ("DXW_", "AIRFLOW_", "AIRFLOW__", "DBT_", "PYTEST_XDIST", "PYTEST_CURRENT_TEST")
+    env = {name: value for name, value in os.environ.items() if not name.startswith(inherited)}
+    env.update(DXW_HOME=str(home), DXW_PROBE_OUT=str(out))
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2", "--dist", "load",
+         "tests/probes/workers.py"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert len(records) == 6
+    by_worker = {record["worker"]: record for record in records}
+    assert set(by_worker) == {"gw0", "gw1"}
+    for worker, record in by_worker.items():
+        own = (home / "test-workers" / worker).resolve()
+        assert Path(record["home"]) == own
+        assert Path(record["data_dir"]).resolve() == own / "pg" / "data"
+        assert Path(record["dbt_target"]) == own / "dbt-target"
+        assert record["database"].endswith("_test")
+        # Stopped with its worker: PostgreSQL removes postmaster.pid at a clean shutdown.
+        assert not (own / "pg" / "data" / "postmaster.pid").exists()
+    assert by_worker["gw0"]["port"] != by_worker["gw1"]["port"]

@@ -1,9 +1,7 @@
 """`dbt build` on a fresh database: seeds, models and every dbt test, then the roll-up figures."""
 
 import csv
-import os
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -308,12 +306,10 @@ def test_docs_generate_documents_every_mart(built):
     import json
 
     settings = get_settings()
-    from tests.conftest import URLS
+    from tests.conftest import URLS, dbt_target
 
     assert dbt.run(["docs", "generate"], URLS.warehouse, settings, check=False) == 0
-    # dbt writes to DBT_TARGET_PATH when set (each pytest-xdist worker has its own: tests/conftest.py).
-    target = Path(os.environ.get("DBT_TARGET_PATH") or settings.dbt_project_dir / "target")
-    catalog = json.loads((target / "catalog.json").read_text())
+    catalog = json.loads((dbt_target() / "catalog.json").read_text())
     marts = {
         node["metadata"]["name"]
         for node in catalog["nodes"].values()

@@ -94,7 +94,9 @@ FACTS_UNIQUENESS_TEST = "test.dxw.dxw_unique_combination_fct_indicator_observati
 
 def facts_test_filter() -> str:
     """The filter the facts' uniqueness test ran with in the last build (its SQL as dbt ran it)."""
-    results = json.loads((get_settings().dbt_project_dir / "target" / "run_results.json").read_text())
+    from tests.conftest import dbt_target
+
+    results = json.loads((dbt_target() / "run_results.json").read_text())
     [sql] = [
         r["compiled_code"] for r in results["results"] if r["unique_id"].startswith(FACTS_UNIQUENESS_TEST)
     ]
