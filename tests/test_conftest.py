@@ -4,7 +4,11 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
+
+from dxw.settings import get_settings
+from dxw.warehouse import embedded_pg
 
 ROOT = Path(__file__).resolve().parent.parent
 # Port 1 on the loopback: nothing listens there, so any connection is refused at once.
@@ -44,16 +48,26 @@ def test_each_worker_of_pytest_n_has_a_server_of_its_own_stopped_with_it(tmp_pat
     inherited = ("DXW_", "AIRFLOW_", "AIRFLOW__", "DBT_", "PYTEST_XDIST", "PYTEST_CURRENT_TEST")
     env = {name: value for name, value in os.environ.items() if not name.startswith(inherited)}
     env.update(DXW_HOME=str(home), DXW_PROBE_OUT=str(out))
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2", "--dist", "load",
-         "tests/probes/workers.py"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )  # fmt: skip
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2", "--dist", "load",
+             "tests/probes/workers.py"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )  # fmt: skip
+        # Whether each server was stopped, seen before this test's own clean-up below stops any left.
+        left_running = sorted(
+            p.parent.parent.name for p in home.glob("test-workers/*/pg/data/postmaster.pid")
+        )
+    finally:
+        for worker in home.glob("test-workers/*"):
+            embedded_pg.stop(replace(get_settings(), home=worker))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    # Stopped with its worker: PostgreSQL removes postmaster.pid at a clean shutdown.
+    assert left_running == []
     records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert len(records) == 6
     by_worker = {record["worker"]: record for record in records}
@@ -64,6 +78,4 @@ def test_each_worker_of_pytest_n_has_a_server_of_its_own_stopped_with_it(tmp_pat
         assert Path(record["data_dir"]).resolve() == own / "pg" / "data"
         assert Path(record["dbt_target"]) == own / "dbt-target"
         assert record["database"].endswith("_test")
-        # Stopped with its worker: PostgreSQL removes postmaster.pid at a clean shutdown.
-        assert not (own / "pg" / "data" / "postmaster.pid").exists()
     assert by_worker["gw0"]["port"] != by_worker["gw1"]["port"]
