@@ -85,7 +85,7 @@ redis-server:  ## Install Debian's redis-server when missing (the deployment's C
 # Against a configured server (DXW_DATABASE_URL), whose roles the workers would share, in one process.
 TEST_WORKERS ?= $(if $(DXW_DATABASE_URL),0,2)
 test: lint chromium redis-server  ## The whole test suite (lint, unit, integration, end-to-end) against real PostgreSQL
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS); rc=$$?; \
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
 manifest: $(MANIFEST)  ## Parse the dbt project (the DAGs render from this manifest)

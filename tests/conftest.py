@@ -186,6 +186,32 @@ def simulator():
         yield server
 
 
+# pytest-xdist hands the files out in collection order (`make test` turns its reordering by test
+# count off): the longest files first, so that none is left running alone at the end. Measured
+# with `--durations` on 2026-12-03 (serial seconds, setup and calls): the deployment 245, the
+# incremental builds 190, the transform build 97, the randomized faults 68, the demo 52, the
+# build skips 90, the e2e pipeline 55, the annual run 43, the report 41.
+LONGEST_FILES = (
+    "tests/deployment/test_deployment.py",
+    "tests/dbt/test_incremental.py",
+    "tests/e2e/test_transform_build.py",
+    "tests/dbt/test_build_skip.py",
+    "tests/reliability/test_randomized_faults.py",
+    "tests/e2e/test_pipeline.py",
+    "tests/e2e/test_demo.py",
+    "tests/e2e/test_annual.py",
+    "tests/e2e/test_report.py",
+)
+
+
+def pytest_collection_modifyitems(session, config, items) -> None:
+    def rank(item) -> int:
+        path = item.nodeid.split("::", 1)[0]
+        return LONGEST_FILES.index(path) if path in LONGEST_FILES else len(LONGEST_FILES)
+
+    items.sort(key=rank)  # stable: each file's tests keep their order
+
+
 DAG_PARSE_REPORT: list[str] = []
 
 
