@@ -50,7 +50,7 @@ airflow-stop:  ## Stop the deployment `make airflow` started
 lint: install  ## ruff (lint + format check) and sqlfluff on the dbt SQL
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/sqlfluff lint dbt_project/models dbt_project/tests dbt_project/macros
+	$(BIN)/sqlfluff lint --processes 2 dbt_project/models dbt_project/tests dbt_project/macros
 
 format: install  ## Format Python and fix SQL style
 	$(BIN)/ruff format .

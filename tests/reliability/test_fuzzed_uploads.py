@@ -102,6 +102,9 @@ def _xlsx_safe(value):
 
 
 GOOD_ROW = ("024", "", "DIST_HOUSEHOLD_BROADBAND", "", PERIOD, "12.345", "20.000", "61,7 %", None)
+# Every figure "không có" (none): a no-data answer, neither accepted nor rejected (found by this
+# test on 2026-12-03, when it still counted only accepted and rejected rows).
+NO_DATA_ROW = ("024", "", "DIST_COMMUNE_BROADBAND", "", PERIOD, "không có", "không có", "không có", None)
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -117,6 +120,9 @@ GOOD_ROW = ("024", "", "DIST_HOUSEHOLD_BROADBAND", "", PERIOD, "12.345", "20.000
         "delimiter": ";",
     }
 )
+@example(
+    spec={"rows": [NO_DATA_ROW], "title_rows": 0, "nfd_headers": False, "as_csv": False, "delimiter": ","}
+)
 def test_fuzzed_uploads_never_crash_and_never_accept_a_bad_row(tmp_path, spec):
     path = write_file(tmp_path, spec)
     try:
@@ -126,9 +132,19 @@ def test_fuzzed_uploads_never_crash_and_never_accept_a_bad_row(tmp_path, spec):
         refusal = (refused.reason_vi, refused.code)
         assert all(refusal), refusal
         return
-    assert len(result.accepted) + len(result.rejected) == len(parsed.rows)
+    # Each row is accepted, rejected, or a no-data answer (every figure it fills says "none").
+    assert len(result.accepted) + len(result.rejected) + len(result.no_data) == len(parsed.rows)
     if spec["rows"] and spec["rows"][0] == GOOD_ROW:
         assert [(o.numerator, o.denominator) for o in result.accepted] == [(12345, 20000)]
+    if spec["rows"] == [NO_DATA_ROW]:
+        assert [(a.unit_code, a.indicator_code) for a in result.no_data] == [
+            ("024", "DIST_COMMUNE_BROADBAND")
+        ]
+    for answer in result.no_data:
+        indicator = CATALOGUE.indicator(answer.indicator_code)
+        assert CATALOGUE.unit(answer.unit_code, PERIOD) is not None
+        assert indicator is not None
+        assert indicator.is_upload
     seen = set()
     for obs in result.accepted:
         unit = CATALOGUE.unit(obs.unit_code, PERIOD)
