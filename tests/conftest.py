@@ -1,9 +1,11 @@
 """Test setup: a warehouse database of the tests' own on the configured server, reached on demand.
 
-The embedded PostgreSQL (or the server of ``DXW_DATABASE_URL``) is shared with the demo, but
-tests work in databases ``<name>_test`` / ``<name>_test_airflow`` so they never touch the
-demo's data. Importing this module starts nothing: it only sets variables (the tests' database
-name, Airflow's home and folders, which Airflow reads when first imported). The server is
+In one pytest process the embedded PostgreSQL (or the server of ``DXW_DATABASE_URL``) is shared
+with the demo, but tests work in databases ``<name>_test`` / ``<name>_test_airflow`` so they
+never touch the demo's data; each pytest-xdist worker (``make test`` runs two) has a home, and
+so an embedded server, of its own (below). Importing this module starts nothing: it only sets
+variables (the tests' database name, Airflow's home and folders, which Airflow reads when first
+imported). The server is
 started, and the databases created, by the session fixture ``urls``, which every test marked
 ``integration`` gets; the other tests (periods, the upload reader, ...) run without PostgreSQL.
 """
