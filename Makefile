@@ -90,8 +90,9 @@ test: lint chromium redis-server  ## The whole test suite (lint, unit, integrati
 
 manifest: $(MANIFEST)  ## Parse the dbt project (the DAGs render from this manifest)
 
-db-stop:  ## Stop the embedded PostgreSQL
+db-stop:  ## Stop the embedded PostgreSQL (and the test workers' own, which `make test` stops itself)
 	@[ -x $(BIN)/dxw ] && $(BIN)/dxw db stop || true
+	@for home in .dxw/test-workers/*/; do [ -x $(BIN)/dxw ] && [ -d "$$home" ] && DXW_HOME="$$home" $(BIN)/dxw db stop >/dev/null || true; done
 
 clean: db-stop  ## Remove the environment, the embedded database and build output
 	rm -rf $(VENV) .dxw dbt_project/target dbt_project/logs .pytest_cache .ruff_cache

@@ -38,7 +38,11 @@ if WORKER and os.environ.get("DXW_TEST_WORKER") != WORKER:
         raise pytest.UsageError(
             "pytest -n needs the embedded PostgreSQL: unset DXW_DATABASE_URL or leave out -n"
         )
-    os.environ["DXW_HOME"] = str(get_settings().home / "test-workers" / WORKER)
+    # By slot: a worker xdist starts in place of one that died (gw2 for gw0) finds its home and
+    # its server, rather than leaving that server running beside a new one.
+    _count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    _slot = f"gw{int(WORKER[2:]) % _count}" if WORKER[2:].isdigit() else WORKER
+    os.environ["DXW_HOME"] = str(get_settings().home / "test-workers" / _slot)
     get_settings.cache_clear()
 # The `dbt` commands tests run write their output (run_results.json, catalog.json, ...) to the
 # home's own folder, never to the project's target/: the DAG files read the project's manifest,
@@ -46,11 +50,14 @@ if WORKER and os.environ.get("DXW_TEST_WORKER") != WORKER:
 # target folder of their own.
 os.environ["DBT_TARGET_PATH"] = str(get_settings().home / "dbt-target")
 _configured = get_settings()
-if _configured.database_url:
-    _name = database.database_name(_configured.database_url)
-    os.environ["DXW_DATABASE_URL"] = database._with_database(_configured.database_url, f"{_name}_test")
-else:
-    os.environ["DXW_DATABASE_NAME"] = f"{_configured.database_name}_test"
+# Named once: an xdist worker (or a test's own pytest) inherits the name its parent process gave.
+if os.environ.get("DXW_TEST_DATABASE_NAMED") != "1":
+    os.environ["DXW_TEST_DATABASE_NAMED"] = "1"
+    if _configured.database_url:
+        _name = database.database_name(_configured.database_url)
+        os.environ["DXW_DATABASE_URL"] = database._with_database(_configured.database_url, f"{_name}_test")
+    else:
+        os.environ["DXW_DATABASE_NAME"] = f"{_configured.database_name}_test"
 # BI and loader logins need passwords (the embedded server checks them): tests log in with these.
 os.environ.setdefault("DXW_BI_PASSWORD", "dxw-test-bi-password")
 os.environ.setdefault("DXW_LOADER_PASSWORD", "dxw-test-loader-password")
@@ -217,10 +224,12 @@ def pytest_collection_modifyitems(session, config, items) -> None:
 DAG_PARSE_REPORT: list[str] = []
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session, exitstatus) -> None:
     # A worker's embedded server lives in the worker's home: stopped with its session, so that
     # none is left running (the project's own server stays up for the demo, as `dxw db stop` leaves it).
-    if WORKER and _urls is not None and SESSION_SETTINGS.uses_embedded_database:
+    worker = hasattr(session.config, "workerinput")
+    if worker and WORKER and _urls is not None and SESSION_SETTINGS.uses_embedded_database:
         from dxw.warehouse import embedded_pg
 
         embedded_pg.stop(SESSION_SETTINGS)

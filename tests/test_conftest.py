@@ -77,5 +77,5 @@ def test_each_worker_of_pytest_n_has_a_server_of_its_own_stopped_with_it(tmp_pat
         assert Path(record["home"]) == own
         assert Path(record["data_dir"]).resolve() == own / "pg" / "data"
         assert Path(record["dbt_target"]) == own / "dbt-target"
-        assert record["database"].endswith("_test")
+        assert record["database"] == "dxw_test"  # named once, not again by the worker
     assert by_worker["gw0"]["port"] != by_worker["gw1"]["port"]

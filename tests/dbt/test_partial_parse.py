@@ -14,8 +14,6 @@ import pytest
 from dxw.settings import get_settings
 from dxw.transform import dbt_build
 
-pytestmark = pytest.mark.integration
-
 FULL_PARSE = "Unable to do partial parsing"
 # The seed without its tests (which read other tables): dbt loads it in about a second.
 SEED_ALONE = ["--select", "units", "--indirect-selection", "empty"]
@@ -25,6 +23,7 @@ def dbt_output(caplog) -> str:
     return "\n".join(r.getMessage() for r in caplog.records if r.name == dbt_build.__name__)
 
 
+@pytest.mark.integration
 def test_a_build_after_a_build_parses_only_what_changed(caplog, urls):
     settings = get_settings()
     state = dbt_build.partial_parse_state(settings)
@@ -54,3 +53,19 @@ def test_each_project_folder_keeps_a_state_of_its_own(tmp_path):
         dbt_build.partial_parse_state(copy).parent.parent
         == dbt_build.partial_parse_state(settings).parent.parent
     )
+
+
+def test_a_state_that_cannot_be_kept_leaves_the_build_as_it_was(tmp_path, caplog):
+    # Keeping the state is for the next build only: a home that cannot take it (here its folder
+    # is a file) is a warning, not a failed build.
+    parsed = tmp_path / "partial_parse.msgpack"
+    parsed.write_bytes(b"state")
+    (tmp_path / "home").write_text("a file where the folder would be")
+    state = tmp_path / "home" / "partial-parse" / "partial_parse.msgpack"
+    caplog.set_level(logging.WARNING, logger=dbt_build.__name__)
+    dbt_build._keep_parse_state(parsed, state)
+    assert "not kept for the next build" in caplog.text
+    kept = tmp_path / "kept" / "partial_parse.msgpack"
+    dbt_build._keep_parse_state(parsed, kept)
+    assert kept.read_bytes() == b"state"
+    assert [p.name for p in kept.parent.iterdir()] == ["partial_parse.msgpack"]  # nothing left beside

@@ -140,12 +140,18 @@ def test_fuzzed_uploads_never_crash_and_never_accept_a_bad_row(tmp_path, spec):
         assert [(a.unit_code, a.indicator_code) for a in result.no_data] == [
             ("024", "DIST_COMMUNE_BROADBAND")
         ]
+    # A no-data answer passed the same unit, indicator and duplicate checks as an accepted row.
+    seen = set()
     for answer in result.no_data:
+        unit = CATALOGUE.unit(answer.unit_code, PERIOD)
         indicator = CATALOGUE.indicator(answer.indicator_code)
-        assert CATALOGUE.unit(answer.unit_code, PERIOD) is not None
+        assert unit is not None
+        assert CATALOGUE.may_report_for(CATALOGUE.unit("024", PERIOD), unit, PERIOD)
         assert indicator is not None
         assert indicator.is_upload
-    seen = set()
+        assert unit.level in indicator.levels
+        assert (answer.unit_code, answer.indicator_code) not in seen
+        seen.add((answer.unit_code, answer.indicator_code))
     for obs in result.accepted:
         unit = CATALOGUE.unit(obs.unit_code, PERIOD)
         indicator = CATALOGUE.indicator(obs.indicator_code)

@@ -269,6 +269,28 @@ def partial_parse_state(settings: Settings) -> Path:
     return settings.home / "dbt" / "partial-parse" / folder / PARTIAL_PARSE_FILE
 
 
+def _keep_parse_state(parsed: Path, state: Path) -> None:
+    """Keep a build's parse state for the next build: best effort, the build's outcome stands.
+
+    Whole or not at all for a build that starts meanwhile: written to a file of its own beside
+    the state (builds in other containers share the home, and their process ids), then renamed.
+    """
+    try:
+        state.parent.mkdir(parents=True, exist_ok=True)
+        handle, beside = tempfile.mkstemp(dir=state.parent, prefix=f".{state.name}.")
+        try:
+            with open(handle, "wb") as out, parsed.open("rb") as source:
+                shutil.copyfileobj(source, out)
+            os.replace(beside, state)
+        except BaseException:
+            Path(beside).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        log.warning(
+            "dbt's parse state not kept for the next build (%s): it will parse the whole project", exc
+        )
+
+
 def run_build(args: list[str], settings: Settings | None = None, threads: int | None = None) -> BuildOutcome:
     """Run ``dbt build <args>`` once, with dbt's threads; each node's result from run_results.json.
 
@@ -303,12 +325,8 @@ def run_build(args: list[str], settings: Settings | None = None, threads: int | 
             for line in process.stdout:
                 log.info("%s", line.rstrip())
         seconds = time.monotonic() - started
-        if parsed.exists():
-            # Whole, or not at all, for a build that starts meanwhile: written beside, then renamed.
-            state.parent.mkdir(parents=True, exist_ok=True)
-            beside = state.with_name(f"{state.name}.{os.getpid()}")
-            shutil.copyfile(parsed, beside)
-            os.replace(beside, state)
+        if process.returncode in (0, 1) and parsed.exists():
+            _keep_parse_state(parsed, state)
         results_path = Path(target) / "run_results.json"
         if not results_path.exists() or process.returncode not in (0, 1):
             raise DbtBuildError(
