@@ -228,8 +228,8 @@ DAG_PARSE_REPORT: list[str] = []
 def pytest_sessionfinish(session, exitstatus) -> None:
     # A worker's embedded server lives in the worker's home: stopped with its session, so that
     # none is left running (the project's own server stays up for the demo, as `dxw db stop` leaves it).
-    worker = hasattr(session.config, "workerinput")
-    if worker and WORKER and _urls is not None and SESSION_SETTINGS.uses_embedded_database:
+    worker = hasattr(session.config, "workerinput")  # an xdist worker, not a test's own pytest
+    if worker and _urls is not None and SESSION_SETTINGS.uses_embedded_database:
         from dxw.warehouse import embedded_pg
 
         embedded_pg.stop(SESSION_SETTINGS)

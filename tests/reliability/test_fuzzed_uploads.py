@@ -107,6 +107,20 @@ GOOD_ROW = ("024", "", "DIST_HOUSEHOLD_BROADBAND", "", PERIOD, "12.345", "20.000
 NO_DATA_ROW = ("024", "", "DIST_COMMUNE_BROADBAND", "", PERIOD, "không có", "không có", "không có", None)
 
 
+def _reportable_once(unit_code: str, indicator_code: str, seen: set[tuple[str, str]]):
+    """The indicator of a row district 024 may file for this unit, at a level it applies to, once."""
+    unit = CATALOGUE.unit(unit_code, PERIOD)
+    indicator = CATALOGUE.indicator(indicator_code)
+    assert unit is not None
+    assert CATALOGUE.may_report_for(CATALOGUE.unit("024", PERIOD), unit, PERIOD)
+    assert indicator is not None
+    assert indicator.is_upload
+    assert unit.level in indicator.levels
+    assert (unit_code, indicator_code) not in seen
+    seen.add((unit_code, indicator_code))
+    return indicator
+
+
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(spec=upload)
 @example(spec={"rows": [GOOD_ROW], "title_rows": 2, "nfd_headers": True, "as_csv": False, "delimiter": ","})
@@ -141,28 +155,12 @@ def test_fuzzed_uploads_never_crash_and_never_accept_a_bad_row(tmp_path, spec):
             ("024", "DIST_COMMUNE_BROADBAND")
         ]
     # A no-data answer passed the same unit, indicator and duplicate checks as an accepted row.
-    seen = set()
+    seen: set[tuple[str, str]] = set()
     for answer in result.no_data:
-        unit = CATALOGUE.unit(answer.unit_code, PERIOD)
-        indicator = CATALOGUE.indicator(answer.indicator_code)
-        assert unit is not None
-        assert CATALOGUE.may_report_for(CATALOGUE.unit("024", PERIOD), unit, PERIOD)
-        assert indicator is not None
-        assert indicator.is_upload
-        assert unit.level in indicator.levels
-        assert (answer.unit_code, answer.indicator_code) not in seen
-        seen.add((answer.unit_code, answer.indicator_code))
+        _reportable_once(answer.unit_code, answer.indicator_code, seen)
     for obs in result.accepted:
-        unit = CATALOGUE.unit(obs.unit_code, PERIOD)
-        indicator = CATALOGUE.indicator(obs.indicator_code)
-        assert unit is not None
-        assert CATALOGUE.may_report_for(CATALOGUE.unit("024", PERIOD), unit, PERIOD)
-        assert indicator is not None
-        assert indicator.is_upload
-        assert unit.level in indicator.levels
+        indicator = _reportable_once(obs.unit_code, obs.indicator_code, seen)
         assert obs.period_id == PERIOD
-        assert (obs.unit_code, obs.indicator_code) not in seen
-        seen.add((obs.unit_code, obs.indicator_code))
         if indicator.is_flag:
             assert obs.value in (Decimal(0), Decimal(1))
         else:
