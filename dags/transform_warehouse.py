@@ -15,8 +15,9 @@ DOC = """
 One `dbt build` (`dbt.build`, with dbt's threads) builds the seeds, the staging views over the
 latest loaded batch of every raw dataset, the roll-up bridges and the core star schema
 (`dim_unit`, `dim_indicator`, `fct_indicator_observation`); a task per dbt node (rendered from
-the pre-built manifest) reports that node with its tests. A failing dbt test fails its node's
-task and stops everything downstream of it; a retry of a node's task rebuilds that node.
+the pre-built manifest) reports that node with its tests, in the triggerer when it passed or was
+not built. A failing dbt test fails its node's task (on a worker) and stops everything downstream
+of it; a retry of a node's task rebuilds that node.
 
 A run started by new raw data builds only what is downstream of the sources that landed (the
 facts are rebuilt for the half-years whose loads changed); the other nodes' tasks are skipped.

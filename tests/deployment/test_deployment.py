@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import psutil
@@ -273,14 +274,29 @@ def test_the_pipeline_runs_under_the_deployment(deployment, in_process_marts):
     transform = api.wait_for_run("transform_warehouse", transforms[0]["dag_run_id"], timeout=1800)
     tasks = api.task_instances("transform_warehouse", transform["dag_run_id"])
     assert transform["state"] == "success", [(ti["task_id"], ti["state"]) for ti in tasks]
-    # One dbt build and the node tasks ran in the dbt pool, with retries (dxw.transform.dbt_tasks),
-    # through Celery.
+    # One dbt build through Celery in the dbt pool, and the node tasks (of the pool, with retries,
+    # should one go on to a worker: dxw.transform.dbt_tasks).
     dbt_tasks = [ti for ti in tasks if ti["task_id"].startswith("dbt.")]
     assert len(dbt_tasks) > 10
     assert {ti["pool"] for ti in dbt_tasks} == {"dbt"}
     assert {ti["max_tries"] for ti in dbt_tasks} == {2}
     assert {ti["task_id"]: ti["state"] for ti in dbt_tasks}["dbt.build"] == "success"
     assert {ti["executor"] or "CeleryExecutor" for ti in tasks} == {"CeleryExecutor"}
+    # The build ran on a worker; every node task started and ended in the triggerer (it passed or was
+    # not selected), never queued for a worker (dxw.transform.dbt_tasks.DbtNodeTrigger).
+    queued = {ti["task_id"] for ti in dbt_tasks if ti["queued_when"]}
+    assert queued == {"dbt.build"}, queued
+
+    def seconds(start: str, end: str) -> float:
+        return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+
+    build = next(ti for ti in dbt_tasks if ti["task_id"] == "dbt.build")
+    last = max(ti["end_date"] for ti in dbt_tasks)
+    sys.stdout.write(
+        f"transform_warehouse ran {seconds(transform['start_date'], transform['end_date']):.1f} s: "
+        f"dbt.build {seconds(build['start_date'], build['end_date']):.1f} s, then its "
+        f"{len(dbt_tasks) - 1} node tasks {seconds(build['end_date'], last):.1f} s\n"
+    )
 
     # The half-year by name, through the REST API, whatever today's date: the same marts as in-process.
     result = deployment.dxw("airflow", "trigger", "semiannual_marts", "--period", PERIOD, "--wait")

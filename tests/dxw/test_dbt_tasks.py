@@ -4,7 +4,15 @@ import pytest
 
 from dxw.orchestration.assets import RAW_ASSETS
 from dxw.transform import dbt_build
-from dxw.transform.dbt_tasks import group_nodes, manifest
+from dxw.transform.dbt_tasks import (
+    Node,
+    Verdict,
+    dbt_task_group,
+    group_nodes,
+    manifest,
+    result_lines,
+    verdict,
+)
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +80,6 @@ def test_every_dbt_task_retries_as_configured(monkeypatch):
     from airflow.sdk import DAG
 
     from dxw.settings import get_settings
-    from dxw.transform.dbt_tasks import dbt_task_group
 
     monkeypatch.setenv("DXW_DBT_TASK_RETRIES", "3")
     monkeypatch.setenv("DXW_DBT_TASK_RETRY_DELAY", "7.5")
@@ -84,3 +91,77 @@ def test_every_dbt_task_retries_as_configured(monkeypatch):
         get_settings.cache_clear()
     assert len(dag.tasks) > 1  # the build and a task per node
     assert {(task.retries, task.retry_delay) for task in dag.tasks} == {(3, timedelta(seconds=7.5))}
+
+
+# What a node's task does with the build's XCom, written out by hand from the rules in
+# dxw.transform.dbt_tasks' docstring: the triggerer and a worker apply the same verdict.
+NODE = Node("model.dxw.m", "m", "model", ("test.dxw.not_null_m_id.1",), ())
+PASSED = {"status": "success", "seconds": 0.5, "message": None}
+
+
+def outcome(results: dict, *, try_number: int = 1, skipped: bool = False) -> dict:
+    return {"selection": ["source:raw.x+"], "results": results, "seconds": 1.0, "skipped": skipped,
+            "try_number": try_number}  # fmt: skip
+
+
+def test_a_node_passed_in_the_build_reports_its_own_results_only():
+    results = {"model.dxw.m": PASSED, "test.dxw.not_null_m_id.1": PASSED, "model.dxw.other": PASSED}
+    assert verdict(NODE, outcome(results), 1) == Verdict(
+        "report", results={"model.dxw.m": PASSED, "test.dxw.not_null_m_id.1": PASSED}
+    )
+
+
+@pytest.mark.parametrize(
+    ("build", "reason"),
+    [
+        (None, "the group's dbt build did not run"),
+        (outcome({}, skipped=True), "nothing changed since the group's last clean build"),
+        (outcome({"model.dxw.other": PASSED}), "m is not downstream of what changed: this run's build "
+         "selected source:raw.x+"),
+    ],
+)  # fmt: skip
+def test_a_node_the_build_did_not_run_is_skipped_and_says_why(build, reason):
+    found = verdict(NODE, build, 1)
+    assert (found.action, found.results) == ("skip", {})
+    assert found.reason.startswith(reason)
+
+
+def test_a_retry_and_a_node_dbt_skipped_are_rebuilt():
+    # The build's results are those of the first try: a second try of the task rebuilds, even passed.
+    assert verdict(NODE, outcome({"model.dxw.m": PASSED}), 2).action == "rebuild"
+    skipped = {"status": "skipped", "seconds": 0.0, "message": None}
+    assert verdict(NODE, outcome({"model.dxw.m": skipped}), 1).action == "rebuild"
+
+
+def test_the_result_lines_name_each_node_and_list_the_failures():
+    lines, problems = result_lines({
+        "model.dxw.m": PASSED,
+        "test.dxw.not_null_m_id.1": {"status": "fail", "seconds": 0.25, "message": "Got 3 results"},
+        "unit_test.dxw.m.a_case": {"status": "error", "seconds": 0.0, "message": "boom"},
+    })  # fmt: skip
+    assert [line.split() for line in lines] == [
+        ["m", "success", "0.50", "s"],
+        ["not_null_m_id", "fail", "0.25", "s"],
+        ["a_case", "error", "0.00", "s"],
+    ]  # fmt: skip
+    assert problems == ["not_null_m_id: fail: Got 3 results", "a_case: error: boom"]
+
+
+def test_every_node_task_starts_in_the_triggerer_with_its_node_in_the_serialized_dag():
+    """The scheduler reads the serialized DAG: a node task it does not see as starting from the
+    trigger takes a worker process and a pool slot, as every node did before."""
+    from airflow.sdk import DAG
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    with DAG("node_tasks", schedule=None) as dag:
+        group = dbt_task_group("dbt", [], ["tag:publish"])
+    nodes = group_nodes(manifest(), [], ["tag:publish"])
+    serialized = DagSerialization.from_dict(DagSerialization.to_dict(dag))
+    starting = {task.task_id for task in serialized.tasks if task.start_from_trigger}
+    assert starting == {f"dbt.{node.name}" for node in nodes.values()}
+    assert "dbt.build" not in starting  # the build runs dbt: a worker's work
+    assert group.group_id == "dbt"
+    args = dag.get_task("dbt.dim_unit").start_trigger_args
+    assert args.trigger_cls == "dxw.transform.dbt_tasks.DbtNodeTrigger"
+    assert Node.from_dict(args.trigger_kwargs["node"]) == nodes["model.dxw.dim_unit"]
+    assert args.trigger_kwargs["build_task_id"] == "dbt.build"

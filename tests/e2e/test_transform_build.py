@@ -61,6 +61,37 @@ def last_build(conn) -> tuple:
     ).fetchone()
 
 
+def node_trigger(run, task_id: str):
+    """The event a node task's trigger gives for a finished run, run as the triggerer runs it.
+
+    Under a real scheduler a node task starts in the triggerer (``start_from_trigger``); dag.test()
+    runs it on its worker path instead. So the trigger is built here the way the triggerer builds it:
+    from the serialized DAG's start arguments, its keyword arguments through the trigger table's
+    encoding, and run with the Task SDK's comms (its XCom read of the build's results is real).
+    """
+    from uuid import UUID
+
+    from airflow.models.trigger import Trigger
+    from airflow.sdk._shared.module_loading import import_string
+    from airflow.sdk.api.datamodels._generated import TaskInstance
+    from airflow.sdk.execution_time.supervisor import InProcessTestSupervisor
+    from airflow.serialization.decoders import smart_decode_trigger_kwargs
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    dag = DagSerialization.from_dict(DagSerialization.to_dict(dagrun.load_dag("transform_warehouse")))
+    args = dag.get_task(task_id).start_trigger_args
+    kwargs = Trigger._decrypt_kwargs(Trigger.encrypt_kwargs(args.trigger_kwargs))
+    trigger = import_string(args.trigger_cls)(
+        **{k: smart_decode_trigger_kwargs(v) for k, v in kwargs.items()}
+    )
+    ti = next(ti for ti in run.get_task_instances() if ti.task_id == task_id)
+    trigger.task_instance = TaskInstance(
+        id=UUID(str(ti.id)), task_id=ti.task_id, dag_id=ti.dag_id, run_id=ti.run_id,
+        try_number=ti.try_number, map_index=ti.map_index, dag_version_id=UUID(str(ti.dag_version_id)),
+    )  # fmt: skip
+    return InProcessTestSupervisor.run_trigger_in_process(trigger=trigger, ti=trigger.task_instance)
+
+
 def facts(conn) -> list[tuple]:
     return conn.execute(
         "select period_id, source_system, count(*), sum(hashtext(f::text)) "
@@ -80,6 +111,11 @@ def test_new_data_of_one_source_builds_that_sources_branch_only(built, conn, sim
     for other in ("stg_portal__dvc_progress", "stg_portal__provide_online", "units", "dim_unit"):
         assert states[f"dbt.{other}"] == "skipped", other
     assert states["core_built"] == "success"
+    # Under the scheduler, these node tasks end in the triggerer: no worker process for either.
+    from airflow.triggers.base import TaskSkippedEvent, TaskSuccessEvent
+
+    assert type(node_trigger(run, "dbt.stg_dms__work_dossiers")) is TaskSuccessEvent
+    assert type(node_trigger(run, "dbt.units")) is TaskSkippedEvent
     # The facts hold the new half-year, and are what a build of everything gives.
     after = facts(conn)
     assert ("2024S2", "document_management") in {(period, source) for period, source, *_ in after}
@@ -98,6 +134,12 @@ def test_a_failing_model_fails_its_task_and_stops_its_dependants(built, conn, re
         repair_dms(conn)
     states = failed.value.task_states
     assert states["dbt.build"] == "success"  # dbt ran; the node's task reports its failure
+    # Under the scheduler the failed node goes from the triggerer to a worker, which fails it (and
+    # retries it as configured). The DAG's newest run is this one.
+    from airflow.models.dagrun import DagRun
+
+    run = max(DagRun.find(dag_id="transform_warehouse"), key=lambda found: found.id)
+    assert node_trigger(run, "dbt.stg_dms__work_dossiers").payload == {"action": "report"}
     assert states["dbt.stg_dms__work_dossiers"] == "failed"
     for dependant in ("int_observations_unpivoted", "int_observations_placed", "fct_indicator_observation"):
         assert states[f"dbt.{dependant}"] == "upstream_failed", dependant
@@ -144,6 +186,7 @@ def test_a_retry_rebuilds_the_failed_node_then_its_dependants(built, conn, retri
     states = dagrun.task_states(run)
     assert set(states.values()) == {"success", "skipped"}  # ... the retry rebuilt the node
     assert tries["dbt.stg_dms__work_dossiers"] == 2
+    assert node_trigger(run, "dbt.stg_dms__work_dossiers").payload == {"action": "rebuild"}  # on a worker
     # Its dependants, which dbt had skipped, built themselves once it succeeded: first try.
     assert states["dbt.fct_indicator_observation"] == "success"
     assert tries["dbt.fct_indicator_observation"] == 1

@@ -11,19 +11,22 @@ Rendered from the pre-built manifest (``target/manifest.json``: ``dxw manifest``
   its node's result from the build: a failed node or test fails its task, and what depends on it
   is ``upstream_failed``; a node the run did not select is skipped. A retry of a node's task (or
   clearing it) runs ``dbt build`` for that node and its tests alone, then its dependants each
-  rebuild theirs.
+  rebuild theirs. Under the scheduler a node's task starts in the triggerer (``DbtNodeTrigger``)
+  and ends there when its node passed or was not built: no worker process, no pool slot.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from airflow.sdk import BaseOperator, TaskGroup
+from airflow.triggers.base import BaseTrigger, StartTriggerArgs, TriggerEvent
 
 from dxw.errors import ConfigurationError
 from dxw.settings import get_settings
@@ -49,6 +52,14 @@ class Node:
     @property
     def unique_ids(self) -> tuple[str, ...]:
         return (self.unique_id, *self.tests)
+
+    def to_dict(self) -> dict[str, Any]:
+        """As the trigger's keyword arguments carry it (JSON)."""
+        return {**asdict(self), "tests": list(self.tests), "upstream": list(self.upstream)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Node:
+        return cls(**{**data, "tests": tuple(data["tests"]), "upstream": tuple(data["upstream"])})
 
 
 @cache
@@ -187,39 +198,135 @@ def _changed_raw_assets(context: Any) -> set[str]:
     return {name for name in names if name.startswith("raw.")}
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """What a node's task does with the build's outcome: ``skip``, ``report`` its results, or ``rebuild``."""
+
+    action: str
+    reason: str = ""
+    results: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def verdict(node: Node, outcome: dict[str, Any] | None, try_number: int) -> Verdict:
+    """The one rule of a node's task, wherever it runs (the triggerer first, a worker when needed)."""
+    if outcome is None:
+        return Verdict("skip", "the group's dbt build did not run (skipped): nothing to report")
+    results = {uid: outcome["results"][uid] for uid in node.unique_ids if uid in outcome["results"]}
+    if try_number > outcome["try_number"]:
+        # A retry, or a clear of this task alone: the build's result is this task's last try.
+        return Verdict("rebuild", f"try {try_number}: building {node.name} and its tests again")
+    if outcome.get("skipped"):
+        return Verdict(
+            "skip",
+            "nothing changed since the group's last clean build (loaded batches, published marts, "
+            "dbt project, other builds): dbt did not run",
+        )
+    if not results:
+        return Verdict(
+            "skip",
+            f"{node.name} is not downstream of what changed: this run's build selected "
+            f"{' '.join(outcome['selection'])}",
+        )
+    if results.get(node.unique_id, {}).get("status") == "skipped":
+        # dbt skipped it after a failure upstream; that upstream task has since succeeded (a retry).
+        return Verdict("rebuild", f"dbt skipped {node.name} in the build; its upstream is built now")
+    return Verdict("report", results=results)
+
+
+def result_lines(results: dict[str, dict[str, Any]]) -> tuple[list[str], list[str]]:
+    """A line per node and test of the results, and the problems among them (failures and errors)."""
+    from dxw.transform.dbt_build import FAILED
+
+    lines, problems = [], []
+    for uid, result in sorted(results.items()):
+        # model.<project>.<name>, test.<project>.<name>.<hash>, unit_test.<project>.<model>.<name>
+        kind, _, *names = uid.split(".")
+        name = names[-1] if kind == "unit_test" else names[0]
+        lines.append(f"{name:<60} {result['status']:<8} {result['seconds']:6.2f} s")
+        if result["status"] in FAILED:
+            problems.append(f"{name}: {result['status']}: {result['message']}")
+    return lines, problems
+
+
+class DbtNodeTrigger(BaseTrigger):
+    """A node's task in the triggerer: it reports a passed or skipped node from the build's XCom.
+
+    The task starts here (``start_from_trigger``) and ends here when the node passed or was not
+    built, so the forty-odd node tasks of a run take no worker process and no pool slot; a failed
+    node, a retry and a node to rebuild go on to a worker (``DbtNodeOperator.execute``), where the
+    task fails with dbt's messages or rebuilds the node. ``dag.test()`` runs every task on its
+    worker path, which applies the same ``verdict``.
+    """
+
+    def __init__(self, node: dict[str, Any], build_task_id: str):
+        super().__init__()
+        self.node = node
+        self.build_task_id = build_task_id
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return f"{__name__}.{type(self).__qualname__}", {
+            "node": self.node,
+            "build_task_id": self.build_task_id,
+        }
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        from airflow.sdk.execution_time.xcom import XCom
+        from airflow.triggers.base import TaskSkippedEvent, TaskSuccessEvent
+        from asgiref.sync import sync_to_async
+
+        ti = self.task_instance
+        assert ti is not None, "a node's trigger runs for its task instance"
+        outcome = await sync_to_async(XCom.get_one)(
+            key="return_value", dag_id=ti.dag_id, task_id=self.build_task_id, run_id=ti.run_id, map_index=-1
+        )
+        found = verdict(Node.from_dict(self.node), outcome, ti.try_number)
+        if found.action == "skip":
+            self.log.info("%s", found.reason)
+            yield TaskSkippedEvent()
+            return
+        if found.action == "report":
+            lines, problems = result_lines(found.results)
+            if not problems:
+                for line in lines:
+                    self.log.info("%s", line)
+                yield TaskSuccessEvent()
+                return
+        self.log.info("%s: on to a worker", found.reason or "the node failed")
+        yield TriggerEvent({"action": found.action})
+
+
 class DbtNodeOperator(BaseOperator):
-    """Reports one dbt node's result (with its tests) from the group's build; a retry rebuilds it."""
+    """Reports one dbt node's result (with its tests) from the group's build; a retry rebuilds it.
+
+    The task starts in the triggerer (``DbtNodeTrigger``); ``execute`` runs on a worker when the
+    trigger sends it there, and under ``dag.test()``.
+    """
 
     def __init__(self, *, node: Node, build_task_id: str, **kwargs: Any):
         super().__init__(**kwargs)
         self.node = node
         self.build_task_id = build_task_id
+        self.start_from_trigger = True
+        self.start_trigger_args = StartTriggerArgs(
+            trigger_cls=f"{__name__}.{DbtNodeTrigger.__qualname__}",
+            trigger_kwargs={"node": node.to_dict(), "build_task_id": build_task_id},
+            next_method="resume_on_worker",
+        )
+
+    def resume_on_worker(self, context: Any, event: dict[str, Any] | None = None) -> None:
+        """Where the trigger sends a failed node, a retry or a node to rebuild."""
+        self.execute(context)
 
     def execute(self, context: Any) -> None:
         from airflow.sdk.exceptions import AirflowSkipException
 
         ti = context["ti"]
-        outcome = ti.xcom_pull(task_ids=self.build_task_id)
-        if outcome is None:
-            raise AirflowSkipException("the group's dbt build did not run (skipped): nothing to report")
-        results = {uid: outcome["results"][uid] for uid in self.node.unique_ids if uid in outcome["results"]}
-        if ti.try_number > outcome["try_number"]:
-            # A retry, or a clear of this task alone: the build's result is this task's last try.
-            self.log.info("try %d: building %s and its tests again", ti.try_number, self.node.name)
-            results = self._rebuild()
-        elif outcome.get("skipped"):
-            raise AirflowSkipException(
-                "nothing changed since the group's last clean build (loaded batches, published marts, "
-                "dbt project, other builds): dbt did not run"
-            )
-        elif not results:
-            raise AirflowSkipException(
-                f"{self.node.name} is not downstream of what changed: this run's build selected "
-                f"{' '.join(outcome['selection'])}"
-            )
-        elif results.get(self.node.unique_id, {}).get("status") == "skipped":
-            # dbt skipped it after a failure upstream; that upstream task has since succeeded (a retry).
-            self.log.info("dbt skipped %s in the build; its upstream is built now", self.node.name)
+        found = verdict(self.node, ti.xcom_pull(task_ids=self.build_task_id), ti.try_number)
+        if found.action == "skip":
+            raise AirflowSkipException(found.reason)
+        results = found.results
+        if found.action == "rebuild":
+            self.log.info("%s", found.reason)
             results = self._rebuild()
         self._report(results)
 
@@ -232,16 +339,9 @@ class DbtNodeOperator(BaseOperator):
     def _report(self, results: dict[str, dict[str, Any]]) -> None:
         from airflow.sdk.exceptions import AirflowException
 
-        from dxw.transform.dbt_build import FAILED
-
-        problems = []
-        for uid, result in sorted(results.items()):
-            # model.<project>.<name>, test.<project>.<name>.<hash>, unit_test.<project>.<model>.<name>
-            kind, _, *names = uid.split(".")
-            name = names[-1] if kind == "unit_test" else names[0]
-            self.log.info("%-60s %-8s %6.2f s", name, result["status"], result["seconds"])
-            if result["status"] in FAILED:
-                problems.append(f"{name}: {result['status']}: {result['message']}")
+        lines, problems = result_lines(results)
+        for line in lines:
+            self.log.info("%s", line)
         if problems:
             what = f"dbt {self.node.resource_type} {self.node.name}"
             raise AirflowException(f"{what} failed:\n" + "\n".join(problems))
